@@ -1,0 +1,1 @@
+FLASK_APP=flask_backend_with_aws

@@ -1,0 +1,89 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from flask import Flask
+
+from app.database import engine_options, install_sqlite_pragmas, parse_database_url
+from app.extensions import bootstrap, csrf, db, login_manager, migrate
+from config import PROJECT_ROOT, TestingConfig, config_from_env
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the portal from APP_ENV, or from TestingConfig plus `test_config` overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    configure_app(app, test_config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_app(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Load the configuration class and resolve the database URL."""
+    config_obj = TestingConfig() if test_config is not None else config_from_env()
+    config_obj.check()
+    app.config.from_object(config_obj)
+    app.config.update(test_config or {})
+    url = parse_database_url(
+        app.config.get("DATABASE_URL"), app.instance_path, app.config.get("DATABASE_PASSWORD")
+    )
+    if not app.config.get("DATABASE_URL"):
+        # The embedded default lives in the instance folder, which a fresh clone lacks.
+        os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url.render_as_string(hide_password=False)
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config.get("DATABASE_SSL_CA"))
+    )
+
+
+def configure_logging(app: Flask) -> None:
+    """Send the app's logs to stderr, so stdout stays clean for `flask export`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("app")
+    if not any(getattr(h, "_portal", False) for h in root.handlers):
+        handler._portal = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    root.propagate = False
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every table must be known to Alembic)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            install_sqlite_pragmas(db.engine)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    bootstrap.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

@@ -1,0 +1,9 @@
+"""Commands for the `flask` CLI, registered by the factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Attach every command group to app."""

@@ -1,0 +1,138 @@
+"""Turning DATABASE_URL into an engine that behaves the same on SQLite, MySQL and PostgreSQL."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from config import PROJECT_ROOT, ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# RDS and most proxies drop idle connections; recycle well before any common wait_timeout.
+MYSQL_POOL_RECYCLE_SECONDS = 280
+MYSQL_SQL_MODE = (
+    "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+CONNECT_TIMEOUT_SECONDS = 10
+DEFAULT_SQLITE_NAME = "portal.db"
+
+# Driver names people type (or copy from AWS docs) mapped to the drivers we ship.
+_DRIVER_ALIASES = {
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+}
+URL_EXAMPLE = "mysql+pymysql://USER:PASSWORD@HOST:3306/DBNAME"
+
+
+def parse_database_url(raw: str | None, instance_path: str, password: str | None = None) -> URL:
+    """Parse DATABASE_URL (None means the SQLite file in the instance folder) into a URL."""
+    if not raw:
+        return make_url(f"sqlite:///{Path(instance_path) / DEFAULT_SQLITE_NAME}")
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(
+            f"DATABASE_URL is not a valid database URL ({exc}). Expected something like "
+            f"{URL_EXAMPLE}; percent-encode @ : / in the password, or put the password "
+            "in DATABASE_PASSWORD instead."
+        ) from None
+    driver = _DRIVER_ALIASES.get(url.drivername, url.drivername)
+    if driver.split("+")[0] not in {"sqlite", "mysql", "mariadb", "postgresql"}:
+        raise ConfigError(
+            f"DATABASE_URL uses {url.drivername!r}; supported are sqlite:///, "
+            "mysql+pymysql:// and postgresql+psycopg://."
+        )
+    url = url.set(drivername=driver)
+    if password and not url.password and url.get_backend_name() != "sqlite":
+        url = url.set(password=password)
+    if url.get_backend_name() == "sqlite":
+        url = _resolve_sqlite_path(url)
+    return url
+
+
+def _resolve_sqlite_path(url: URL) -> URL:
+    """Anchor a relative SQLite path at the project root and check its folder exists."""
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:"):
+        return url
+    path = Path(database).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL points at the SQLite file {path}, but the folder {path.parent} "
+            "does not exist. Create it, or leave DATABASE_URL unset to use the instance folder."
+        )
+    return url.set(database=str(path))
+
+
+def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
+    """Engine keyword arguments for the backend named by url."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend in {"mysql", "mariadb"}:
+        connect_args: dict[str, Any] = {
+            "charset": "utf8mb4",
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "init_command": f"SET SESSION sql_mode='{MYSQL_SQL_MODE}', time_zone='+00:00'",
+        }
+        if ssl_ca:
+            connect_args["ssl"] = mysql_ssl_context(ssl_ca)
+        options.update(pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, connect_args=connect_args)
+    elif backend == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": "-c timezone=UTC"}
+        if ssl_ca:
+            connect_args.update(sslmode="verify-full", sslrootcert=ssl_ca)
+        options.update(pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, connect_args=connect_args)
+    return options
+
+
+def mysql_ssl_context(ca_path: str) -> ssl.SSLContext:
+    """A TLS context that verifies the server against the CA bundle at ca_path."""
+    if not Path(ca_path).is_file():
+        raise ConfigError(f"DATABASE_SSL_CA names {ca_path}, which is not a readable file.")
+    try:
+        context = ssl.create_default_context(cafile=ca_path)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"DATABASE_SSL_CA file {ca_path} is not a PEM CA bundle: {exc}") from None
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def install_sqlite_pragmas(engine: Engine) -> None:
+    """Apply WAL, busy_timeout and foreign keys on every SQLite connection.
+
+    Transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then writes
+    fails at once with "database is locked" when another writer got in between; an immediate
+    one waits (up to busy_timeout) for its turn instead.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the begin hook below emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe_url(url: URL) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return url.render_as_string(hide_password=True)

@@ -1,0 +1,40 @@
+"""Error pages in the site's layout; a 500 rolls the session back so the next request works."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+HANDLED_CODES = (400, 403, 404, 405, 409, 413, 422, 429, 500, 503)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.is_json or (best == "application/json" and request.accept_mimetypes[best] > 0)
+
+
+def render_error(error: HTTPException):
+    code = error.code or 500
+    if code >= 500:
+        db.session.rollback()
+    if _wants_json():
+        return jsonify(error=error.name, message=error.description), code
+    return render_template("errors/error.html", error=error, code=code), code
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(InternalServerError())
+
+
+def register(app: Flask) -> None:
+    for code in HANDLED_CODES:
+        app.register_error_handler(code, render_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,16 @@
+from flask import jsonify, render_template
+
+from app.main import bp
+from app.services.health import database_status
+
+
+@bp.get("/")
+def index():
+    return render_template("main/index.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    ok, reason = database_status()
+    body = {"status": "ok" if ok else "error", "database": reason}
+    return jsonify(body), 200 if ok else 503

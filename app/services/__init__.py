@@ -1,0 +1,1 @@
+"""Business rules and transactions, kept out of the views."""

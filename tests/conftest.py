@@ -1,0 +1,101 @@
+"""Fixtures: an app per backend, a clean database per test, a client and a CLI runner.
+
+Every test that uses `app` runs on SQLite and, when TEST_MYSQL_URL / TEST_POSTGRES_URL are set,
+on those servers too. With REQUIRE_DB_SERVERS=1 a missing server fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+
+BACKENDS = {"sqlite": None, "mysql": "TEST_MYSQL_URL", "postgres": "TEST_POSTGRES_URL"}
+
+
+def _require_servers() -> bool:
+    return os.environ.get("REQUIRE_DB_SERVERS", "") in {"1", "true", "yes"}
+
+
+def server_url(backend: str) -> str:
+    """The URL of a server backend, or skip (fail under REQUIRE_DB_SERVERS=1) without one."""
+    variable = BACKENDS[backend]
+    url = os.environ.get(variable or "", "").strip()
+    if not url:
+        message = f"{variable} is not set: {backend} tests skipped"
+        if _require_servers():
+            pytest.fail(f"{message}, but REQUIRE_DB_SERVERS=1")
+        pytest.skip(message)
+    return url
+
+
+def drop_everything(engine: sa.Engine) -> None:
+    """Drop every table in the database, whatever created it."""
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    with engine.begin() as conn:
+        if engine.dialect.name in {"mysql", "mariadb"}:
+            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        meta.drop_all(bind=conn)
+        if engine.dialect.name in {"mysql", "mariadb"}:
+            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+
+
+@pytest.fixture(scope="session", params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
+    return server_url(backend)
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Bring the backend's database to the head revision once per session, from empty."""
+    app = create_app({"DATABASE_URL": database_url, "DOCUMENT_STORAGE": str(
+        tmp_path_factory.mktemp("documents"))})
+    with app.app_context():
+        drop_everything(db.engine)
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({"DATABASE_URL": migrated, "DOCUMENT_STORAGE": str(tmp_path / "documents")})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        clear_tables()
+        db.engine.dispose()
+
+
+def clear_tables() -> None:
+    """Delete every row the test wrote, children first."""
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
