@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_app(app, test_config)
     configure_logging(app)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -71,10 +72,24 @@ def register_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
 
 
+def register_security(app: Flask) -> None:
+    from app import navigation, security, web
+    from app.auth.session import configure_login
+
+    configure_login(login_manager)
+    security.register(app)
+    navigation.register(app)
+    web.register(app)
+
+
 def register_blueprints(app: Flask) -> None:
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

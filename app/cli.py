@@ -7,3 +7,6 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command group to app."""
+    from app.auth.cli import users_cli
+
+    app.cli.add_command(users_cli)

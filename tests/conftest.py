@@ -99,3 +99,42 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """Create a user (committed) and return its username."""
+
+    def make(username: str, role: str = "clerk", password: str = PASSWORD) -> str:
+        from app.services.accounts import create_user
+
+        with app.app_context():
+            return create_user(username, password, role).username
+
+    return make
+
+
+@pytest.fixture
+def users(make_user) -> dict[str, str]:
+    """One user per role: usernames keyed by role."""
+    return {role: make_user(role, role) for role in ("admin", "reviewer", "clerk")}
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, username: str = "clerk", password: str = PASSWORD, **extra):
+        return self._client.post("/login", data={"username": username, "password": password,
+                                                 **extra})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,105 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
+from app.extensions import db
+from app.security import login_required, public
+from app.services import accounts
+from app.services.errors import DomainError, Invalid, Throttled
+from app.web import attach_error
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return target when it is a path on this site, else None (no open redirects)."""
+    if not target or "\\" in target or any(ord(c) < 33 or ord(c) == 127 for c in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if not form.is_submitted():
+        return render_template("auth/login.html", form=form)
+    if not form.validate():
+        return render_template("auth/login.html", form=form), 422
+    config = current_app.config
+    try:
+        user = accounts.authenticate(
+            form.username.data, form.password.data, request.remote_addr or "unknown",
+            limit=config["LOGIN_MAX_FAILURES"], window_seconds=config["LOGIN_WINDOW_SECONDS"])
+    except Throttled as exc:
+        db.session.rollback()
+        page = render_template("auth/login.html", form=form, error=exc.message)
+        return page, 429, {"Retry-After": str(exc.retry_after)}
+    except Invalid as exc:
+        db.session.rollback()
+        return render_template("auth/login.html", form=form, error=exc.message), 401
+    session.clear()  # no session fixation: nothing from before the login survives
+    login_user(user, remember=bool(form.remember.data))
+    flash(f"Logged in as {user.username}.", "success")
+    return redirect(safe_next(request.args.get("next")) or url_for("main.index"), code=303)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    if current_user.is_authenticated:
+        accounts.logout(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+@public
+def setup(token: str):
+    if not accounts.setup_token_valid(token):
+        flash("This setup link is invalid, used or expired. Ask for a new one with "
+              "`flask users setup-link`.", "error")
+        return redirect(url_for("auth.login"))
+    form = SetupForm()
+    if not form.is_submitted():
+        return render_template("auth/setup.html", form=form)
+    if not form.validate():
+        return render_template("auth/setup.html", form=form), 422
+    try:
+        user = accounts.redeem_setup_token(token, form.username.data, form.password.data)
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return render_template("auth/setup.html", form=form), exc.status_code
+    session.clear()
+    login_user(user)
+    flash(f"Admin account {user.username} created. Welcome!", "success")
+    return redirect(url_for("main.index"), code=303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if not form.is_submitted():
+        return render_template("auth/password.html", form=form)
+    if not form.validate():
+        return render_template("auth/password.html", form=form), 422
+    user = current_user._get_current_object()
+    if not user.check_password(form.current_password.data):
+        form.current_password.errors.append("That is not your current password.")
+        return render_template("auth/password.html", form=form), 422
+    accounts.set_password(user, form.password.data)
+    login_user(user)  # this session continues under the new id; every other copy ends
+    flash("Password changed. Other sessions of yours have been logged out.", "success")
+    return redirect(url_for("main.index"), code=303)

@@ -1,0 +1,47 @@
+"""The navigation bar, derived from the access rules so it shows exactly what a role may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, url_for
+from flask_login import current_user
+
+from app.security import PUBLIC, access_of
+
+# (label, endpoint) in display order; endpoints not registered (yet) are skipped.
+NAV = [
+    ("Home", "main.index"),
+    ("My documents", "workspace.queue"),
+    ("Dashboard", "review.dashboard"),
+    ("Review", "review.queue"),
+    ("Quality", "review.quality"),
+    ("Data", "entries.tables"),
+    ("Documents", "documents.index"),
+    ("Users", "admin.users"),
+    ("Codebook", "data.codebook"),
+]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    url: str
+
+
+def nav_items() -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for label, endpoint in NAV:
+        if endpoint not in current_app.view_functions:
+            continue
+        rule = access_of(current_app, endpoint)
+        if rule == PUBLIC or (rule is not None and current_user.role in rule):
+            items.append(NavItem(label, endpoint, url_for(endpoint)))
+    return items
+
+
+def register(app: Flask) -> None:
+    app.context_processor(lambda: {"nav_items": nav_items})

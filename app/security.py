@@ -1,0 +1,120 @@
+"""Who may reach what (deny by default), response headers, CSRF failures and proxies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import Forbidden
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.models.user import ROLES
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC = "public"
+NEVER_ECHOED = {"csrf_token", "password", "password2", "new_password", "confirm",
+                "current_password", "form_token"}
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "object-src 'self'",
+    "frame-src 'self'",
+    "frame-ancestors 'self'",
+    "base-uri 'self'",
+    "form-action 'self'",
+])
+
+
+def public(view: F) -> F:
+    """Anyone may reach this view, logged in or not."""
+    view._access = PUBLIC  # type: ignore[attr-defined]
+    return view
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Only logged-in users with one of these roles may reach the view."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles: {unknown or 'none given'}")
+
+    def decorate(view: F) -> F:
+        view._access = frozenset(roles)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+login_required = roles_required(*ROLES)
+
+
+def access_of(app: Flask, endpoint: str) -> Any:
+    """The access rule of an endpoint: PUBLIC, a set of roles, or None (denied)."""
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return PUBLIC
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "_access", None)
+
+
+def enforce_access() -> Any:
+    """before_request: deny by default; every view must declare who may reach it."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # 404 / 405 follow
+    rule = access_of(current_app, endpoint)
+    if rule == PUBLIC:
+        return None
+    if rule is None:
+        log.error("endpoint %s declares no access rule; denied", endpoint)
+        raise Forbidden()
+    if not current_user.is_authenticated:
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            return jsonify(error="Unauthorized", message="Please log in."), 401
+        flash("Please log in to continue.", "warning")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if current_user.role not in rule:
+        raise Forbidden("Your role does not give access to this page.")
+    return None
+
+
+def set_security_headers(response: Any) -> Any:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user and current_user.is_authenticated:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def handle_csrf_error(error: CSRFError) -> Any:
+    """An expired or missing token: keep what was typed and let the person send it again."""
+    log.info("CSRF failure on %s %s: %s", request.method, request.path, error.description)
+    message = ("Your session expired or the form was out of date, so nothing was saved. "
+               "Your values are kept below: press the button to send them again.")
+    if request.is_json or not request.form:
+        return jsonify(error="CSRF", message=message), 400
+    kept = [(key, value) for key, value in request.form.items(multi=True)
+            if key not in NEVER_ECHOED]
+    return render_template("errors/csrf.html", message=message, kept=kept,
+                           action=request.full_path.rstrip("?")), 400
+
+
+def register(app: Flask) -> None:
+    proxies = app.config.get("PROXY_FIX_COUNT", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore
+                                x_host=proxies, x_port=proxies)
+    app.before_request(enforce_access)
+    app.after_request(set_security_headers)
+    app.register_error_handler(CSRFError, handle_csrf_error)

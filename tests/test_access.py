@@ -1,0 +1,101 @@
+"""Every route against an explicit table of who may reach it.
+
+A route missing from ACCESS fails test_every_route_is_in_the_table: adding a page means
+deciding here who may see it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.security import PUBLIC, access_of
+
+ANYONE = "anyone"
+LOGGED_IN = frozenset({"admin", "reviewer", "clerk"})
+STAFF = frozenset({"admin", "reviewer"})
+ADMIN = frozenset({"admin"})
+
+ACCESS: dict[str, str | frozenset[str]] = {
+    "static": ANYONE,
+    "bootstrap.static": ANYONE,
+    "main.index": ANYONE,
+    "main.healthz": ANYONE,
+    "auth.login": ANYONE,
+    "auth.logout": ANYONE,
+    "auth.setup": ANYONE,
+    "auth.change_password": LOGGED_IN,
+    "admin.users": ADMIN,
+    "admin.create_user": ADMIN,
+    "admin.user_detail": ADMIN,
+    "admin.change_role": ADMIN,
+    "admin.reset_password": ADMIN,
+    "admin.set_active": ADMIN,
+}
+
+ROLES = ("anonymous", "clerk", "reviewer", "admin")
+
+
+def _url(app, rule) -> str:
+    """A URL for rule with sample values: 1 for integer parts, "x" for the others."""
+    values = {
+        arg: 1 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
+        for arg in rule.arguments
+    }
+    return app.url_map.bind("localhost").build(rule.endpoint, values)
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - set(ACCESS)
+    assert not missing, f"routes without an access decision in tests/test_access.py: {missing}"
+    assert not set(ACCESS) - endpoints, "the table names routes that no longer exist"
+
+
+def test_the_code_declares_what_the_table_says(app):
+    for endpoint, expected in ACCESS.items():
+        rule = access_of(app, endpoint)
+        assert rule is not None, f"{endpoint} declares no access rule"
+        assert (rule == PUBLIC) == (expected == ANYONE), endpoint
+        if expected != ANYONE:
+            assert rule == expected, endpoint
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_its_routes(app, users, auth, client, role):
+    if role != "anonymous":
+        assert auth.login(role).status_code == 303
+    for rule, method in _routes(app):
+        if rule.endpoint in {"auth.logout", "static", "bootstrap.static"}:
+            continue  # logout would end the session under test; static files are files
+        url = _url(app, rule)
+        response = client.open(url, method=method, data={})
+        expected = ACCESS[rule.endpoint]
+        allowed = expected == ANYONE or (role != "anonymous" and role in expected)
+        where = f"{role} {method} {url} -> {response.status_code}"
+        assert response.status_code < 500, where
+        if allowed:
+            assert response.status_code != 403, where
+            assert "/login" not in response.headers.get("Location", "") or (
+                rule.endpoint in {"auth.setup"}), where
+        elif role == "anonymous":
+            assert response.status_code in {302, 401}, where
+            assert "/login" in response.headers.get("Location", "/login"), where
+        else:
+            assert response.status_code == 403, where
+
+
+def test_a_route_without_a_rule_is_denied(app, users, auth, client):
+    @app.get("/undeclared")
+    def undeclared():  # no @public / @roles_required
+        return "should never be seen"
+
+    auth.login("admin")
+    response = client.get("/undeclared")
+    assert response.status_code == 403
+    assert "should never be seen" not in response.get_data(as_text=True)
