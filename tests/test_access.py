@@ -30,6 +30,14 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "admin.change_role": ADMIN,
     "admin.reset_password": ADMIN,
     "admin.set_active": ADMIN,
+    "entries.tables": LOGGED_IN,
+    "entries.list_rows": LOGGED_IN,
+    "entries.create": LOGGED_IN,
+    "entries.edit": LOGGED_IN,
+    "entries.delete": LOGGED_IN,
+    "entries.history": LOGGED_IN,
+    "entries.save_draft": LOGGED_IN,
+    "entries.discard_draft": LOGGED_IN,
 }
 
 ROLES = ("anonymous", "clerk", "reviewer", "admin")

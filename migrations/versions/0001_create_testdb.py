@@ -7,6 +7,7 @@ Create Date: 2026-11-27 04:00:17
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 import app.models.types
 
@@ -20,11 +21,14 @@ depends_on = None
 
 def upgrade():
     op.create_table('testDB',
-    sa.Column('string_column', sa.String(length=140), nullable=False),
+    sa.Column('string_column', sa.String(length=140).with_variant(
+        mysql.VARCHAR(140, charset='utf8mb4', collation='utf8mb4_bin'), 'mysql', 'mariadb'),
+        nullable=False),
     sa.Column('integer_column', sa.Integer(), nullable=True),
     sa.Column('date_column', app.models.types.UTCDateTime(),
               server_default=app.models.types.utc_now_default(), nullable=True),
-    sa.PrimaryKeyConstraint('string_column', name=op.f('pk_testDB'))
+    sa.PrimaryKeyConstraint('string_column', name=op.f('pk_testDB')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci',
     )
 
 

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 import app.models.types
 
+TABLE_OPTIONS = {'mysql_charset': 'utf8mb4', 'mysql_collate': 'utf8mb4_unicode_ci'}
+
 
 # revision identifiers, used by Alembic.
 revision = '0002'
@@ -24,7 +26,8 @@ def upgrade():
     sa.Column('username_key', sa.String(length=64), nullable=False),
     sa.Column('client_address', sa.String(length=64), nullable=False),
     sa.Column('failed_at', app.models.types.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures')),
+    **TABLE_OPTIONS,
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_failures_client_address'), ['client_address'], unique=False)
@@ -38,7 +41,8 @@ def upgrade():
     sa.Column('expires_at', app.models.types.UTCDateTime(), nullable=False),
     sa.Column('used_at', app.models.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_setup_tokens')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_setup_tokens_token_hash'))
+    sa.UniqueConstraint('token_hash', name=op.f('uq_setup_tokens_token_hash')),
+    **TABLE_OPTIONS,
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -52,7 +56,8 @@ def upgrade():
     sa.CheckConstraint("role IN ('admin', 'reviewer', 'clerk')", name=op.f('ck_users_role')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('session_token', name=op.f('uq_users_session_token')),
-    sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    sa.UniqueConstraint('username', name=op.f('uq_users_username')),
+    **TABLE_OPTIONS,
     )
 
 

@@ -1,0 +1,192 @@
+"""The one converter from an entry table's columns (and their `info`) to a Flask-WTF form.
+
+Validators mirror the database: String(n) gets Length(max=n), Integer the 32-bit range,
+Numeric(p, s) its digits, dates the calendar and the years every backend stores; NOT NULL
+columns are required. `Column.info` adds: label, help, placeholder, choices, min, max,
+pattern (+ pattern_message), and the soft rules expected_min / expected_max.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+from app.entries.fields import (
+    IsoDateField,
+    IsoDateTimeField,
+    StrictDecimalField,
+    StrictFloatField,
+    StrictIntegerField,
+    TrimmedStringField,
+    not_blank,
+)
+from app.entries.registry import EntryTable
+
+INT32 = (-2_147_483_648, 2_147_483_647)
+INT64 = (-9_223_372_036_854_775_808, 9_223_372_036_854_775_807)
+INT16 = (-32_768, 32_767)
+# Plain Text is 64 KiB on MySQL (4 bytes a character at worst); LongText columns hold far more.
+TEXT_MAX_CHARS = 16_000
+LONG_TEXT_MAX_CHARS = 1_000_000
+
+
+class EntryFormBase(FlaskForm):
+    """Hidden fields every entry form carries."""
+
+    version = HiddenField()  # the row's version when the form was opened (no lost update)
+    form_token = HiddenField()  # one-time token of a create form (no double rows)
+
+
+@lru_cache(maxsize=64)
+def entry_form_class(table: EntryTable) -> type[EntryFormBase]:
+    """The form class for an entry table, built once."""
+    attrs: dict[str, Any] = {}
+    for position, column in enumerate(table.data_columns):
+        attrs[column.key] = field_for_column(column, autofocus=position == 0)
+    return type(f"{table.model.__name__}Form", (EntryFormBase,), attrs)
+
+
+def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
+    """One WTForms field for one column, dispatched on the column's type."""
+    info = column.info
+    required = not column.nullable and column.server_default is None and column.default is None
+    validators: list[Any] = [not_blank if required else Optional()]
+    render_kw: dict[str, Any] = {}
+    if autofocus:
+        render_kw["autofocus"] = True
+    if info.get("placeholder"):
+        render_kw["placeholder"] = info["placeholder"]
+    if info.get("expected_min") is not None:
+        render_kw["data-expected-min"] = info["expected_min"]
+    if info.get("expected_max") is not None:
+        render_kw["data-expected-max"] = info["expected_max"]
+    kwargs = {"label": info.get("label") or column.key.replace("_", " ").capitalize(),
+              "description": info.get("help", ""), "validators": validators,
+              "render_kw": render_kw}
+    choices = _choices(column)
+    if choices is not None:
+        options = [SelectChoice(value, label) for value, label in choices]
+        if not required:
+            options.insert(0, SelectChoice("", "—"))
+        validators[0] = InputRequired() if required else Optional()
+        return SelectField(choices=options, **kwargs)
+    return _typed_field(column, kwargs, required)
+
+
+def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> Field:
+    python_type = _python_type(column)
+    info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
+    if python_type is bool:
+        if required:
+            return BooleanField(**{**kwargs, "validators": []})
+        options = [SelectChoice("", "—"), SelectChoice("1", "Yes"), SelectChoice("0", "No")]
+        return SelectField(choices=options, coerce=_coerce_bool, **kwargs)
+    if python_type is int:
+        low, high = _int_range(column.type)
+        low, high = max(low, info.get("min", low)), min(high, info.get("max", high))
+        validators.append(NumberRange(min=low, max=high,
+                                      message=f"Enter a whole number from {low} to {high}."))
+        render_kw.update(type="number", step=1, min=low, max=high, inputmode="numeric")
+        return StrictIntegerField(**kwargs)
+    if python_type is float:
+        _number_range(info, validators, render_kw)
+        render_kw.update(type="number", step="any", inputmode="decimal")
+        return StrictFloatField(**kwargs)
+    if python_type is Decimal:
+        _number_range(info, validators, render_kw)
+        scale = column.type.scale
+        render_kw.update(type="number", inputmode="decimal",
+                         step=f"{10 ** -scale:.{scale}f}" if scale else "any")
+        return StrictDecimalField(precision=column.type.precision, scale=scale, **kwargs)
+    if python_type is dt.datetime:
+        render_kw.update(type="datetime-local", step=1)
+        return IsoDateTimeField(**kwargs)
+    if python_type is dt.date:
+        render_kw.update(type="date")
+        return IsoDateField(**kwargs)
+    return _text_field(column, kwargs)
+
+
+def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
+    info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
+    length = getattr(column.type, "length", None)
+    if isinstance(column.type, sa.Text) or length is None:
+        limit = LONG_TEXT_MAX_CHARS if _is_long_text(column) else TEXT_MAX_CHARS
+        validators.append(Length(max=limit, message=f"At most {limit:,} characters."))
+        render_kw.setdefault("rows", 3)
+        return TextAreaField(**kwargs)
+    validators.append(Length(max=length, message=f"At most {length} characters."))
+    render_kw["maxlength"] = length
+    if info.get("pattern"):
+        validators.append(Regexp(f"^(?:{info['pattern']})$", message=info.get(
+            "pattern_message", f"Must match the pattern {info['pattern']}.")))
+        render_kw["pattern"] = info["pattern"]
+    return TrimmedStringField(**kwargs)
+
+
+def _choices(column: sa.Column) -> list[tuple[str, str]] | None:
+    if column.info.get("choices"):
+        return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
+    if isinstance(column.type, sa.Enum):
+        if column.type.enum_class is not None:
+            return [(m.value if isinstance(m, enum.Enum) else str(m), m.name)
+                    for m in column.type.enum_class]
+        return [(value, value.capitalize()) for value in column.type.enums]
+    return None
+
+
+def _pairs(choices: Any) -> list[tuple[Any, Any]]:
+    return [c if isinstance(c, tuple | list) else (c, c) for c in choices]
+
+
+def _python_type(column: sa.Column) -> type | None:
+    column_type = column.type
+    if isinstance(column_type, sa.TypeDecorator):
+        column_type = column_type.impl_instance
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _int_range(column_type: sa.types.TypeEngine[Any]) -> tuple[int, int]:
+    if isinstance(column_type, sa.BigInteger):
+        return INT64
+    if isinstance(column_type, sa.SmallInteger):
+        return INT16
+    return INT32
+
+
+def _number_range(info: dict[str, Any], validators: list[Any], render_kw: dict[str, Any]) -> None:
+    low, high = info.get("min"), info.get("max")
+    if low is None and high is None:
+        return
+    if low is not None and high is not None:
+        message = f"Enter a number from {low} to {high}."
+    elif low is not None:
+        message = f"Enter a number of at least {low}."
+    else:
+        message = f"Enter a number of at most {high}."
+    validators.append(NumberRange(min=low, max=high, message=message))
+    render_kw.update({k: v for k, v in (("min", low), ("max", high)) if v is not None})
+
+
+def _is_long_text(column: sa.Column) -> bool:
+    variants = getattr(column.type, "_variant_mapping", {})
+    return any(type(v).__name__ in {"LONGTEXT", "MEDIUMTEXT"} for v in variants.values())
+
+
+def _coerce_bool(value: Any) -> bool | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value) in {"1", "true", "True", "yes", "on"}

@@ -1,0 +1,197 @@
+"""Pages of every entry table: list, create, edit, delete, history, and draft saving."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.entries import bp
+from app.entries.forms import entry_form_class
+from app.entries.registry import entry_tables
+from app.entries.views import (
+    blank_form,
+    draft_fields,
+    form_values,
+    restore_draft,
+    table_or_404,
+)
+from app.extensions import db
+from app.models.entry import ROW_STATUSES
+from app.security import login_required
+from app.services import audit, drafts, entries
+from app.services.errors import DomainError, Invalid, NotFound
+from app.web import attach_error
+
+
+@bp.get("/")
+@login_required
+def tables():
+    return render_template("entries/tables.html", tables=entry_tables())
+
+
+@bp.get("/<table_name>")
+@login_required
+def list_rows(table_name: str):
+    table = table_or_404(table_name)
+    args = request.args
+    page = entries.list_rows(
+        table, current_user, status=args.get("status") or None,
+        clerk_id=args.get("clerk", type=int), document_id=args.get("document", type=int),
+        search=args.get("q") or None, sort=args.get("sort"), descending=args.get("dir") == "desc",
+        page=args.get("page", 1, type=int))
+    return render_template("entries/list.html", table=table, page=page, statuses=ROW_STATUSES,
+                           sortable=entries.sortable_columns(table), args=args)
+
+
+@bp.route("/<table_name>/new", methods=["GET", "POST"])
+@login_required
+def create(table_name: str):
+    table = table_or_404(table_name)
+    if request.method == "GET":
+        form = blank_form(table)
+        draft = restore_draft(table, form, None, None)
+        return _create_page(table, form, draft=draft)
+    form = entry_form_class(table)()
+    if not form.validate():
+        return _create_page(table, form), 422
+    try:
+        row = entries.create_row(table, form_values(table, form, creating=True),
+                                 actor=current_user, form_token=form.form_token.data or None)
+    except entries.AlreadySaved as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
+    except DomainError as exc:
+        attach_error(form, exc)
+        return _create_page(table, form), 409 if exc.field is None and exc.status_code == 409 \
+            else 422
+    flash(f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}.", "success")
+    return redirect(url_for(".create", table_name=table.name), code=303)
+
+
+def _create_page(table, form, draft=None):
+    recent = entries.list_rows(table, current_user, sort="updated_at", descending=True,
+                               page_size=10)
+    return render_template("entries/form.html", table=table, form=form, draft=draft,
+                           mode="create", recent=recent,
+                           draft_url=url_for(".save_draft", table_name=table.name))
+
+
+@bp.route("/<table_name>/edit", methods=["GET", "POST"])
+@login_required
+def edit(table_name: str):
+    table = table_or_404(table_name)
+    key = request.args.get("key")
+    row = _row_or_404(table, key)
+    if request.method == "GET":
+        form = entry_form_class(table)(formdata=None, obj=row, version=row.version)
+        draft = restore_draft(table, form, row.document_id, table.key_of(row))
+        return _edit_page(table, row, form, draft=draft)
+    form = entry_form_class(table)()
+    if not form.validate():
+        return _edit_page(table, row, form), 422
+    try:
+        entries.update_row(table, key, form_values(table, form, creating=False),
+                           actor=current_user, expected_version=_int(form.version.data))
+    except entries.StaleVersion as exc:
+        form.version.data = str(exc.version)  # a second save replaces theirs, knowingly
+        return _edit_page(table, row, form, conflict=exc), 409
+    except DomainError as exc:
+        attach_error(form, exc)
+        return _edit_page(table, row, form), exc.status_code if exc.status_code != 400 else 422
+    flash(f"Saved changes to {table.label} row {key}.", "success")
+    return redirect(url_for(".edit", table_name=table.name, key=key), code=303)
+
+
+def _edit_page(table, row, form, draft=None, conflict=None):
+    return render_template("entries/form.html", table=table, form=form, row=row, draft=draft,
+                           mode="edit", conflict=conflict, key=table.key_of(row),
+                           draft_url=url_for(".save_draft", table_name=table.name,
+                                             key=table.key_of(row)))
+
+
+@bp.route("/<table_name>/delete", methods=["GET", "POST"])
+@login_required
+def delete(table_name: str):
+    table = table_or_404(table_name)
+    key = request.args.get("key")
+    row = _row_or_404(table, key)
+    if request.method == "GET":
+        return render_template("entries/delete.html", table=table, row=row, key=key)
+    try:
+        entries.delete_row(table, key, actor=current_user, reason=request.form.get("reason", ""))
+    except DomainError as exc:
+        status = 422 if isinstance(exc, Invalid) else exc.status_code
+        return render_template("entries/delete.html", table=table, row=row, key=key,
+                               error=exc.message), status
+    flash(f"Deleted {table.label} row {key}.", "success")
+    return redirect(url_for(".list_rows", table_name=table.name), code=303)
+
+
+@bp.get("/<table_name>/history")
+@login_required
+def history(table_name: str):
+    table = table_or_404(table_name)
+    key = request.args.get("key")
+    events = audit.history(table.name, key or "")
+    if not events:
+        _row_or_404(table, key)
+    elif not entries.sees_all_rows(current_user) and events[0].actor_id != current_user.id:
+        _row_or_404(table, key)
+    return render_template("entries/history.html", table=table, key=key, events=events,
+                           changes=audit.changes)
+
+
+@bp.post("/<table_name>/draft")
+@login_required
+def save_draft(table_name: str):
+    table = table_or_404(table_name)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify(error="Invalid", message="Send the draft as a JSON object."), 422
+    key = request.args.get("key")
+    document_id = None
+    if key is not None:
+        document_id = _row_or_404(table, key).document_id
+    try:
+        draft = drafts.save_draft(current_user.id, table.name, document_id, key,
+                                  payload.get("data"), draft_fields(table))
+    except DomainError as exc:
+        return jsonify(error=type(exc).__name__, message=exc.message), exc.status_code
+    return jsonify(saved=True, at=draft.updated_at.isoformat())
+
+
+@bp.post("/<table_name>/draft/discard")
+@login_required
+def discard_draft(table_name: str):
+    table = table_or_404(table_name)
+    key = request.args.get("key")
+    document_id = _row_or_404(table, key).document_id if key is not None else None
+    drafts.discard_draft(current_user.id, drafts.draft_scope(table.name, document_id, key))
+    db.session.commit()
+    flash("Draft discarded.", "info")
+    target = url_for(".edit", table_name=table.name, key=key) if key else url_for(
+        ".create", table_name=table.name)
+    return redirect(target, code=303)
+
+
+def _row_or_404(table, key):
+    try:
+        return entries.get_row(table, key, current_user)
+    except NotFound:
+        abort(404)
+
+
+def _int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary(table, row) -> str:
+    parts = []
+    for column in table.data_columns[:4]:
+        value = getattr(row, column.key)
+        if value is not None and not column.primary_key:
+            parts.append(f"{column.info.get('label', column.key)} = {audit.to_jsonable(value)}")
+    return ", ".join(parts) or "no values"

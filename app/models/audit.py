@@ -1,0 +1,33 @@
+"""The append-only audit trail: who changed what, when, from what, to what, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+AUDIT_ACTIONS = ("create", "update", "delete", "import", "submit", "approve", "return",
+                 "correct", "resolve", "assign")
+
+
+class AuditEvent(db.Model):
+    """One recorded change, written in the same transaction as the change itself."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_table_key", "table_name", "row_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    actor_name: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    table_name: Mapped[str] = mapped_column(sa.String(64))
+    row_key: Mapped[str | None] = mapped_column(sa.String(255))
+    document_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    before: Mapped[str | None] = mapped_column(sa.Text)  # JSON
+    after: Mapped[str | None] = mapped_column(sa.Text)  # JSON
+    reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,94 @@
+"""What every entry table shares: provenance columns, drafts and one-time form tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utc_now_default, utcnow
+
+ROW_STATUSES = ("entered", "submitted", "returned", "approved")
+# Text that may be long (notes, whole paragraphs): MySQL's plain TEXT stops at 64 KiB.
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def key_string(length: int) -> sa.types.TypeEngine[str]:
+    """A String key column compared exactly on every backend: MySQL's default collation would
+    call 'Abc', 'abc ' and 'ábc' one key where SQLite and PostgreSQL see three."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+class EntryMixin:
+    """Provenance columns for an entry table. All nullable or defaulted, so rows inserted by
+    the researcher's own SQL stay valid. Subclassing this registers the model as an entry table."""
+
+    __entry_label__: str | None = None
+    __entry_description__: str | None = None
+    __entry_multi_row__: bool = True
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, object]:
+        # UPDATE ... WHERE version = <loaded version>: a concurrent save is detected, not lost.
+        return {"version_id_col": cls.version}
+
+    @declared_attr
+    def document_id(cls) -> Mapped[int | None]:
+        return mapped_column(sa.ForeignKey("documents.id"), index=True,
+                             info={"provenance": True})
+
+    @declared_attr
+    def entered_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(sa.ForeignKey("users.id"), index=True, info={"provenance": True})
+
+    @declared_attr
+    def status(cls) -> Mapped[str]:
+        return mapped_column(sa.String(16), default="entered", server_default="entered",
+                             index=True, info={"provenance": True})
+
+    @declared_attr
+    def version(cls) -> Mapped[int]:
+        return mapped_column(sa.Integer, default=1, server_default="1",
+                             info={"provenance": True})
+
+    @declared_attr
+    def created_at(cls) -> Mapped[datetime | None]:
+        return mapped_column(UTCDateTime, default=utcnow, server_default=utc_now_default(),
+                             index=True, info={"provenance": True})
+
+    @declared_attr
+    def updated_at(cls) -> Mapped[datetime | None]:
+        return mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                             server_default=utc_now_default(), index=True,
+                             info={"provenance": True})
+
+
+class Draft(db.Model):
+    """The unsaved state of one form for one user, restored when they come back."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (sa.UniqueConstraint("user_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # "<table>|<document id or ->|<row key or new>": one draft per form
+    scope: Mapped[str] = mapped_column(sa.String(400))
+    table_name: Mapped[str] = mapped_column(sa.String(64))
+    document_id: Mapped[int | None] = mapped_column(sa.Integer)
+    data: Mapped[str] = mapped_column(LongText)  # JSON object of field -> typed text
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FormSubmission(db.Model):
+    """A create form's one-time token, stored with the row it created: a replay finds it."""
+
+    __tablename__ = "form_submissions"
+
+    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(sa.String(64))
+    row_key: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,59 @@
+"""Writing and reading the audit trail. Events are added to the caller's transaction, so a
+change and its record are committed (or rolled back) together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models.audit import AuditEvent
+from app.models.types import utcnow
+
+
+def to_jsonable(value: Any) -> Any:
+    """A column value as JSON: ISO 8601 times, decimals as text."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def snapshot(row: Any, columns: list[sa.Column]) -> dict[str, Any]:
+    return {c.key: to_jsonable(getattr(row, c.key)) for c in columns}
+
+
+def record(action: str, table_name: str, row_key: str | None, *, actor: Any,
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+           reason: str | None = None, document_id: int | None = None) -> AuditEvent:
+    """Add an audit event to the current transaction (the caller commits)."""
+    event = AuditEvent(
+        at=utcnow(), actor_id=getattr(actor, "id", None),
+        actor_name=getattr(actor, "username", None), action=action, table_name=table_name,
+        row_key=None if row_key is None else str(row_key)[:255], document_id=document_id,
+        before=None if before is None else json.dumps(before, ensure_ascii=False),
+        after=None if after is None else json.dumps(after, ensure_ascii=False),
+        reason=reason,
+    )
+    db.session.add(event)
+    return event
+
+
+def history(table_name: str, row_key: str) -> list[AuditEvent]:
+    query = (sa.select(AuditEvent)
+             .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key))
+             .order_by(AuditEvent.at, AuditEvent.id))
+    return list(db.session.scalars(query))
+
+
+def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for every field an event changed."""
+    before = json.loads(event.before) if event.before else {}
+    after = json.loads(event.after) if event.after else {}
+    keys = list(dict.fromkeys([*before, *after]))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

@@ -1,0 +1,59 @@
+"""Drafts: the unsaved state of a form, kept on the server so a closed tab loses nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models.entry import Draft
+from app.models.types import utcnow
+from app.services.errors import Invalid
+
+MAX_DRAFT_BYTES = 2_000_000
+
+
+def draft_scope(table_name: str, document_id: int | None, row_key: str | None) -> str:
+    """One draft per user and form: the table, the document and the row (or a new row)."""
+    return f"{table_name}|{document_id or '-'}|{row_key if row_key is not None else 'new'}"[:400]
+
+
+def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: str | None,
+               data: Any, allowed_fields: set[str]) -> Draft:
+    """Create or replace the user's draft for this form; commits."""
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise Invalid("A draft is an object of field names to typed text.")
+    clean = {k: "" if v is None else str(v) for k, v in data.items() if k in allowed_fields}
+    encoded = json.dumps(clean, ensure_ascii=False)
+    if len(encoded.encode()) > MAX_DRAFT_BYTES:
+        raise Invalid("This draft is too large to keep.")
+    scope = draft_scope(table_name, document_id, row_key)
+    for _attempt in range(2):
+        draft = load_draft(user_id, scope) or Draft(user_id=user_id, scope=scope,
+                                                    table_name=table_name,
+                                                    document_id=document_id)
+        draft.data, draft.updated_at = encoded, utcnow()
+        db.session.add(draft)
+        try:
+            db.session.commit()
+            return draft
+        except IntegrityError:  # two saves raced to create it: the second updates instead
+            db.session.rollback()
+    raise Invalid("The draft could not be saved; it will be tried again.")
+
+
+def load_draft(user_id: int, scope: str) -> Draft | None:
+    query = sa.select(Draft).where(Draft.user_id == user_id, Draft.scope == scope)
+    return db.session.scalar(query)
+
+
+def draft_values(draft: Draft) -> dict[str, str]:
+    return json.loads(draft.data)
+
+
+def discard_draft(user_id: int, scope: str) -> None:
+    """Delete the draft in the current transaction (the caller commits)."""
+    db.session.execute(sa.delete(Draft).where(Draft.user_id == user_id, Draft.scope == scope))

@@ -1,0 +1,231 @@
+"""Saving, changing and deleting rows of entry tables: validated, audited, never lost."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.entries.registry import EntryTable
+from app.extensions import db
+from app.models.entry import FormSubmission
+from app.models.user import User
+from app.services import audit
+from app.services.drafts import discard_draft, draft_scope
+from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
+
+log = logging.getLogger(__name__)
+READ_ONLY_FOR_CLERKS = {"approved"}
+
+
+class StaleVersion(Conflict):
+    """Someone saved the row since this form was opened."""
+
+    def __init__(self, current: dict[str, Any], version: int) -> None:
+        super().__init__("Someone else saved this row after you opened it. Nothing was "
+                         "overwritten: compare the values below, then save again to replace "
+                         "theirs with yours.")
+        self.current, self.version = current, version
+
+
+class AlreadySaved(Conflict):
+    """The same form was submitted twice (double click, back button)."""
+
+    def __init__(self, row_key: str) -> None:
+        super().__init__("This form was already saved; it was not saved a second time.")
+        self.row_key = row_key
+
+
+def sees_all_rows(actor: User) -> bool:
+    return actor.role in {"admin", "reviewer"}
+
+
+def parse_key(table: EntryTable, raw: str | None) -> Any:
+    """The primary key value from a URL parameter, or NotFound."""
+    if raw is None or raw == "":
+        raise NotFound("No row was named.")
+    if table.key_is_generated or table.key_column.type.python_type is int:
+        if not raw.isascii() or not raw.lstrip("-").isdigit():
+            raise NotFound("No such row.")
+        return int(raw)
+    return raw
+
+
+def get_row(table: EntryTable, raw_key: str | None, actor: User) -> Any:
+    """The row, if this actor may see it (a clerk sees only rows they entered)."""
+    row = db.session.get(table.model, parse_key(table, raw_key))
+    if row is None or not (sees_all_rows(actor) or row.entered_by_id == actor.id):
+        raise NotFound("No such row.")
+    return row
+
+
+def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
+               document_id: int | None = None, form_token: str | None = None) -> Any:
+    """Insert a row with its audit event, consume the form token, drop the draft; commit."""
+    if form_token:
+        _refuse_replayed_token(form_token)
+    _refuse_duplicate_key(table, values)
+    row = table.model(**values, entered_by_id=actor.id, document_id=document_id,
+                      status="entered")
+    db.session.add(row)
+    try:
+        db.session.flush()
+        key = table.key_of(row)
+        if form_token:
+            db.session.add(FormSubmission(token=form_token[:64], table_name=table.name,
+                                          row_key=key))
+        audit.record("create", table.name, key, actor=actor, document_id=document_id,
+                     after=audit.snapshot(row, list(table.table.columns)))
+        discard_draft(actor.id, draft_scope(table.name, document_id, None))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if form_token:
+            _refuse_replayed_token(form_token)
+        _refuse_duplicate_key(table, values)
+        raise Invalid("The database refused this row (a value conflicts with another row).")
+    except SQLAlchemyError as exc:
+        _database_refused(exc)
+    return row
+
+
+def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *, actor: User,
+               expected_version: int | None) -> Any:
+    """Change a row if nobody saved it since `expected_version`; audited; commit."""
+    row = get_row(table, raw_key, actor)
+    _refuse_if_read_only(row, actor)
+    if expected_version is None or row.version != expected_version:
+        raise StaleVersion(audit.snapshot(row, table.data_columns), row.version)
+    key = table.key_of(row)
+    before = audit.snapshot(row, list(table.table.columns))
+    for name, value in values.items():
+        if name != table.key_column.key:
+            setattr(row, name, value)
+    try:
+        db.session.flush()
+        audit.record("update", table.name, key, actor=actor, document_id=row.document_id,
+                     before=before, after=audit.snapshot(row, list(table.table.columns)))
+        discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        current = get_row(table, raw_key, actor)
+        raise StaleVersion(audit.snapshot(current, table.data_columns), current.version) from None
+    except SQLAlchemyError as exc:
+        _database_refused(exc)
+    return row
+
+
+def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: str) -> str:
+    """Delete a row, keeping its last values and the reason in the audit trail; commit."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("Say why this row is deleted.", field="reason")
+    row = get_row(table, raw_key, actor)
+    _refuse_if_read_only(row, actor)
+    key = table.key_of(row)
+    audit.record("delete", table.name, key, actor=actor, document_id=row.document_id,
+                 before=audit.snapshot(row, list(table.table.columns)), reason=reason[:2000])
+    db.session.delete(row)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("Someone changed this row meanwhile; look at it again first.") from None
+    except SQLAlchemyError as exc:
+        _database_refused(exc)
+    return key
+
+
+def _refuse_if_read_only(row: Any, actor: User) -> None:
+    if actor.role == "clerk" and row.status in READ_ONLY_FOR_CLERKS:
+        raise PermissionDenied("This row has been approved and can no longer be changed.")
+
+
+def _refuse_replayed_token(token: str) -> None:
+    saved = db.session.get(FormSubmission, token[:64])
+    if saved is not None:
+        raise AlreadySaved(saved.row_key)
+
+
+def _refuse_duplicate_key(table: EntryTable, values: dict[str, Any]) -> None:
+    """Keys are compared exactly (after the form strips surrounding spaces) on every backend:
+    'abc' and 'ABC' are two keys on SQLite, PostgreSQL and MySQL alike (key columns use the
+    utf8mb4_bin collation there, where the default collation would call them one)."""
+    if table.key_is_generated:
+        return
+    value = values.get(table.key_column.key)
+    if value is not None and db.session.get(table.model, value) is not None:
+        raise Invalid("A row with this key exists already.", field=table.key_column.key)
+
+
+def _database_refused(exc: SQLAlchemyError) -> None:
+    db.session.rollback()
+    log.warning("database refused a write: %s", type(exc).__name__)
+    detail = ""
+    if isinstance(exc, DBAPIError) and exc.orig is not None and exc.orig.args:
+        detail = f" ({str(exc.orig.args[-1])[:200]})"
+    raise DomainError(f"The database refused this change; nothing was saved{detail}.") from None
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    usernames: dict[int, str]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
+              clerk_id: int | None = None, document_id: int | None = None,
+              search: str | None = None, sort: str | None = None, descending: bool = False,
+              page: int = 1, page_size: int = 50) -> Page:
+    """One page of rows, filtered and sorted on indexed columns; one query, no COUNT."""
+    model = table.model
+    query = sa.select(model)
+    if not sees_all_rows(actor):
+        query = query.where(model.entered_by_id == actor.id)
+    if status:
+        query = query.where(model.status == status)
+    if clerk_id:
+        query = query.where(model.entered_by_id == clerk_id)
+    if document_id:
+        query = query.where(model.document_id == document_id)
+    if search:
+        query = query.where(_search_clause(table, search))
+    column = sortable_columns(table).get(sort or "", table.key_column)
+    order = column.desc() if descending else column.asc()
+    query = query.order_by(order, table.key_column.asc() if column is not table.key_column
+                           else order)
+    page = max(1, page)
+    rows = list(db.session.scalars(query.offset((page - 1) * page_size).limit(page_size + 1)))
+    has_next = len(rows) > page_size
+    rows = rows[:page_size]
+    ids = {r.entered_by_id for r in rows if r.entered_by_id}
+    usernames = dict(db.session.execute(
+        sa.select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+    return Page(rows, usernames, page, page_size, has_next)
+
+
+def sortable_columns(table: EntryTable) -> dict[str, sa.Column]:
+    """Columns a list may be sorted by: the key and the indexed ones (fast at any size)."""
+    columns = {table.key_column.key: table.key_column}
+    for column in table.table.columns:
+        if column.index or column.unique:
+            columns[column.key] = column
+    return columns
+
+
+def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
+    """Keys starting with the text (an index range scan)."""
+    text = text.strip()[:200]
+    column = table.key_column
+    if table.key_is_generated:
+        return column == int(text) if text.isascii() and text.isdigit() else sa.false()
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"{escaped}%", escape="\\")
