@@ -8,5 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     """Attach every command group to app."""
     from app.auth.cli import users_cli
+    from app.doctor import doctor_command
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(doctor_command)
