@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from config import PROJECT_ROOT, ConfigError
 
@@ -35,15 +35,22 @@ URL_EXAMPLE = "mysql+pymysql://USER:PASSWORD@HOST:3306/DBNAME"
 def parse_database_url(raw: str | None, instance_path: str, password: str | None = None) -> URL:
     """Parse DATABASE_URL (None means the SQLite file in the instance folder) into a URL."""
     if not raw:
-        return make_url(f"sqlite:///{Path(instance_path) / DEFAULT_SQLITE_NAME}")
+        # URL.create, not a string: a folder name with % or ? must not be read as URL syntax.
+        return URL.create("sqlite", database=str(Path(instance_path) / DEFAULT_SQLITE_NAME))
     try:
         url = make_url(raw)
-    except (ArgumentError, ValueError) as exc:
+    except (ArgumentError, ValueError):
+        # The parser's own message can quote part of the password (a bad "port"), so none here.
         raise ConfigError(
-            f"DATABASE_URL is not a valid database URL ({exc}). Expected something like "
-            f"{URL_EXAMPLE}; percent-encode @ : / in the password, or put the password "
-            "in DATABASE_PASSWORD instead."
+            f"DATABASE_URL could not be parsed; expected something like {URL_EXAMPLE}, with "
+            "@ : / in the password percent-encoded (or the password in DATABASE_PASSWORD)."
         ) from None
+    if url.host and "@" in url.host:
+        # make_url splits `user:p@ss@host` at the first @, leaving "ss@host" as the host name.
+        raise ConfigError(
+            "DATABASE_URL has more than one @, so its password probably contains an unencoded @: "
+            "write it as %40, or leave the password out of the URL and set DATABASE_PASSWORD."
+        )
     driver = _DRIVER_ALIASES.get(url.drivername, url.drivername)
     if driver.split("+")[0] not in {"sqlite", "mysql", "mariadb", "postgresql"}:
         raise ConfigError(
@@ -51,11 +58,23 @@ def parse_database_url(raw: str | None, instance_path: str, password: str | None
             "mysql+pymysql:// and postgresql+psycopg://."
         )
     url = url.set(drivername=driver)
+    _check_driver_installed(url)
     if password and not url.password and url.get_backend_name() != "sqlite":
         url = url.set(password=password)
     if url.get_backend_name() == "sqlite":
         url = _resolve_sqlite_path(url)
     return url
+
+
+def _check_driver_installed(url: URL) -> None:
+    """Refuse a driver SQLAlchemy does not know or that is not installed (mysql+mysqldb, ...)."""
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ConfigError(
+            f"DATABASE_URL uses the driver {url.drivername!r}, which is not installed; "
+            "use sqlite:///, mysql+pymysql:// or postgresql+psycopg://."
+        ) from None
 
 
 def _resolve_sqlite_path(url: URL) -> URL:
@@ -69,7 +88,7 @@ def _resolve_sqlite_path(url: URL) -> URL:
     if not path.parent.is_dir():
         raise ConfigError(
             f"DATABASE_URL points at the SQLite file {path}, but the folder {path.parent} "
-            "does not exist. Create it, or leave DATABASE_URL unset to use the instance folder."
+            "does not exist: create it, or leave DATABASE_URL unset to use the instance folder."
         )
     return url.set(database=str(path))
 
@@ -79,6 +98,8 @@ def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if ssl_ca:
+        _check_ca_file(ssl_ca)  # PostgreSQL too, not only MySQL's SSLContext below
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend in {"mysql", "mariadb"}:
         connect_args: dict[str, Any] = {
@@ -99,8 +120,7 @@ def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
 
 def mysql_ssl_context(ca_path: str) -> ssl.SSLContext:
     """A TLS context that verifies the server against the CA bundle at ca_path."""
-    if not Path(ca_path).is_file():
-        raise ConfigError(f"DATABASE_SSL_CA names {ca_path}, which is not a readable file.")
+    _check_ca_file(ca_path)
     try:
         context = ssl.create_default_context(cafile=ca_path)
     except ssl.SSLError as exc:
@@ -108,6 +128,11 @@ def mysql_ssl_context(ca_path: str) -> ssl.SSLContext:
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def _check_ca_file(ca_path: str) -> None:
+    if not Path(ca_path).is_file():
+        raise ConfigError(f"DATABASE_SSL_CA names {ca_path}, which is not a readable file.")
 
 
 def install_sqlite_pragmas(engine: Engine) -> None:
