@@ -140,7 +140,8 @@ def install_sqlite_pragmas(engine: Engine) -> None:
 
     Transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then writes
     fails at once with "database is locked" when another writer got in between; an immediate
-    one waits (up to busy_timeout) for its turn instead.
+    one waits (up to busy_timeout) for its turn instead. Long reads (exports) that never write
+    set the execution option read_only=True and get a plain BEGIN, so they block nobody.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -155,7 +156,9 @@ def install_sqlite_pragmas(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Long reads (exports) ask for read_only=True, so they never hold up clerks' saves.
+        read_only = connection.get_execution_options().get("read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def describe_url(url: URL) -> str:

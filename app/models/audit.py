@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.entry import LongText
 from app.models.types import UTCDateTime, utcnow
 
 AUDIT_ACTIONS = ("create", "update", "delete", "import", "submit", "approve", "return",
@@ -28,6 +29,6 @@ class AuditEvent(db.Model):
     table_name: Mapped[str] = mapped_column(sa.String(64))
     row_key: Mapped[str | None] = mapped_column(sa.String(255))
     document_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
-    before: Mapped[str | None] = mapped_column(sa.Text)  # JSON
-    after: Mapped[str | None] = mapped_column(sa.Text)  # JSON
+    before: Mapped[str | None] = mapped_column(LongText)  # JSON
+    after: Mapped[str | None] = mapped_column(LongText)  # JSON
     reason: Mapped[str | None] = mapped_column(sa.Text)
