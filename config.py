@@ -81,8 +81,13 @@ class Config:
         return _env_int("MAX_UPLOAD_MB", 50)
 
     @property
+    def MAX_REQUEST_MB(self) -> int:
+        """A whole request (a batch of uploads); each file is held to MAX_UPLOAD_MB."""
+        return _env_int("MAX_REQUEST_MB", 4 * self.MAX_UPLOAD_MB)
+
+    @property
     def MAX_CONTENT_LENGTH(self) -> int:
-        return self.MAX_UPLOAD_MB * 1024 * 1024
+        return self.MAX_REQUEST_MB * 1024 * 1024
 
     @property
     def PROXY_FIX_COUNT(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from app import storage
 from app.database import engine_options, install_sqlite_pragmas, parse_database_url
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from config import PROJECT_ROOT, TestingConfig, config_from_env
@@ -70,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     bootstrap.init_app(app)
+    storage.register(app)
 
 
 def register_security(app: Flask) -> None:
@@ -85,13 +87,17 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.documents import bp as documents_bp
     from app.entries import bp as entries_bp
     from app.main import bp as main_bp
+    from app.workspace import bp as workspace_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(entries_bp)
+    app.register_blueprint(documents_bp)
+    app.register_blueprint(workspace_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,6 +9,9 @@ def register(app: Flask) -> None:
     """Attach every command group to app."""
     from app.auth.cli import users_cli
     from app.doctor import doctor_command
+    from app.documents.cli import demo, documents_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(documents_cli)
+    app.cli.add_command(demo)

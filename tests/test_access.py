@@ -14,6 +14,7 @@ ANYONE = "anyone"
 LOGGED_IN = frozenset({"admin", "reviewer", "clerk"})
 STAFF = frozenset({"admin", "reviewer"})
 ADMIN = frozenset({"admin"})
+CLERK = frozenset({"clerk"})
 
 ACCESS: dict[str, str | frozenset[str]] = {
     "static": ANYONE,
@@ -38,6 +39,17 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "entries.history": LOGGED_IN,
     "entries.save_draft": LOGGED_IN,
     "entries.discard_draft": LOGGED_IN,
+    "documents.index": STAFF,
+    "documents.upload": ADMIN,
+    "documents.detail": STAFF,
+    "documents.assign": ADMIN,
+    "documents.unassign": ADMIN,
+    "documents.reassign": ADMIN,
+    "documents.file": LOGGED_IN,
+    "workspace.queue": CLERK,
+    "workspace.next_document": CLERK,
+    "workspace.document": LOGGED_IN,
+    "workspace.submit": CLERK,
 }
 
 ROLES = ("anonymous", "clerk", "reviewer", "admin")

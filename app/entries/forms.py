@@ -57,7 +57,7 @@ def entry_form_class(table: EntryTable) -> type[EntryFormBase]:
 def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
     """One WTForms field for one column, dispatched on the column's type."""
     info = column.info
-    required = not column.nullable and column.server_default is None and column.default is None
+    required = column_required(column)
     validators: list[Any] = [not_blank if required else Optional()]
     render_kw: dict[str, Any] = {}
     if autofocus:
@@ -79,6 +79,11 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
         validators[0] = InputRequired() if required else Optional()
         return SelectField(choices=options, **kwargs)
     return _typed_field(column, kwargs, required)
+
+
+def column_required(column: sa.Column) -> bool:
+    """A value must be typed: NOT NULL and neither a default nor a server default."""
+    return not column.nullable and column.server_default is None and column.default is None
 
 
 def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> Field:

@@ -21,6 +21,7 @@ from app.security import login_required
 from app.services import audit, drafts, entries
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error
+from app.workspace.render import render_workspace
 
 
 @bp.get("/")
@@ -47,25 +48,54 @@ def list_rows(table_name: str):
 @login_required
 def create(table_name: str):
     table = table_or_404(table_name)
+    document = _document_or_404()
     if request.method == "GET":
+        if document is not None:
+            return redirect(url_for("workspace.document", document_id=document.id))
         form = blank_form(table)
         draft = restore_draft(table, form, None, None)
         return _create_page(table, form, draft=draft)
     form = entry_form_class(table)()
     if not form.validate():
-        return _create_page(table, form), 422
+        return _invalid_create(table, form, document, 422)
     try:
         row = entries.create_row(table, form_values(table, form, creating=True),
-                                 actor=current_user, form_token=form.form_token.data or None)
+                                 actor=current_user, form_token=form.form_token.data or None,
+                                 document_id=document.id if document else None)
     except entries.AlreadySaved as exc:
         flash(exc.message, "warning")
         return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
     except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code in {403, 404}:
+            abort(exc.status_code, exc.message)
         attach_error(form, exc)
-        return _create_page(table, form), 409 if exc.field is None and exc.status_code == 409 \
-            else 422
+        return _invalid_create(table, form, document, 422)
     flash(f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}.", "success")
+    if document is not None:
+        # No #fragment: browsers skip autofocus when the URL names a target element.
+        return redirect(url_for("workspace.document", document_id=document.id,
+                                panel=table.name), code=303)
     return redirect(url_for(".create", table_name=table.name), code=303)
+
+
+def _document_or_404():
+    """The document named by ?document=, if the current user may enter rows for it."""
+    document_id = request.args.get("document")
+    if document_id is None:
+        return None
+    if not document_id.isdigit():
+        abort(404)
+    try:
+        return entries.check_document_entry(int(document_id), current_user)
+    except DomainError as exc:
+        abort(exc.status_code, exc.message)
+
+
+def _invalid_create(table, form, document, status):
+    if document is not None:
+        return render_workspace(document, failed={table.name: form}, status=status)
+    return _create_page(table, form), status
 
 
 def _create_page(table, form, draft=None):
@@ -149,7 +179,8 @@ def save_draft(table_name: str):
     if not isinstance(payload, dict):
         return jsonify(error="Invalid", message="Send the draft as a JSON object."), 422
     key = request.args.get("key")
-    document_id = None
+    document = _document_or_404()
+    document_id = document.id if document is not None else None
     if key is not None:
         document_id = _row_or_404(table, key).document_id
     try:
@@ -165,12 +196,18 @@ def save_draft(table_name: str):
 def discard_draft(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
-    document_id = _row_or_404(table, key).document_id if key is not None else None
+    document = _document_or_404()
+    document_id = _row_or_404(table, key).document_id if key is not None else (
+        document.id if document is not None else None)
     drafts.discard_draft(current_user.id, drafts.draft_scope(table.name, document_id, key))
     db.session.commit()
     flash("Draft discarded.", "info")
-    target = url_for(".edit", table_name=table.name, key=key) if key else url_for(
-        ".create", table_name=table.name)
+    if key:
+        target = url_for(".edit", table_name=table.name, key=key)
+    elif document_id:
+        target = url_for("workspace.document", document_id=document_id)
+    else:
+        target = url_for(".create", table_name=table.name)
     return redirect(target, code=303)
 
 

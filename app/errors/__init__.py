@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from app.extensions import db
 
@@ -21,11 +21,21 @@ def _wants_json() -> bool:
 
 def render_error(error: HTTPException):
     code = error.code or 500
+    if code == 413:
+        error = _too_large()
     if code >= 500:
         db.session.rollback()
     if _wants_json():
         return jsonify(error=error.name, message=error.description), code
     return render_template("errors/error.html", error=error, code=code), code
+
+
+def _too_large() -> HTTPException:
+    config = current_app.config
+    return RequestEntityTooLarge(
+        f"This request is larger than {config['MAX_CONTENT_LENGTH'] // 1_048_576} MB, so "
+        f"nothing was stored. Send fewer files at once (each may be up to "
+        f"{config['MAX_UPLOAD_MB']} MB).")
 
 
 def handle_unexpected(error: Exception):

@@ -1,4 +1,5 @@
-from flask import jsonify, render_template
+from flask import jsonify, redirect, render_template, url_for
+from flask_login import current_user
 
 from app.main import bp
 from app.security import public
@@ -8,6 +9,8 @@ from app.services.health import database_status
 @bp.get("/")
 @public
 def index():
+    if current_user.is_authenticated and current_user.role == "clerk":
+        return redirect(url_for("workspace.queue"))
     return render_template("main/index.html")
 
 

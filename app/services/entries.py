@@ -12,9 +12,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.entries.registry import EntryTable
 from app.extensions import db
+from app.models.document import Document
 from app.models.entry import FormSubmission
 from app.models.user import User
-from app.services import audit
+from app.services import audit, documents
 from app.services.drafts import discard_draft, draft_scope
 from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 
@@ -63,9 +64,26 @@ def get_row(table: EntryTable, raw_key: str | None, actor: User) -> Any:
     return row
 
 
+def check_document_entry(document_id: int | None, actor: User) -> Document | None:
+    """The document rows are entered against, if this actor may enter rows for it now."""
+    if document_id is None:
+        return None
+    document = db.session.get(Document, document_id)
+    if document is None or not documents.can_view(document, actor):
+        raise NotFound("No such document.")
+    if actor.role == "clerk" and not documents.can_enter(document, actor):
+        raise PermissionDenied(f"Document #{document.id} is "
+                               f"{document.status.replace('_', ' ')}; its rows can no longer "
+                               "be changed.")
+    return document
+
+
 def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
                document_id: int | None = None, form_token: str | None = None) -> Any:
     """Insert a row with its audit event, consume the form token, drop the draft; commit."""
+    document = check_document_entry(document_id, actor)
+    if document is not None and actor.role == "clerk":
+        documents.note_entry(document, actor)  # committed with the row, or not at all
     if form_token:
         _refuse_replayed_token(form_token)
     _refuse_duplicate_key(table, values)
@@ -142,8 +160,11 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
 
 
 def _refuse_if_read_only(row: Any, actor: User) -> None:
-    if actor.role == "clerk" and row.status in READ_ONLY_FOR_CLERKS:
+    if actor.role != "clerk":
+        return
+    if row.status in READ_ONLY_FOR_CLERKS:
         raise PermissionDenied("This row has been approved and can no longer be changed.")
+    check_document_entry(row.document_id, actor)
 
 
 def _refuse_replayed_token(token: str) -> None:

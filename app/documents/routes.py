@@ -1,0 +1,159 @@
+"""Admin and reviewer pages for documents: upload, list, assign, and serving the files."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from urllib.parse import quote
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.utils import secure_filename
+
+from app.documents import bp
+from app.documents.forms import UploadForm
+from app.extensions import db
+from app.models.document import DOCUMENT_STATUSES, Document
+from app.models.user import User
+from app.security import login_required, roles_required
+from app.services import documents as docs
+from app.services import progress
+from app.services.errors import DomainError
+from app.services.uploads import IncomingFile
+from app.storage import StorageError, get_storage
+
+PAGE_SIZE = 50
+
+
+@bp.get("/")
+@roles_required("admin", "reviewer")
+def index():
+    status = request.args.get("status") or None
+    clerk_id = request.args.get("clerk", type=int)
+    page = max(1, request.args.get("page", 1, type=int))
+    listing = progress.document_page(status=status, clerk_id=clerk_id, page=page,
+                                     page_size=PAGE_SIZE)
+    clerks = db.session.scalars(sa.select(User).where(User.role == "clerk", User.active)
+                                .order_by(User.username)).all()
+    return render_template("documents/index.html", listing=listing, clerks=clerks,
+                           statuses=DOCUMENT_STATUSES, args=request.args)
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@roles_required("admin")
+def upload():
+    form = UploadForm()
+    if request.method == "GET":
+        return render_template("documents/upload.html", form=form)
+    if not form.validate():
+        return render_template("documents/upload.html", form=form), 422
+    max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    incoming = [IncomingFile(f.filename or "unnamed", f.read(max_bytes + 1))
+                for f in form.files.data if f]
+    results = docs.add_files(incoming, get_storage(), actor=current_user, max_bytes=max_bytes,
+                             double_entry=form.double_entry.data)
+    stored = sum(r.ok for r in results)
+    flash(f"{stored} of {len(results)} file(s) stored.", "success" if stored else "warning")
+    status = 200 if stored == len(results) else 422
+    return render_template("documents/upload.html", form=UploadForm(formdata=None),
+                           results=results), status
+
+
+@bp.get("/<int:document_id>")
+@roles_required("admin", "reviewer")
+def detail(document_id: int):
+    document = db.get_or_404(Document, document_id)
+    clerks = db.session.scalars(sa.select(User).where(User.role == "clerk", User.active)
+                                .order_by(User.username)).all()
+    names = {u.id: u.username for u in db.session.scalars(sa.select(User).where(
+        User.id.in_([a.clerk_id for a in document.assignments])))}
+    counts = progress.rows_for_document(document.id)
+    return render_template("documents/detail.html", document=document, clerks=clerks,
+                           names=names, counts=counts)
+
+
+@bp.post("/assign")
+@roles_required("admin")
+def assign():
+    ids = [int(i) for i in request.form.getlist("document_id") if i.isdigit()]
+    clerk_ids = [int(i) for i in request.form.getlist("clerk_id") if i.isdigit()]
+    documents = db.session.scalars(sa.select(Document).where(Document.id.in_(ids))).all()
+    clerks = db.session.scalars(sa.select(User).where(User.id.in_(clerk_ids),
+                                                      User.role == "clerk", User.active)).all()
+    if not documents:
+        flash("Select at least one document.", "error")
+        return redirect(url_for(".index"), code=303)
+    try:
+        made = docs.assign(list(documents), list(clerks), actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".index"), code=303)
+    flash(f"{made} assignment(s) made over {len(clerks)} clerk(s).", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/<int:document_id>/unassign")
+@roles_required("admin")
+def unassign(document_id: int):
+    document = db.get_or_404(Document, document_id)
+    try:
+        docs.unassign(document, request.form.get("clerk_id", type=int) or 0, actor=current_user)
+        flash("Unassigned.", "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for(".detail", document_id=document.id), code=303)
+
+
+@bp.post("/<int:document_id>/reassign")
+@roles_required("admin")
+def reassign(document_id: int):
+    document = db.get_or_404(Document, document_id)
+    target = db.session.get(User, request.form.get("to_clerk_id", type=int) or 0)
+    try:
+        if target is None:
+            raise DomainError("Choose the clerk who takes the document over.")
+        docs.reassign(document, request.form.get("from_clerk_id", type=int) or 0, target,
+                      actor=current_user)
+        flash(f"Reassigned to {target.username}.", "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for(".detail", document_id=document.id), code=303)
+
+
+@bp.get("/<int:document_id>/file")
+@login_required
+def file(document_id: int):
+    document = db.session.get(Document, document_id)
+    if document is None or not docs.can_view(document, current_user):
+        abort(404)  # another clerk's document does not exist, as far as a clerk can tell
+    try:
+        data = get_storage().get(document.storage_key)
+    except StorageError:
+        current_app.logger.exception("document %s missing from storage", document.id)
+        abort(404)
+    return _file_response(document, data)
+
+
+def _file_response(document: Document, data: bytes) -> Response:
+    ascii_name = secure_filename(document.original_name) or f"document-{document.id}"
+    disposition = (f"inline; filename=\"{ascii_name}\"; "
+                   f"filename*=UTF-8''{quote(document.original_name, safe='')}")
+    response = Response(data, mimetype=document.content_type)
+    response.headers["Content-Disposition"] = disposition
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Only the browser's own viewer may show it: no scripts, framed only by the portal.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; "
+        "frame-ancestors 'self'")
+    return response

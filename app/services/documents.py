@@ -1,0 +1,261 @@
+"""Documents: storing uploads, assigning clerks, moving through the review statuses."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from app.extensions import db
+from app.models.document import Assignment, Document
+from app.models.types import utcnow
+from app.models.user import User
+from app.services import audit
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.uploads import (
+    IncomingFile,
+    UploadRefused,
+    check_file,
+    clean_name,
+    extension_for,
+    is_zip,
+    unpack_zip,
+)
+from app.storage import DocumentStorage, StorageError
+
+log = logging.getLogger(__name__)
+
+TRANSITIONS = {
+    "new": {"assigned"},
+    "assigned": {"new", "in_progress", "submitted"},
+    "in_progress": {"new", "assigned", "submitted"},
+    "submitted": {"approved", "returned"},
+    "returned": {"in_progress", "submitted"},
+    "approved": set(),
+}
+UNFINISHED = ("assigned", "in_progress", "returned")
+
+
+@dataclass
+class UploadResult:
+    name: str
+    document: Document | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def add_files(files: Iterable[IncomingFile], storage: DocumentStorage, *, actor: User | None,
+              max_bytes: int, double_entry: bool = False) -> list[UploadResult]:
+    """Store each file (zips are unpacked); one result per file, each committed on its own."""
+    results: list[UploadResult] = []
+    for incoming in files:
+        if is_zip(incoming.data):
+            try:
+                inner = unpack_zip(clean_name(incoming.name), incoming.data, max_bytes)
+            except UploadRefused as exc:
+                results.append(UploadResult(clean_name(incoming.name), error=str(exc)))
+                continue
+            results.extend(add_files(inner, storage, actor=actor, max_bytes=max_bytes,
+                                     double_entry=double_entry))
+            continue
+        results.append(add_file(incoming, storage, actor=actor, max_bytes=max_bytes,
+                                double_entry=double_entry))
+    return results
+
+
+def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | None,
+             max_bytes: int, double_entry: bool = False) -> UploadResult:
+    """Store one file and its row together: never a file without its row or the reverse."""
+    name = clean_name(incoming.name)
+    try:
+        content_type = check_file(name, incoming.data, max_bytes)
+    except UploadRefused as exc:
+        return UploadResult(name, error=str(exc))
+    digest = hashlib.sha256(incoming.data).hexdigest()
+    existing = db.session.scalar(sa.select(Document).where(Document.sha256 == digest))
+    if existing is not None:
+        return UploadResult(name, error=f"Already uploaded as document #{existing.id} "
+                                        f"({existing.original_name}).")
+    key = f"{uuid.uuid4().hex}.{extension_for(content_type)}"
+    try:
+        storage.put(key, incoming.data, content_type)
+    except StorageError as exc:
+        return UploadResult(name, error=str(exc))
+    document = Document(storage_key=key, original_name=name, content_type=content_type,
+                        size_bytes=len(incoming.data), sha256=digest, status="new",
+                        double_entry=double_entry, uploaded_by_id=getattr(actor, "id", None))
+    db.session.add(document)
+    try:
+        db.session.commit()
+    except (IntegrityError, SQLAlchemyError) as exc:
+        db.session.rollback()
+        storage.delete(key)  # the row did not make it, so neither does the file
+        log.warning("document row refused: %s", type(exc).__name__)
+        return UploadResult(name, error="The database refused this document (uploaded twice "
+                                        "at the same moment?); nothing was kept.")
+    return UploadResult(name, document=document)
+
+
+def get_document(document_id: int) -> Document:
+    document = db.session.get(Document, document_id)
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+def move(document: Document, target: str) -> None:
+    """Change the status if the move is allowed (the caller commits)."""
+    if target not in TRANSITIONS.get(document.status, set()):
+        raise Invalid(f"A document that is {document.status.replace('_', ' ')} cannot become "
+                      f"{target.replace('_', ' ')}.")
+    document.status = target
+
+
+def clerks_by_name(usernames: Iterable[str]) -> list[User]:
+    names = [n.strip().lower() for n in usernames if n and n.strip()]
+    found = {u.username: u for u in db.session.scalars(
+        sa.select(User).where(User.username.in_(names)))}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise NotFound(f"No user named {', '.join(repr(m) for m in missing)}.")
+    not_clerks = [n for n in names if found[n].role != "clerk" or not found[n].active]
+    if not_clerks:
+        raise Invalid(f"Only active clerks can be assigned: {', '.join(not_clerks)}.")
+    return [found[n] for n in names]
+
+
+def assign(documents: list[Document], clerks: list[User], *, actor: User | None) -> int:
+    """Spread documents evenly over clerks (double-entry ones get two different clerks);
+    documents already assigned keep their clerks. Commits; returns assignments made."""
+    if not clerks:
+        raise Invalid("Choose at least one clerk.")
+    if any(d.double_entry for d in documents) and len({c.id for c in clerks}) < 2:
+        raise Invalid("A double-entry document needs two different clerks: choose two or more.")
+    load = _open_load([c.id for c in clerks])
+    made = 0
+    for document in documents:
+        if document.status not in {"new", "assigned"}:
+            raise Conflict(f"Document #{document.id} is {document.status}; unassign it or "
+                           "finish its review first.")
+        wanted = 2 if document.double_entry else 1
+        current = {a.clerk_id for a in document.assignments}
+        for clerk in sorted(clerks, key=lambda c: (load[c.id], c.id)):
+            if len(current) >= wanted:
+                break
+            if clerk.id in current:
+                continue
+            document.assignments.append(Assignment(clerk_id=clerk.id, status="assigned"))
+            current.add(clerk.id)
+            load[clerk.id] += 1
+            made += 1
+        if document.status == "new":
+            move(document, "assigned")
+        audit.record("assign", "documents", str(document.id), actor=actor,
+                     document_id=document.id, after={"clerks": sorted(current)})
+    db.session.commit()
+    return made
+
+
+def _open_load(clerk_ids: list[int]) -> dict[int, int]:
+    query = (sa.select(Assignment.clerk_id, sa.func.count())
+             .where(Assignment.clerk_id.in_(clerk_ids), Assignment.status != "submitted")
+             .group_by(Assignment.clerk_id))
+    counts = dict(db.session.execute(query).all())
+    return {cid: counts.get(cid, 0) for cid in clerk_ids}
+
+
+def unassign(document: Document, clerk_id: int, *, actor: User | None) -> None:
+    assignment = next((a for a in document.assignments if a.clerk_id == clerk_id), None)
+    if assignment is None:
+        raise NotFound("That clerk is not assigned to this document.")
+    if document.status in {"submitted", "approved"}:
+        raise Conflict(f"Document #{document.id} is {document.status}; it cannot be unassigned.")
+    document.assignments.remove(assignment)
+    if not document.assignments:
+        document.status = "new"
+    audit.record("assign", "documents", str(document.id), actor=actor, document_id=document.id,
+                 before={"clerk_id": clerk_id}, reason="unassigned")
+    db.session.commit()
+
+
+def reassign(document: Document, from_clerk_id: int, to_clerk: User, *,
+             actor: User | None) -> None:
+    """Hand a clerk's task on a document to another clerk (their rows stay theirs)."""
+    assignment = next((a for a in document.assignments if a.clerk_id == from_clerk_id), None)
+    if assignment is None:
+        raise NotFound("That clerk is not assigned to this document.")
+    if to_clerk.role != "clerk" or not to_clerk.active:
+        raise Invalid("Documents can only go to an active clerk.")
+    if any(a.clerk_id == to_clerk.id for a in document.assignments):
+        raise Invalid(f"{to_clerk.username} already has this document.")
+    if document.status in {"submitted", "approved"} or assignment.status == "submitted":
+        raise Conflict("A submitted document cannot change hands.")
+    assignment.clerk_id = to_clerk.id
+    audit.record("assign", "documents", str(document.id), actor=actor, document_id=document.id,
+                 before={"clerk_id": from_clerk_id}, after={"clerk_id": to_clerk.id},
+                 reason="reassigned")
+    db.session.commit()
+
+
+def assignment_for(document: Document, clerk: User) -> Assignment | None:
+    return next((a for a in document.assignments if a.clerk_id == clerk.id), None)
+
+
+def can_view(document: Document, user: User) -> bool:
+    return user.role in {"admin", "reviewer"} or assignment_for(document, user) is not None
+
+
+def can_enter(document: Document, clerk: User) -> bool:
+    """May this clerk add or change rows of this document now?"""
+    assignment = assignment_for(document, clerk)
+    return (assignment is not None and assignment.status != "submitted"
+            and document.status in UNFINISHED)
+
+
+def note_entry(document: Document, clerk: User) -> None:
+    """The first row a clerk saves moves the document to in progress (caller commits)."""
+    assignment = assignment_for(document, clerk)
+    if assignment is not None and assignment.status == "assigned":
+        assignment.status = "in_progress"
+    if document.status in {"assigned", "returned"}:
+        document.status = "in_progress"
+
+
+def submit(document: Document, clerk: User) -> None:
+    """The clerk hands in their work; the document is submitted once every clerk has."""
+    assignment = assignment_for(document, clerk)
+    if assignment is None:
+        raise NotFound("No such document.")
+    if assignment.status == "submitted" or document.status not in UNFINISHED:
+        raise Conflict(f"This document is {document.status.replace('_', ' ')}; there is "
+                       "nothing to submit.")
+    assignment.status, assignment.submitted_at = "submitted", utcnow()
+    if all(a.status == "submitted" for a in document.assignments):
+        move(document, "submitted")
+    audit.record("submit", "documents", str(document.id), actor=clerk, document_id=document.id)
+    db.session.commit()
+
+
+def queue(clerk: User) -> list[tuple[Document, Assignment]]:
+    """A clerk's documents, unfinished first, oldest first."""
+    query = (sa.select(Document, Assignment).join(Assignment)
+             .where(Assignment.clerk_id == clerk.id)
+             .order_by(sa.case((Document.status.in_(UNFINISHED), 0), else_=1),
+                       Assignment.created_at, Document.id))
+    return [(d, a) for d, a in db.session.execute(query).all()]
+
+
+def next_document(clerk: User) -> Document | None:
+    query = (sa.select(Document).join(Assignment)
+             .where(Assignment.clerk_id == clerk.id, Assignment.status != "submitted",
+                    Document.status.in_(UNFINISHED))
+             .order_by(Assignment.created_at, Document.id).limit(1))
+    return db.session.scalar(query)
