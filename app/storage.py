@@ -5,6 +5,7 @@ Views never touch the filesystem; they ask `get_storage()` for bytes by key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -46,13 +47,14 @@ class FolderStorage:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(path.suffix + ".part")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             partial.write_bytes(data)
             os.replace(partial, path)  # never a half-written file under the real key
         except OSError as exc:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # e.g. the folder itself could not be made
+                partial.unlink(missing_ok=True)
             raise StorageError(f"could not write the document: {exc.strerror}") from None
 
     def get(self, key: str) -> bytes:
@@ -62,7 +64,10 @@ class FolderStorage:
             raise StorageError(f"could not read the document: {exc.strerror}") from None
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"could not delete the document: {exc.strerror}") from None
 
     def describe(self) -> str:
         return f"folder {self.root}"

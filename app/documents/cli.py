@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -10,9 +11,9 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.documents.samples import sample_files
 from app.extensions import db
 from app.models.document import Document
-from app.documents.samples import sample_files
 from app.services import accounts
 from app.services import documents as docs
 from app.services.errors import DomainError
@@ -25,20 +26,22 @@ def documents_cli() -> None:
     """Add documents from files, folders or zips, and list them."""
 
 
-def _incoming(paths: tuple[str, ...], max_bytes: int) -> list[IncomingFile]:
-    files = []
+def _incoming(paths: tuple[str, ...], max_bytes: int) -> Iterator[IncomingFile]:
+    """The files to add, read one at a time (a whole trove need not fit in memory)."""
+    for raw in paths:  # every path is checked before anything is stored
+        if not (Path(raw).is_dir() or Path(raw).is_file()):
+            raise click.ClickException(f"{raw}: no such file or folder.")
+    return _read_files(paths, max_bytes)
+
+
+def _read_files(paths: tuple[str, ...], max_bytes: int) -> Iterator[IncomingFile]:
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            children = sorted(p for p in path.rglob("*") if p.is_file()
-                              and not p.name.startswith("."))
-            files.extend(IncomingFile(p.name, p.read_bytes()[: max_bytes + 1]) for p in children)
-        elif path.is_file():
-            with path.open("rb") as handle:
-                files.append(IncomingFile(path.name, handle.read(max_bytes + 1)))
-        else:
-            raise click.ClickException(f"{raw}: no such file or folder.")
-    return files
+        children = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        for child in children:
+            with child.open("rb") as handle:  # no more than the limit, however large
+                yield IncomingFile(child.name, handle.read(max_bytes + 1))
 
 
 @documents_cli.command("add")
@@ -53,6 +56,10 @@ def add(paths: tuple[str, ...], assignees: tuple[str, ...], double_entry: bool) 
         clerks = docs.clerks_by_name(assignees) if assignees else []
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
+    if clerks and double_entry and len({c.id for c in clerks}) < 2:
+        # Refused before storing: a rerun would otherwise find every file a duplicate.
+        raise click.ClickException("A double-entry document needs two different clerks: "
+                                   "give --assign twice.")
     max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     results = docs.add_files(_incoming(paths, max_bytes), get_storage(), actor=None,
                              max_bytes=max_bytes, double_entry=double_entry)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from flask import (
     Response,
     abort,
@@ -146,7 +146,9 @@ def file(document_id: int):
 
 
 def _file_response(document: Document, data: bytes) -> Response:
-    ascii_name = secure_filename(document.original_name) or f"document-{document.id}"
+    ascii_name = secure_filename(document.original_name)
+    if not ascii_name.rpartition(".")[0]:  # nothing ASCII left of the name ("документ.pdf")
+        ascii_name = f"document-{document.id}.{document.storage_key.rpartition('.')[2]}"
     disposition = (f"inline; filename=\"{ascii_name}\"; "
                    f"filename*=UTF-8''{quote(document.original_name, safe='')}")
     response = Response(data, mimetype=document.content_type)

@@ -58,13 +58,19 @@ def clean_name(raw: str | None) -> str:
     return name
 
 
-def check_file(name: str, data: bytes, max_bytes: int) -> str:
-    """Return the real content type or raise UploadRefused with a clear reason."""
+def check_size(data: bytes, max_bytes: int) -> None:
+    """Refuse an empty file or one over the limit."""
     if not data:
         raise UploadRefused("The file is empty (0 bytes).")
+    # Callers read at most max_bytes + 1, so the true size is unknown: only say it is over.
     if len(data) > max_bytes:
-        raise UploadRefused(f"The file is {len(data) / 1_048_576:.1f} MB; the limit is "
+        raise UploadRefused(f"The file is larger than the upload limit of "
                             f"{max_bytes // 1_048_576} MB.")
+
+
+def check_file(name: str, data: bytes, max_bytes: int) -> str:
+    """Return the real content type or raise UploadRefused with a clear reason."""
+    check_size(data, max_bytes)
     content_type = sniff(data)
     if content_type is None:
         raise UploadRefused("This is not a PDF, PNG, JPEG or TIFF file (checked by its "
@@ -74,6 +80,10 @@ def check_file(name: str, data: bytes, max_bytes: int) -> str:
 
 def unpack_zip(name: str, data: bytes, max_bytes: int) -> list[IncomingFile]:
     """The files inside a zip, after refusing the whole archive if any entry is unsafe."""
+    try:
+        check_size(data, max_bytes)  # a truncated read would look like a broken archive
+    except UploadRefused as exc:
+        raise UploadRefused(f"{name}: {exc}") from None
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = [i for i in archive.infolist() if not i.is_dir()]

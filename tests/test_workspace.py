@@ -1,0 +1,336 @@
+"""The clerk's side: the queue of documents, "Next document", the workspace (the document beside
+the entry forms), rows saved against a document, and "Submit document". Every test runs on each
+configured backend."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.documents.samples import pdf_document, png_image
+from app.entries.registry import entry_tables
+from app.extensions import db
+from app.models import Assignment, AuditEvent, Document, Draft, RegisterPerson, TestDB, User
+from app.services import documents as docs
+from app.services.uploads import IncomingFile
+from app.storage import get_storage
+
+PASSWORD = "correct-horse-battery"
+
+
+def login(app, username: str):
+    client = app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 303
+    return client
+
+
+def add(app, name: str, content: bytes, *, to: list[str] = ()) -> int:
+    """Store a document and assign it (in this order) to the named clerks."""
+    with app.app_context():
+        result = docs.add_file(IncomingFile(name, content), get_storage(), actor=None,
+                               max_bytes=1_048_576)
+        assert result.ok, result.error
+        if to:
+            clerks = list(db.session.scalars(sa.select(User).where(User.username.in_(to))))
+            docs.assign([result.document], clerks, actor=None)
+        return result.document.id
+
+
+def pdf(n: int) -> bytes:
+    return pdf_document(f"Register page {n}", [f"Roe, Richard, aged {n}"])
+
+
+def document(app, document_id: int) -> Document:
+    with app.app_context():
+        return db.session.get(Document, document_id)
+
+
+def assignment_status(app, document_id: int, username: str) -> str:
+    with app.app_context():
+        return db.session.scalar(sa.select(Assignment.status).join(User, User.id == Assignment
+                                 .clerk_id).where(Assignment.document_id == document_id,
+                                                  User.username == username))
+
+
+def saved_rows(app) -> list[TestDB]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(TestDB).order_by(TestDB.string_column)))
+
+
+def audit_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+
+
+def feedback(response) -> list[str]:
+    return re.findall(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<',
+                      response.get_data(as_text=True))
+
+
+def save_row(client, document_id: int, key: str, number: str = "1", **extra):
+    return client.post(f"/data/testDB/new?document={document_id}",
+                       data={"string_column": key, "integer_column": number, **extra})
+
+
+def queue_rows(page: str) -> dict[int, list[str]]:
+    """The queue table: cells (tags stripped) keyed by document id."""
+    body = re.search(r'<table[^>]*id="queue".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row,
+                                                                     re.S)]
+        rows[int(cells[0])] = cells[1:]
+    return rows
+
+
+@pytest.fixture
+def team(app, make_user, users) -> None:
+    """Clerks ann and bob, besides the admin, reviewer and clerk of `users`."""
+    make_user("ann", "clerk")
+    make_user("bob", "clerk")
+
+
+@pytest.fixture
+def ann(app, team):
+    return login(app, "ann")
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+def test_a_clerk_lands_on_the_queue(app, ann):
+    response = ann.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/work/"
+    page = ann.get("/work/").get_data(as_text=True)
+    assert "My documents" in page and "No documents are assigned to you yet." in page
+    assert 'id="next-document"' in page and "Next document" in page
+
+
+def test_the_queue_lists_status_rows_and_the_reviewers_comment(app, ann):
+    started = add(app, "started.pdf", pdf(1), to=["ann"])
+    returned = add(app, "returned.pdf", pdf(2), to=["ann"])
+    fresh = add(app, "fresh.png", png_image(8, 8, seed=3), to=["ann"])
+    others = add(app, "not-yours.pdf", pdf(4), to=["bob"])
+    for key in ("A-1", "A-2"):
+        assert save_row(ann, started, key).status_code == 303
+    bob = login(app, "bob")
+    assert save_row(bob, others, "B-1").status_code == 303  # bob's rows are not ann's
+    with app.app_context():
+        doc = db.session.get(Document, returned)
+        doc.status, doc.review_comment = "returned", "Row 3: the <b>age</b> is 43, not 34."
+        db.session.commit()
+
+    rows = queue_rows(ann.get("/work/").get_data(as_text=True))
+    assert set(rows) == {started, returned, fresh}
+    assert rows[started][:3] == ["started.pdf", "in progress", "2"]
+    assert rows[fresh][:4] == ["fresh.png", "assigned", "0", ""]
+    assert rows[returned][1] == "returned"
+    page = ann.get("/work/").get_data(as_text=True)
+    assert "Row 3: the &lt;b&gt;age&lt;/b&gt; is 43, not 34." in page  # shown, escaped
+    workspace = ann.get(f"/work/documents/{returned}").get_data(as_text=True)
+    assert 'id="review-comment"' in workspace and "&lt;b&gt;age&lt;/b&gt;" in workspace
+
+
+def test_only_clerks_have_a_queue(app, users):
+    for role in ("admin", "reviewer"):
+        client = login(app, role)
+        assert client.get("/work/").status_code == 403
+        assert client.get("/work/next").status_code == 403
+
+
+# --- next document ---------------------------------------------------------------------------
+
+def test_next_document_opens_the_oldest_unfinished_one(app, ann):
+    first = add(app, "first.pdf", pdf(1), to=["ann"])
+    second = add(app, "second.pdf", pdf(2), to=["ann"])
+    add(app, "bobs.pdf", pdf(3), to=["bob"])
+    response = ann.get("/work/next")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/work/documents/{first}"
+    assert save_row(ann, first, "K-1").status_code == 303  # started is still unfinished
+    assert ann.get("/work/next").headers["Location"] == f"/work/documents/{first}"
+    assert ann.post(f"/work/documents/{first}/submit").status_code == 303
+    assert ann.get("/work/next").headers["Location"] == f"/work/documents/{second}"
+
+
+def test_a_returned_document_is_unfinished_again(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "R-1").status_code == 303
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+    assert ann.get("/work/next").headers["Location"] == "/work/"
+    with app.app_context():  # what the reviewer's "Return" does
+        doc = db.session.get(Document, document_id)
+        doc.status, doc.review_comment = "returned", "Check R-1."
+        for assignment in doc.assignments:
+            assignment.status, assignment.submitted_at = "in_progress", None
+        db.session.commit()
+    assert ann.get("/work/next").headers["Location"] == f"/work/documents/{document_id}"
+    assert save_row(ann, document_id, "R-2").status_code == 303
+    assert document(app, document_id).status == "in_progress"
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+    assert document(app, document_id).status == "submitted"
+
+
+def test_next_document_with_nothing_left(app, ann):
+    response = ann.get("/work/next", follow_redirects=True)
+    assert response.request.path == "/work/"
+    assert "You have no unfinished documents." in response.get_data(as_text=True)
+
+
+# --- the workspace ---------------------------------------------------------------------------
+
+def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    viewer = re.search(r'<iframe[^>]*id="document-viewer"[^>]*>', page).group(0)
+    src = re.search(r'src="([^"]+)"', viewer).group(1)
+    assert src == f"/documents/{document_id}/file"
+    served = ann.get(src)
+    assert served.status_code == 200 and served.mimetype == "application/pdf"
+    for table in entry_tables():
+        assert f'action="/data/{table.name}/new?document={document_id}"' in page
+    for field in ("string_column", "integer_column", "date_column", "full_name"):
+        assert f'name="{field}"' in page
+    assert "Submit document" in page
+
+
+def test_workspace_shows_an_image_as_img(app, ann):
+    document_id = add(app, "scan.png", png_image(8, 8), to=["ann"])
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    viewer = re.search(r'<img[^>]*id="document-viewer"[^>]*>', page).group(0)
+    assert f'src="/documents/{document_id}/file"' in viewer
+    assert ann.get(f"/documents/{document_id}/file").mimetype == "image/png"
+
+
+def test_staff_see_the_workspace_read_only(app, team):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    for role in ("admin", "reviewer"):
+        page = login(app, role).get(f"/work/documents/{document_id}").get_data(as_text=True)
+        assert 'id="document-viewer"' in page
+        assert "Submit document" not in page and "Save row" not in page
+
+
+def test_a_row_saved_in_the_workspace_carries_the_document_and_the_clerk(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    response = save_row(ann, document_id, "REG-7", "42", date_column="1902-03-04T05:06")
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith(f"/work/documents/{document_id}") and "testDB" in location
+    (row,) = saved_rows(app)
+    with app.app_context():
+        ann_id = db.session.scalar(sa.select(User.id).where(User.username == "ann"))
+    assert (row.document_id, row.entered_by_id, row.integer_column) == (document_id, ann_id, 42)
+    assert document(app, document_id).status == "in_progress"
+    assert assignment_status(app, document_id, "ann") == "in_progress"
+    page = ann.get(location).get_data(as_text=True)
+    assert "Saved Test values row REG-7" in page
+    assert "REG-7" in re.search(r'id="panel-testDB".*?</section>', page, re.S).group(0)
+    assert "/data/testDB/edit?key=REG-7" in page  # listed and editable
+
+    person = ann.post(f"/data/register_person/new?document={document_id}",
+                      data={"full_name": "Doe, Jane", "age": "34"})
+    assert person.status_code == 303
+    with app.app_context():
+        (saved,) = db.session.scalars(sa.select(RegisterPerson))
+        assert (saved.document_id, saved.entered_by_id) == (document_id, ann_id)
+
+
+def test_an_invalid_row_re_renders_the_workspace_with_the_field_error(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    before = audit_count(app)
+    response = save_row(ann, document_id, "REG-1", "twelve")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="document-viewer"' in page and "Submit document" in page
+    assert any("whole number" in text for text in feedback(response)), feedback(response)
+    field = re.search(r'<input[^>]*name="integer_column"[^>]*>', page).group(0)
+    assert "is-invalid" in field and 'value="twelve"' in field
+    assert saved_rows(app) == [] and audit_count(app) == before
+    assert document(app, document_id).status == "assigned"  # nothing saved, nothing moved
+
+
+def test_submit_moves_the_document_and_opens_the_next(app, ann):
+    first = add(app, "first.pdf", pdf(1), to=["ann"])
+    second = add(app, "second.pdf", pdf(2), to=["ann"])
+    assert save_row(ann, first, "R-1").status_code == 303
+    response = ann.post(f"/work/documents/{first}/submit")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/work/documents/{second}"
+    assert document(app, first).status == "submitted"
+    assert assignment_status(app, first, "ann") == "submitted"
+    page = ann.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Document #{first} submitted for review." in page
+    last = ann.post(f"/work/documents/{second}/submit")  # nothing left: back to the queue
+    assert last.status_code == 303 and last.headers["Location"] == "/work/"
+    assert document(app, second).status == "submitted"
+    rows = queue_rows(ann.get("/work/").get_data(as_text=True))
+    assert rows[first][1] == "submitted" and rows[first][2] == "1"
+
+
+def test_a_double_entry_document_is_submitted_when_both_clerks_have(app, team):
+    with app.app_context():
+        result = docs.add_file(IncomingFile("twice.pdf", pdf(1)), get_storage(), actor=None,
+                               max_bytes=1_048_576, double_entry=True)
+        clerks = list(db.session.scalars(sa.select(User).where(User.username.in_(["ann",
+                                                                                  "bob"]))))
+        docs.assign([result.document], clerks, actor=None)
+        document_id = result.document.id
+    ann, bob = login(app, "ann"), login(app, "bob")
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+    assert document(app, document_id).status == "assigned"
+    assert "Submit document" not in ann.get(f"/work/documents/{document_id}").get_data(
+        as_text=True)
+    assert bob.post(f"/work/documents/{document_id}/submit").status_code == 303
+    assert document(app, document_id).status == "submitted"
+
+
+def test_after_submit_the_clerk_cannot_add_rows(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "R-1").status_code == 303
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+    before = audit_count(app)
+    response = save_row(ann, document_id, "R-2")
+    assert response.status_code in {403, 404}
+    assert [r.string_column for r in saved_rows(app)] == ["R-1"]
+    assert audit_count(app) == before
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    assert "Save row" not in page and "Submit document" not in page
+    assert "/data/testDB/edit?key=R-1" not in page  # no edit links either
+    edit = ann.post("/data/testDB/edit?key=R-1", data={"string_column": "R-1",
+                                                       "integer_column": "99", "version": "1"})
+    assert edit.status_code in {403, 404}
+    assert saved_rows(app)[0].integer_column == 1
+
+
+# --- another clerk's document ----------------------------------------------------------------
+
+def test_another_clerks_document_does_not_exist_for_a_clerk(app, team):
+    document_id = add(app, "bobs.pdf", pdf(1), to=["bob"])
+    ann = login(app, "ann")
+    before = audit_count(app)
+    assert ann.get(f"/work/documents/{document_id}").status_code == 404
+    assert ann.get(f"/documents/{document_id}/file").status_code == 404
+    assert save_row(ann, document_id, "STOLEN").status_code == 404
+    assert ann.get(f"/data/testDB/new?document={document_id}").status_code == 404
+    assert ann.post(f"/data/register_person/new?document={document_id}",
+                    data={"full_name": "Doe, Jane"}).status_code == 404
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 404
+    assert ann.post(f"/data/testDB/draft?document={document_id}",
+                    json={"data": {"string_column": "x"}}).status_code == 404
+    assert ann.get("/work/documents/99999").status_code == 404
+    assert save_row(ann, 99999, "NOWHERE").status_code == 404
+    assert saved_rows(app) == [] and audit_count(app) == before
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson)) == 0
+    assert document(app, document_id).status == "assigned"
+    assert assignment_status(app, document_id, "bob") == "assigned"
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "-1", ""])
+def test_a_malformed_document_parameter_is_a_404(app, ann, value):
+    add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, value, "ODD").status_code == 404  # type: ignore[arg-type]
+    assert saved_rows(app) == []
