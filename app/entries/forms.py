@@ -43,6 +43,8 @@ class EntryFormBase(FlaskForm):
 
     version = HiddenField()  # the row's version when the form was opened (no lost update)
     form_token = HiddenField()  # one-time token of a create form (no double rows)
+    # Ticked after the soft rules questioned a value: save anyway, and flag it for review.
+    confirm_warnings = BooleanField("I checked these values against the document: save them")
 
 
 @lru_cache(maxsize=64)
@@ -77,7 +79,8 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
         if not required:
             options.insert(0, SelectChoice("", "—"))
         validators[0] = InputRequired() if required else Optional()
-        return SelectField(choices=options, **kwargs)
+        # The empty option means "no value" (NULL), not the text "" that an Enum column refuses.
+        return SelectField(choices=options, coerce=str if required else _coerce_choice, **kwargs)
     return _typed_field(column, kwargs, required)
 
 
@@ -187,6 +190,10 @@ def _number_range(info: dict[str, Any], validators: list[Any], render_kw: dict[s
 def _is_long_text(column: sa.Column) -> bool:
     variants = getattr(column.type, "_variant_mapping", {})
     return any(type(v).__name__ in {"LONGTEXT", "MEDIUMTEXT"} for v in variants.values())
+
+
+def _coerce_choice(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
 
 
 def _coerce_bool(value: Any) -> bool | None:

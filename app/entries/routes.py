@@ -18,7 +18,7 @@ from app.entries.views import (
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.security import login_required
-from app.services import audit, drafts, entries
+from app.services import audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error
 from app.workspace.render import render_workspace
@@ -58,10 +58,15 @@ def create(table_name: str):
     form = entry_form_class(table)()
     if not form.validate():
         return _invalid_create(table, form, document, 422)
+    values = form_values(table, form, creating=True)
+    warnings = quality.soft_warnings(table, values)
+    if warnings and not form.confirm_warnings.data:
+        return _invalid_create(table, form, document, 200, warnings=warnings)
     try:
-        row = entries.create_row(table, form_values(table, form, creating=True),
-                                 actor=current_user, form_token=form.form_token.data or None,
-                                 document_id=document.id if document else None)
+        row = entries.create_row(table, values, actor=current_user,
+                                 form_token=form.form_token.data or None,
+                                 document_id=document.id if document else None,
+                                 warnings=warnings)
     except entries.AlreadySaved as exc:
         flash(exc.message, "warning")
         return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
@@ -72,6 +77,8 @@ def create(table_name: str):
         attach_error(form, exc)
         return _invalid_create(table, form, document, 422)
     flash(f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}.", "success")
+    if warnings:
+        flash(f"{len(warnings)} value(s) flagged for the reviewer to check.", "warning")
     if document is not None:
         # No #fragment: browsers skip autofocus when the URL names a target element.
         return redirect(url_for("workspace.document", document_id=document.id,
@@ -92,17 +99,18 @@ def _document_or_404():
         abort(exc.status_code, exc.message)
 
 
-def _invalid_create(table, form, document, status):
+def _invalid_create(table, form, document, status, warnings=None):
     if document is not None:
-        return render_workspace(document, failed={table.name: form}, status=status)
-    return _create_page(table, form), status
+        return render_workspace(document, failed={table.name: form}, status=status,
+                                warnings=warnings)
+    return _create_page(table, form, warnings=warnings), status
 
 
-def _create_page(table, form, draft=None):
+def _create_page(table, form, draft=None, warnings=None):
     recent = entries.list_rows(table, current_user, sort="updated_at", descending=True,
                                page_size=10)
     return render_template("entries/form.html", table=table, form=form, draft=draft,
-                           mode="create", recent=recent,
+                           mode="create", recent=recent, warnings=warnings,
                            draft_url=url_for(".save_draft", table_name=table.name))
 
 
@@ -119,9 +127,13 @@ def edit(table_name: str):
     form = entry_form_class(table)()
     if not form.validate():
         return _edit_page(table, row, form), 422
+    values = form_values(table, form, creating=False)
+    warnings = quality.soft_warnings(table, values)
+    if warnings and not form.confirm_warnings.data:
+        return _edit_page(table, row, form, warnings=warnings)
     try:
-        entries.update_row(table, key, form_values(table, form, creating=False),
-                           actor=current_user, expected_version=_int(form.version.data))
+        entries.update_row(table, key, values, actor=current_user,
+                           expected_version=_int(form.version.data), warnings=warnings)
     except entries.StaleVersion as exc:
         form.version.data = str(exc.version)  # a second save replaces theirs, knowingly
         return _edit_page(table, row, form, conflict=exc), 409
@@ -132,9 +144,10 @@ def edit(table_name: str):
     return redirect(url_for(".edit", table_name=table.name, key=key), code=303)
 
 
-def _edit_page(table, row, form, draft=None, conflict=None):
+def _edit_page(table, row, form, draft=None, conflict=None, warnings=None):
     return render_template("entries/form.html", table=table, form=form, row=row, draft=draft,
                            mode="edit", conflict=conflict, key=table.key_of(row),
+                           warnings=warnings,
                            draft_url=url_for(".save_draft", table_name=table.name,
                                              key=table.key_of(row)))
 

@@ -7,10 +7,13 @@ history, export and codebook.
 from app.models.audit import AuditEvent
 from app.models.document import DOCUMENT_STATUSES, Assignment, Document
 from app.models.entry import Draft, EntryMixin, FormSubmission
+from app.models.imports import ImportBatch
+from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityFlag, Setting
 from app.models.register import RegisterPerson
 from app.models.testdb import TestDB
 from app.models.user import ROLES, LoginFailure, SetupToken, User
 
-__all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Document", "Draft",
-           "EntryMixin", "FormSubmission", "LoginFailure", "RegisterPerson", "SetupToken",
-           "TestDB", "User"]
+__all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
+           "Discrepancy", "Document", "DoubleEntryRow", "Draft", "QualityFlag", "Setting",
+           "EntryMixin", "FormSubmission", "ImportBatch", "LoginFailure", "RegisterPerson",
+           "SetupToken", "TestDB", "User"]

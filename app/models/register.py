@@ -28,17 +28,17 @@ class RegisterPerson(EntryMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(
         sa.String(200), info={"label": "Full name", "help": "As spelled on the page.",
-                              "placeholder": "Surname, given names"})
+                              "placeholder": "Surname, given names", "duplicate_key": True})
     sex: Mapped[str | None] = mapped_column(
         sa.Enum(*SEXES, name="register_person_sex", native_enum=False, create_constraint=True,
                 validate_strings=True),
-        info={"label": "Sex"})
+        info={"label": "Sex", "required_before_submit": True})
     age: Mapped[int | None] = mapped_column(
         sa.Integer, info={"label": "Age (years)", "min": 0, "max": 130,
                           "expected_min": 0, "expected_max": 100,
                           "help": "Ages over 100 are possible but are flagged for review."})
     birth_date: Mapped[dt.date | None] = mapped_column(
-        sa.Date, info={"label": "Date of birth", "required_before_submit": False})
+        sa.Date, info={"label": "Date of birth", "duplicate_key": True})
     recorded_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime, info={"label": "Recorded at", "help": "Date and time of the entry."})
     height_m: Mapped[float | None] = mapped_column(

@@ -24,7 +24,7 @@ class TestDB(EntryMixin, db.Model):
     string_column: Mapped[str] = mapped_column(
         key_string(140), primary_key=True,
         info={"label": "Key", "help": "A unique text key, up to 140 characters.",
-              "placeholder": "e.g. REG-1902-017"})
+              "placeholder": "e.g. REG-1902-017", "duplicate_key": True})
     integer_column: Mapped[int | None] = mapped_column(
         sa.Integer, info={"label": "Number", "help": "A whole number."})
     date_column: Mapped[datetime | None] = mapped_column(

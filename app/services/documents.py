@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from app.entries.registry import entry_tables
 from app.extensions import db
 from app.models.document import Assignment, Document
+from app.models.quality import DoubleEntryRow
 from app.models.types import utcnow
 from app.models.user import User
-from app.services import audit
+from app.services import audit, double_entry, quality, review, settings
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.uploads import (
     IncomingFile,
@@ -97,7 +101,10 @@ def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | 
         db.session.commit()
     except (IntegrityError, SQLAlchemyError) as exc:
         db.session.rollback()
-        storage.delete(key)  # the row did not make it, so neither does the file
+        try:
+            storage.delete(key)  # the row did not make it, so neither does the file
+        except StorageError:
+            log.error("document %s has no row and could not be deleted", key)
         log.warning("document row refused: %s", type(exc).__name__)
         return UploadResult(name, error="The database refused this document (uploaded twice "
                                         "at the same moment?); nothing was kept.")
@@ -143,8 +150,8 @@ def assign(documents: list[Document], clerks: list[User], *, actor: User | None)
     made = 0
     for document in documents:
         if document.status not in {"new", "assigned"}:
-            raise Conflict(f"Document #{document.id} is {document.status}; unassign it or "
-                           "finish its review first.")
+            raise Conflict(f"Document #{document.id} is {document.status.replace('_', ' ')}; "
+                           "unassign it or finish its review first.")
         wanted = 2 if document.double_entry else 1
         current = {a.clerk_id for a in document.assignments}
         for clerk in sorted(clerks, key=lambda c: (load[c.id], c.id)):
@@ -229,19 +236,98 @@ def note_entry(document: Document, clerk: User) -> None:
         document.status = "in_progress"
 
 
-def submit(document: Document, clerk: User) -> None:
-    """The clerk hands in their work; the document is submitted once every clerk has."""
+class MissingBeforeSubmit(Invalid):
+    """Soft rule: fields that should be filled before submitting are empty."""
+
+    def __init__(self, missing: list[Any]) -> None:
+        super().__init__("Some values that are expected before submitting are empty.")
+        self.missing = missing
+
+
+def submit(document: Document, clerk: User, *, confirm_missing: bool = False) -> None:
+    """The clerk hands in their work; the document is submitted once every clerk has.
+
+    Empty required-before-submit fields are a warning the clerk may confirm (they become
+    flags); a fully double-entered document is compared; a single-entered one may be drawn
+    for blind re-entry."""
     assignment = assignment_for(document, clerk)
     if assignment is None:
         raise NotFound("No such document.")
     if assignment.status == "submitted" or document.status not in UNFINISHED:
         raise Conflict(f"This document is {document.status.replace('_', ' ')}; there is "
                        "nothing to submit.")
+    entered = (double_entry.entry_for_submit(document.id, clerk.id) if document.double_entry
+               else _entered_rows(document.id, clerk.id))
+    missing = quality.missing_before_submit(document.id, clerk, entered)
+    if missing and not confirm_missing:
+        raise MissingBeforeSubmit(missing)
+    for table_name, key, warning in missing:
+        quality.raise_flags(table_name, key, document.id, [warning], clerk)
     assignment.status, assignment.submitted_at = "submitted", utcnow()
-    if all(a.status == "submitted" for a in document.assignments):
-        move(document, "submitted")
+    review.set_row_status(document.id, "submitted", clerk_id=clerk.id)
     audit.record("submit", "documents", str(document.id), actor=clerk, document_id=document.id)
+    if all(a.status == "submitted" for a in document.assignments):
+        document.status = "submitted"
+        if document.double_entry:
+            double_entry.compare(document)
+        else:
+            _maybe_sample(document, clerk)
     db.session.commit()
+
+
+def _entered_rows(document_id: int, clerk_id: int) -> dict[str, list[tuple[str, dict]]]:
+    result: dict[str, list[tuple[str, dict]]] = {}
+    for table in entry_tables():
+        model = table.model
+        rows = db.session.scalars(sa.select(model).where(model.document_id == document_id,
+                                                         model.entered_by_id == clerk_id))
+        result[table.name] = [(table.key_of(r), {c.key: getattr(r, c.key)
+                                                 for c in table.data_columns}) for r in rows]
+    return result
+
+
+def _maybe_sample(document: Document, clerk: User) -> None:
+    """Draw this document for blind re-entry when the clerk's share of samples is due."""
+    percent = settings.get_int(settings.SAMPLE_PERCENT, 0)
+    if percent <= 0:
+        return
+    done = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Assignment).join(Document)
+        .where(Assignment.clerk_id == clerk.id, Assignment.status == "submitted",
+               Document.double_entry.is_(False))) or 0
+    if (done * percent) // 100 == ((done - 1) * percent) // 100:
+        return
+    second = _least_loaded_clerk(exclude=clerk.id)
+    if second is None:
+        return
+    for table in entry_tables():
+        model = table.model
+        rows = db.session.scalars(sa.select(model).where(
+            model.document_id == document.id, model.entered_by_id == clerk.id)
+            .order_by(model.created_at, table.key_column)).all()
+        for position, row in enumerate(rows, start=1):
+            data = {c.key: audit.to_jsonable(getattr(row, c.key)) for c in table.data_columns}
+            db.session.add(DoubleEntryRow(document_id=document.id, clerk_id=clerk.id,
+                                          table_name=table.name, position=position,
+                                          data=json.dumps(data, ensure_ascii=False)))
+            audit.record("delete", table.name, table.key_of(row), actor=None,
+                         document_id=document.id, before=data,
+                         reason="drawn for blind re-entry; kept as the first entry")
+            db.session.delete(row)
+    document.double_entry, document.status = True, "assigned"
+    document.assignments.append(Assignment(clerk_id=second.id, status="assigned"))
+    audit.record("assign", "documents", str(document.id), actor=None, document_id=document.id,
+                 after={"clerk_id": second.id}, reason=f"sampled re-entry ({percent} %)")
+
+
+def _least_loaded_clerk(exclude: int) -> User | None:
+    open_load = (sa.select(sa.func.count()).where(Assignment.clerk_id == User.id,
+                                                 Assignment.status != "submitted")
+                 .correlate(User).scalar_subquery())
+    query = (sa.select(User).where(User.role == "clerk", User.active.is_(True),
+                                   User.id != exclude)
+             .order_by(open_load, User.id).limit(1))
+    return db.session.scalar(query)
 
 
 def queue(clerk: User) -> list[tuple[Document, Assignment]]:

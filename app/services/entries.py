@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models.document import Document
 from app.models.entry import FormSubmission
 from app.models.user import User
-from app.services import audit, documents
+from app.services import audit, documents, quality
 from app.services.drafts import discard_draft, draft_scope
 from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 
@@ -79,10 +79,13 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
 
 
 def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
-               document_id: int | None = None, form_token: str | None = None) -> Any:
+               document_id: int | None = None, form_token: str | None = None,
+               warnings: list[quality.Warning] | None = None) -> Any:
     """Insert a row with its audit event, consume the form token, drop the draft; commit."""
     document = check_document_entry(document_id, actor)
     if document is not None and actor.role == "clerk":
+        if document.double_entry:  # blind entries live apart until the reviewer reconciles
+            raise NotFound("No such document.")
         documents.note_entry(document, actor)  # committed with the row, or not at all
     if form_token:
         _refuse_replayed_token(form_token)
@@ -98,6 +101,7 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
                                           row_key=key))
         audit.record("create", table.name, key, actor=actor, document_id=document_id,
                      after=audit.snapshot(row, list(table.table.columns)))
+        quality.raise_flags(table.name, key, document_id, warnings or [], actor)
         discard_draft(actor.id, draft_scope(table.name, document_id, None))
         db.session.commit()
     except IntegrityError:
@@ -112,8 +116,13 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
 
 
 def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *, actor: User,
-               expected_version: int | None) -> Any:
-    """Change a row if nobody saved it since `expected_version`; audited; commit."""
+               expected_version: int | None, warnings: list[quality.Warning] | None = None,
+               action: str = "update", reason: str | None = None) -> Any:
+    """Change a row if nobody saved it since `expected_version`; audited; commit.
+
+    A reviewer's correction is action="correct" and needs a reason."""
+    if action == "correct" and not (reason or "").strip():
+        raise Invalid("Say why the value is corrected.", field="reason")
     row = get_row(table, raw_key, actor)
     _refuse_if_read_only(row, actor)
     if expected_version is None or row.version != expected_version:
@@ -125,8 +134,10 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
             setattr(row, name, value)
     try:
         db.session.flush()
-        audit.record("update", table.name, key, actor=actor, document_id=row.document_id,
-                     before=before, after=audit.snapshot(row, list(table.table.columns)))
+        audit.record(action, table.name, key, actor=actor, document_id=row.document_id,
+                     before=before, after=audit.snapshot(row, list(table.table.columns)),
+                     reason=reason)
+        quality.raise_flags(table.name, key, row.document_id, warnings or [], actor)
         discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
         db.session.commit()
     except StaleDataError:
@@ -220,9 +231,10 @@ def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
     if search:
         query = query.where(_search_clause(table, search))
     column = sortable_columns(table).get(sort or "", table.key_column)
-    order = column.desc() if descending else column.asc()
-    query = query.order_by(order, table.key_column.asc() if column is not table.key_column
-                           else order)
+    # The key breaks ties in the same direction as the sort, so the sort column's index (which
+    # InnoDB and PostgreSQL extend with the key) yields the order, read backwards for "desc".
+    query = query.order_by(*[c.desc() if descending else c.asc()
+                             for c in dict.fromkeys([column, table.key_column])])
     page = max(1, page)
     rows = list(db.session.scalars(query.offset((page - 1) * page_size).limit(page_size + 1)))
     has_next = len(rows) > page_size

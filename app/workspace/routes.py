@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
-from flask_login import current_user
+import json
 
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from app.entries.forms import entry_form_class
+from app.entries.registry import get_entry_table
+from app.entries.views import form_values
 from app.extensions import db
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
-from app.services import progress
+from app.services import double_entry, progress, quality
 from app.services.errors import DomainError
+from app.web import attach_error
 from app.workspace import bp
 from app.workspace.render import render_workspace
 
@@ -46,7 +53,10 @@ def document(document_id: int):
 def submit(document_id: int):
     doc = _visible_document(document_id)
     try:
-        docs.submit(doc, current_user)
+        docs.submit(doc, current_user, confirm_missing=request.form.get("confirm_missing") == "1")
+    except docs.MissingBeforeSubmit as exc:
+        db.session.rollback()
+        return render_workspace(doc, missing=exc.missing)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -56,6 +66,91 @@ def submit(document_id: int):
     if following is None:
         return redirect(url_for(".queue"), code=303)
     return redirect(url_for(".document", document_id=following.id), code=303)
+
+
+@bp.post("/documents/<int:document_id>/entry/<table_name>")
+@roles_required("clerk")
+def double_create(document_id: int, table_name: str):
+    doc, table = _blind_document(document_id, table_name)
+    form = entry_form_class(table)()
+    if not form.validate():
+        return render_workspace(doc, failed={table.name: form}, status=422)
+    values = form_values(table, form, creating=True)
+    warnings = quality.soft_warnings(table, values)
+    if warnings and not form.confirm_warnings.data:
+        return render_workspace(doc, failed={table.name: form}, warnings=warnings)
+    try:
+        docs.note_entry(doc, current_user)
+        double_entry.save_row(table, doc, current_user, values)
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return render_workspace(doc, failed={table.name: form}, status=422)
+    flash(f"Saved a {table.label} row.", "success")
+    return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
+
+
+@bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>",
+          methods=["GET", "POST"])
+@roles_required("clerk")
+def double_edit(document_id: int, table_name: str, row_id: int):
+    doc, table = _blind_document(document_id, table_name)
+    row = _own_row(row_id, doc)
+    if request.method == "GET":
+        texts = {k: double_entry.as_text(v) for k, v in json.loads(row.data).items()}
+        form = entry_form_class(table)(formdata=MultiDict(texts))
+        return _double_page(doc, table, row, form)
+    form = entry_form_class(table)()
+    if not form.validate():
+        return _double_page(doc, table, row, form, status=422)
+    try:
+        double_entry.save_row(table, doc, current_user, form_values(table, form, creating=True),
+                              row=row)
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return _double_page(doc, table, row, form, status=422)
+    flash(f"Saved changes to your {table.label} row.", "success")
+    return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
+
+
+@bp.post("/documents/<int:document_id>/entry/<table_name>/<int:row_id>/delete")
+@roles_required("clerk")
+def double_delete(document_id: int, table_name: str, row_id: int):
+    doc, table = _blind_document(document_id, table_name)
+    row = _own_row(row_id, doc)
+    try:
+        double_entry.delete_row(row, current_user, request.form.get("reason", ""))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".double_edit", document_id=doc.id, table_name=table.name,
+                                row_id=row.id), code=303)
+    flash("Row deleted.", "success")
+    return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
+
+
+def _double_page(doc, table, row, form, status=200):
+    return render_template("workspace/double_edit.html", document=doc, table=table, row=row,
+                           form=form), status
+
+
+def _blind_document(document_id: int, table_name: str):
+    doc = _visible_document(document_id)
+    table = get_entry_table(table_name)
+    if table is None or not doc.double_entry:
+        abort(404)
+    if not docs.can_enter(doc, current_user):
+        abort(403, f"Document #{doc.id} is {doc.status.replace('_', ' ')}; its rows can no "
+                   "longer be changed.")
+    return doc, table
+
+
+def _own_row(row_id: int, doc: Document):
+    try:
+        return double_entry.get_own_row(row_id, doc.id, current_user)
+    except DomainError:
+        abort(404)
 
 
 def _visible_document(document_id: int) -> Document:

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
-  var SKIP = { csrf_token: true, version: true, form_token: true };
+  var SKIP = { csrf_token: true, version: true, form_token: true, confirm_warnings: true };
 
   function watch(form) {
     var status = form.querySelector(".draft-status") || document.getElementById("draft-status");
