@@ -38,9 +38,14 @@ test: install
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# What the container runs (docker/entrypoint.sh: check the configuration, migrate with retries,
+# then gunicorn with gunicorn.conf.py), with APP_ENV=production and .env for the rest.
 serve: install
-	$(DOTENV) $(BIN)/flask db upgrade
-	$(DOTENV) $(BIN)/gunicorn -c gunicorn.conf.py flask_backend_with_aws:application
+	@APP_ENV=production PYTHON=$(BIN)/python $(DOTENV) sh docker/entrypoint.sh \
+		$(BIN)/gunicorn -c gunicorn.conf.py flask_backend_with_aws:application \
+	|| { status=$$?; [ $$status -ne 78 ] || echo "make serve runs APP_ENV=production: put SECRET_KEY \
+	and DATABASE_URL in .env (to try it on this machine: DATABASE_URL=sqlite:///instance/portal.db)." >&2; \
+	exit $$status; }
 
 clean-venv:
 	rm -rf $(VENV)

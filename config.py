@@ -94,6 +94,12 @@ class Config:
         return _env_int("PROXY_FIX_COUNT", 0)
 
     @property
+    def PROXY_FIX_FOR(self) -> int:
+        """Proxies that append to X-Forwarded-For (Elastic Beanstalk: 2, its nginx and the
+        load balancer), when that differs from PROXY_FIX_COUNT."""
+        return _env_int("PROXY_FIX_FOR", self.PROXY_FIX_COUNT)
+
+    @property
     def LOG_LEVEL(self) -> str:
         return os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 

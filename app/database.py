@@ -96,11 +96,13 @@ def _resolve_sqlite_path(url: URL) -> URL:
 def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
     """Engine keyword arguments for the backend named by url."""
     backend = url.get_backend_name()
+    # Typed values never reach the logs through SQL error messages.
     if backend == "sqlite":
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                "hide_parameters": True}
     if ssl_ca:
         _check_ca_file(ssl_ca)  # PostgreSQL too, not only MySQL's SSLContext below
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if backend in {"mysql", "mariadb"}:
         connect_args: dict[str, Any] = {
             "charset": "utf8mb4",

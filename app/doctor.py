@@ -479,6 +479,15 @@ def tls_fix(message: str) -> str:
     if re.search(r"does(n't| not) support", message):
         return (f"{message}: DATABASE_SSL_CA is set, so TLS is required, but this server offers "
                 "none. Enable TLS on the server, or unset DATABASE_SSL_CA for a local server.")
+    if re.search(r"(Hostname|IP address) mismatch", message):
+        return (f"{message}: the server's certificate is for another name. Put the name it was "
+                "issued for in DATABASE_URL: for RDS the endpoint from the console, not an IP "
+                "address or a CNAME of it.")
+    if "certificate verify failed" in message:
+        return (f"{message}: no CA in the DATABASE_SSL_CA file signed the server's certificate. "
+                f"For RDS download {RDS_CA_BUNDLE} (it covers every region) and point "
+                "DATABASE_SSL_CA at it; for another server use the CA that issued its "
+                "certificate.")
     return (
         f"{message}. Set DATABASE_SSL_CA to the CA bundle ({RDS_CA_BUNDLE}) and use the RDS "
         "endpoint name as the host: the certificate names it, not an IP address or a CNAME."

@@ -112,9 +112,10 @@ def handle_csrf_error(error: CSRFError) -> Any:
 
 def register(app: Flask) -> None:
     proxies = app.config.get("PROXY_FIX_COUNT", 0)
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore
-                                x_host=proxies, x_port=proxies)
+    forwarded_for = app.config.get("PROXY_FIX_FOR", proxies)
+    if proxies or forwarded_for:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=forwarded_for,  # type: ignore[method-assign]
+                                x_proto=proxies, x_host=proxies, x_port=proxies)
     app.before_request(enforce_access)
     app.after_request(set_security_headers)
     app.register_error_handler(CSRFError, handle_csrf_error)

@@ -95,3 +95,26 @@ def test_500_rolls_back_and_the_next_request_works(app, client):
     assert "Internal Server Error" in page and "navbar" in page
     assert "no_such_table" not in page  # no internals leak
     assert client.get("/healthz").status_code == 200
+
+
+def test_forwarded_for_may_count_more_proxies_than_the_scheme(monkeypatch, migrated):
+    """Elastic Beanstalk: the load balancer sets the scheme, nginx appends one more address."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "p" * 64)
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    monkeypatch.setenv("PROXY_FIX_COUNT", "1")
+    monkeypatch.setenv("PROXY_FIX_FOR", "2")
+    app = create_app()
+    seen = {}
+
+    @app.get("/_whoami")
+    @public
+    def whoami():
+        from flask import request
+
+        seen.update(addr=request.remote_addr, scheme=request.scheme)
+        return "ok"
+
+    app.test_client().get("/_whoami", headers={
+        "X-Forwarded-For": "198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"})
+    assert seen == {"addr": "198.51.100.7", "scheme": "https"}

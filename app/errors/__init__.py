@@ -8,6 +8,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from app.extensions import db
+from app.request_log import request_id
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,14 @@ def render_error(error: HTTPException):
         error = _too_large()
     if code >= 500:
         db.session.rollback()
+    # A 5xx shows the request id, so a clerk's report leads to the logged error.
+    rid = request_id() if code >= 500 else None
     if _wants_json():
-        return jsonify(error=error.name, message=error.description), code
-    return render_template("errors/error.html", error=error, code=code), code
+        body = {"error": error.name, "message": error.description}
+        if rid:
+            body["request_id"] = rid
+        return jsonify(body), code
+    return render_template("errors/error.html", error=error, code=code, request_id=rid), code
 
 
 def _too_large() -> HTTPException:
@@ -40,7 +46,8 @@ def _too_large() -> HTTPException:
 
 def handle_unexpected(error: Exception):
     db.session.rollback()
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s request_id=%s", request.method, request.path,
+                  request_id())
     return render_error(InternalServerError())
 
 
