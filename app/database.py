@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -159,8 +160,13 @@ def install_sqlite_pragmas(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         # Long reads (exports) ask for read_only=True, so they never hold up clerks' saves.
-        read_only = connection.get_execution_options().get("read_only")
+        read_only = connection.get_execution_options().get("read_only") or _safe_request()
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _safe_request() -> bool:
+    """GET and HEAD never change state, so their transactions need not wait for writers."""
+    return has_request_context() and request.method in {"GET", "HEAD", "OPTIONS"}
 
 
 def describe_url(url: URL) -> str:

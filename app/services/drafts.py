@@ -56,4 +56,5 @@ def draft_values(draft: Draft) -> dict[str, str]:
 
 def discard_draft(user_id: int, scope: str) -> None:
     """Delete the draft in the current transaction (the caller commits)."""
-    db.session.execute(sa.delete(Draft).where(Draft.user_id == user_id, Draft.scope == scope))
+    db.session.execute(sa.delete(Draft).where(Draft.user_id == user_id, Draft.scope == scope)
+                       .execution_options(synchronize_session=False))

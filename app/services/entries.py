@@ -87,9 +87,8 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
         if document.double_entry:  # blind entries live apart until the reviewer reconciles
             raise NotFound("No such document.")
         documents.note_entry(document, actor)  # committed with the row, or not at all
-    if form_token:
-        _refuse_replayed_token(form_token)
-    _refuse_duplicate_key(table, values)
+    # Replayed tokens and taken keys are found by the database's unique constraints (below),
+    # not by reading first: one round trip less on every save.
     row = table.model(**values, entered_by_id=actor.id, document_id=document_id,
                       status="entered")
     db.session.add(row)
@@ -246,11 +245,14 @@ def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
 
 
 def sortable_columns(table: EntryTable) -> dict[str, sa.Column]:
-    """Columns a list may be sorted by: the key and the indexed ones (fast at any size)."""
+    """Columns a list may be sorted by: the key and those leading an index (fast at any size)."""
     columns = {table.key_column.key: table.key_column}
     for column in table.table.columns:
         if column.index or column.unique:
             columns[column.key] = column
+    for index in table.table.indexes:
+        first = next(iter(index.columns))
+        columns[first.key] = first
     return columns
 
 
@@ -260,5 +262,9 @@ def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
     column = table.key_column
     if table.key_is_generated:
         return column == int(text) if text.isascii() and text.isdigit() else sa.false()
+    if db.engine.dialect.name == "sqlite":
+        # GLOB is case-sensitive like the key itself, and SQLite can use the key's index for it.
+        escaped = "".join(f"[{c}]" if c in "*?[" else c for c in text)
+        return column.op("GLOB")(f"{escaped}*")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(f"{escaped}%", escape="\\")
