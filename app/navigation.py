@@ -13,12 +13,13 @@ from app.security import PUBLIC, access_of
 NAV = [
     ("Home", "main.index"),
     ("My documents", "workspace.queue"),
-    ("Dashboard", "review.dashboard"),
+    ("Dashboard", "dashboard.index"),
     ("Review", "review.queue"),
     ("Quality", "review.quality"),
     ("Data", "entries.tables"),
     ("Documents", "documents.index"),
     ("Users", "admin.users"),
+    ("Sampling", "review.sampling"),
     ("Codebook", "data.codebook"),
 ]
 

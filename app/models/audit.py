@@ -19,7 +19,13 @@ class AuditEvent(db.Model):
     """One recorded change, written in the same transaction as the change itself."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_table_key", "table_name", "row_key"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_table_key", "table_name", "row_key"),
+        # the dashboard's per-clerk submit / return counts and "last activity"
+        sa.Index("ix_audit_events_table_action", "table_name", "action", "document_id",
+                 "actor_id", "at"),
+        sa.Index("ix_audit_events_actor_latest", "actor_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

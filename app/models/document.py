@@ -17,6 +17,7 @@ class Document(db.Model):
     """An uploaded file, stored under a generated key (never the uploader's file name)."""
 
     __tablename__ = "documents"
+    __table_args__ = (sa.Index("ix_documents_status_updated", "status", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     storage_key: Mapped[str] = mapped_column(sa.String(128), unique=True)
@@ -46,7 +47,8 @@ class Assignment(db.Model):
     """A clerk's task on one document (a double-entry document has two)."""
 
     __tablename__ = "assignments"
-    __table_args__ = (sa.UniqueConstraint("document_id", "clerk_id"),)
+    __table_args__ = (sa.UniqueConstraint("document_id", "clerk_id"),
+                      sa.Index("ix_assignments_clerk_status", "clerk_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"),

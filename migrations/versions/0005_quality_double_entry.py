@@ -110,10 +110,26 @@ def upgrade():
     )
     with op.batch_alter_table('discrepancies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_discrepancies_document_id'), ['document_id'], unique=False)
-
+    # Indexes the dashboard and the review queue read at any size.
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index('ix_documents_status_updated', ['status', 'updated_at'], unique=False)
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.create_index('ix_assignments_clerk_status', ['clerk_id', 'status'], unique=False)
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_events_table_action',
+                              ['table_name', 'action', 'document_id', 'actor_id', 'at'],
+                              unique=False)
+        batch_op.create_index('ix_audit_events_actor_latest', ['actor_id', 'id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_actor_latest')
+        batch_op.drop_index('ix_audit_events_table_action')
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignments_clerk_status')
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_documents_status_updated')
     op.drop_table('discrepancies')
     op.drop_table('quality_flags')
     op.drop_table('double_entry_rows')

@@ -39,8 +39,8 @@ def test_half_typed_form_is_restored_after_a_reload(page, live_server, live_user
     page.fill("[name=string_column]", "HALF-DONE")
     page.fill("[name=integer_column]", "7")
     page.locator("[name=integer_column]").blur()  # leaving a field saves the draft
-    page.wait_for_function(
-        "document.getElementById('draft-status').textContent.includes('Draft saved')")
+    page.wait_for_function(  # a function, not a bare expression: the CSP forbids eval
+        "() => document.getElementById('draft-status').textContent.includes('Draft saved')")
     page.reload()
     assert page.is_visible("#draft-notice")
     assert page.input_value("[name=string_column]") == "HALF-DONE"
