@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure_app(app, test_config)
     configure_logging(app)
+    register_request_log(app)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -58,6 +59,12 @@ def configure_logging(app: Flask) -> None:
     root.propagate = False
 
 
+def register_request_log(app: Flask) -> None:
+    from app import request_log
+
+    request_log.register(app)
+
+
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table must be known to Alembic)
 
@@ -87,17 +94,23 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.data import bp as data_bp
     from app.documents import bp as documents_bp
     from app.entries import bp as entries_bp
     from app.main import bp as main_bp
+    from app.review import bp as review_bp
     from app.workspace import bp as workspace_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(entries_bp)
+    app.register_blueprint(data_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(workspace_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(review_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
