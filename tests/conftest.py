@@ -138,3 +138,20 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
+
+
+def count_statements(app: Flask, client: FlaskClient, url: str) -> list[str]:
+    """The SQL statements one GET of url runs (transaction control left out)."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SET"))]

@@ -27,6 +27,7 @@ from app.services import audit
 from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.dashboard import RECENT_EVENTS, build_dashboard, hour_starts
+from tests.conftest import count_statements
 
 # Noon and a half, today (UTC): "today" and "the last hour" are then the same whatever the time
 # the suite runs.
@@ -140,22 +141,6 @@ def dataset(app, people):
                         status="cleared" if n == 0 else "open", document_id=d[4].id)
             for n in range(4))
         db.session.commit()
-
-
-def count_statements(app, client, url: str) -> list[str]:
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def listener(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SET"))]
 
 
 # --- access ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from app.entries.forms import entry_form_class
 from app.entries.registry import get_entry_table
 from app.extensions import db
 from app.models import AuditEvent, Draft, RegisterPerson, TestDB
+from tests.conftest import count_statements
 
 
 def feedback(response) -> list[str]:
@@ -354,22 +355,6 @@ def test_drafts_are_per_user(app, client, auth, users, make_user):
 
 # --- list pages ------------------------------------------------------------------------------
 
-def _count_queries(app, client, url):
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def listener(*args, **kwargs):
-        statements.append(args[2])
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SET"))]
-
-
 def test_list_page_query_count_does_not_grow_with_rows(app, client, auth, users, make_user):
     auth.login("reviewer")
     second = make_user("clerk2")
@@ -380,12 +365,12 @@ def test_list_page_query_count_does_not_grow_with_rows(app, client, auth, users,
         db.session.add_all(TestDB(string_column=f"R{i:03}", integer_column=i,
                                   entered_by_id=clerk_ids[i % 2]) for i in range(5))
         db.session.commit()
-    few = _count_queries(app, client, "/data/testDB")
+    few = count_statements(app, client, "/data/testDB")
     with app.app_context():
         db.session.add_all(TestDB(string_column=f"S{i:03}", integer_column=i,
                                   entered_by_id=clerk_ids[i % 2]) for i in range(120))
         db.session.commit()
-    many = _count_queries(app, client, "/data/testDB")
+    many = count_statements(app, client, "/data/testDB")
     assert len(many) == len(few) <= 4, many
 
 
