@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from app.data import bp
@@ -88,6 +99,15 @@ def import_upload(table_name: str):
     if not form.validate():
         return _import_page(table, form, status=422)
     upload = form.file.data
+    limit_mb = current_app.config["MAX_UPLOAD_MB"]
+    size = upload.stream.seek(0, os.SEEK_END)
+    upload.stream.seek(0)
+    if size > limit_mb * 1_048_576:
+        form.file.errors = [*form.file.errors, (
+            f"This file has {size / 1_048_576:,.0f} MB; the upload page takes files up to "
+            f"{limit_mb} MB, so nothing was imported. Import it on the server with "
+            f"`flask import {table.name} FILE`, which takes files of any size.")]
+        return _import_page(table, form, status=413)
     report = imports.import_file(table, upload.stream, file_name=upload.filename or "upload",
                                  actor=current_user, dry_run=form.dry_run.data)
     if report.ok and not report.dry_run:

@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import IO, Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from app.entries.registry import EntryTable
 from app.models.entry import ROW_STATUSES
@@ -48,7 +50,7 @@ class ExportColumn:
 
     name: str
     expression: sa.ColumnElement[Any]
-    kind: str  # text | int | float | decimal | bool | date | datetime | utc_datetime | time
+    kind: str  # text | int | float | decimal | bool | date | time (datetimes come as text)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class ExportSpec:
                 User.__table__, User.__table__.c.id == self.table.table.c.entered_by_id))
         if self.status:
             query = query.where(self.table.table.c.status == self.status)
-        return query.order_by(self.table.key_column)
+        return query.order_by(sort_key(self.table.key_column))
 
 
 def export_spec(table: EntryTable, *, with_provenance: bool = False,
@@ -91,12 +93,64 @@ def export_spec(table: EntryTable, *, with_provenance: bool = False,
 
 
 def _export_column(column: sa.Column) -> ExportColumn:
+    kind = kind_of(column)
+    if kind != "datetime":
+        return ExportColumn(column.key, column, kind)
+    # The database writes the ISO 8601 text: parsing every value into a datetime and
+    # formatting it again was most of an export's time (pymysql parses in pure Python).
+    text: sa.ColumnElement[str] = iso_datetime_text(column)
     if isinstance(column.type, UTCDateTime):
-        # Read as the naive UTC the database holds and write the offset as text: the same
-        # ISO 8601 value without a tz-aware datetime per row (a third of the export's time).
-        plain = sa.type_coerce(column, sa.DateTime()).label(column.key)
-        return ExportColumn(column.key, plain, "utc_datetime")
-    return ExportColumn(column.key, column, kind_of(column))
+        text = text + sa.literal("+00:00", sa.String())  # stored as naive UTC
+    return ExportColumn(column.key, text.label(column.key), "text")
+
+
+class sort_key(FunctionElement[Any]):  # noqa: N801 - reads like a SQL function
+    """ORDER BY a key column. On SQLite written `+column`: the planner then sorts the rows it
+    scans in order (sequential reads, spilled to a temporary file when large) instead of
+    walking the key's index and fetching every row from a random place, 2.5x slower."""
+
+    inherit_cache = True
+
+
+@compiles(sort_key)
+def _sort_key(element: sort_key, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(sort_key, "sqlite")
+def _sort_key_sqlite(element: sort_key, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+class iso_datetime_text(FunctionElement[str]):  # noqa: N801 - reads like a SQL function
+    """A DATETIME column as the text datetime.isoformat() gives: 2024-01-31T14:05:06[.123456].
+
+    Microseconds appear only when not zero, as Python writes them; NULL stays NULL.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(iso_datetime_text)
+def _iso_sqlite(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
+    # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite
+    return f"replace(replace({compiler.process(element.clauses, **kw)}, ' ', 'T'), " \
+        "'.000000', '')"
+
+
+@compiles(iso_datetime_text, "mysql")
+@compiles(iso_datetime_text, "mariadb")
+def _iso_mysql(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
+    return f"replace(replace(CAST({compiler.process(element.clauses, **kw)} AS CHAR), ' ', " \
+        "'T'), '.000000', '')"
+
+
+@compiles(iso_datetime_text, "postgresql")
+def _iso_postgresql(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
+    # to_char, not ::text, whose layout follows the server's DateStyle
+    return f"replace(to_char({compiler.process(element.clauses, **kw)}, " \
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
 
 
 def kind_of(column: sa.Column) -> str:
@@ -128,10 +182,6 @@ def _text(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _utc_text(value: dt.datetime) -> str:
-    return value.isoformat() + "+00:00"
-
-
 def _bool_text(value: Any) -> str:
     return "true" if value else "false"
 
@@ -142,7 +192,7 @@ def _float_text(value: float) -> str:
 
 TEXT_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "bool": _bool_text, "float": _float_text, "decimal": str,
-    "date": _text, "datetime": _text, "utc_datetime": _utc_text, "time": _text,
+    "date": _text, "time": _text,
 }
 
 
@@ -161,7 +211,9 @@ def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, 
     writer.writerow(spec.header)
     converters = _converters(spec, TEXT_FORMATTERS)
     for rows in partitions:
-        for row in rows:
+        if not converters:
+            writer.writerows(rows)  # text and numbers only: the csv module does it all
+        for row in rows if converters else ():
             values = list(row)
             for i, convert in converters:
                 if values[i] is not None:
@@ -183,9 +235,7 @@ def _json_value(kind: str) -> Callable[[Any], str]:
         return lambda v: repr(v) if math.isfinite(v) else "null"
     if kind == "decimal":  # a JSON number, exactly as stored
         return lambda v: str(v) if v.is_finite() else "null"
-    if kind == "utc_datetime":
-        return lambda v: f'"{v.isoformat()}+00:00"'
-    if kind in {"date", "datetime", "time"}:
+    if kind in {"date", "time"}:
         return lambda v: f'"{v.isoformat()}"'
     return lambda v: json.dumps(v if isinstance(v, str) else str(v), ensure_ascii=False)
 
@@ -214,9 +264,10 @@ class ExportError(Exception):
     """The export could not be written; the message says why and what to do instead."""
 
 
-# Excel keeps milliseconds at most: ISO text keeps every stored digit (and reads back).
+# Datetimes arrive as ISO text and are written so: Excel keeps milliseconds at most, text
+# keeps every stored digit (and reads back).
 XLSX_FORMATTERS: dict[str, Callable[[Any], Any]] = {
-    "datetime": _text, "utc_datetime": _utc_text, "time": _text,
+    "time": _text,
     "float": lambda v: v if math.isfinite(v) else None,
 }
 

@@ -284,6 +284,7 @@ def _validate_row(form: Any, targets: list[Target], number: int, cells: list[Any
                    f"{width} columns.")
     formdata: MultiDict[str, str] = MultiDict()
     raw: dict[str, Any] = {}
+    reported = set()  # columns with a problem already: the form's message would repeat it
     for target in targets:
         cell = cells[target.position] if target.position < len(cells) else None
         raw[target.name] = cell
@@ -291,15 +292,18 @@ def _validate_row(form: Any, targets: list[Target], number: int, cells: list[Any
             report.add(number, target.name, "This cell holds a formula; formulas are refused "
                        "(the import reads values only): copy the cells and paste them as "
                        "values, then import again.", cell)
+            reported.add(target.name)
             continue
         text, problem = cell_text(cell, target)
         if problem:
             report.add(number, target.name, problem, cell)
+            reported.add(target.name)
         formdata[target.name] = text
     form.process(formdata)
     if not form.validate():
         for name, messages in form.errors.items():
-            report.add(number, name, " ".join(str(m) for m in messages), raw.get(name))
+            if name not in reported:
+                report.add(number, name, " ".join(str(m) for m in messages), raw.get(name))
     if report.problem_count > before:
         return None
     return tuple(form[t.name].data for t in targets)

@@ -77,7 +77,8 @@ def _decode_head(head: bytes) -> str:
         return decoder.decode(head, final=False)
     except UnicodeDecodeError:
         raise UnreadableFile("This file is not UTF-8 text, so it is neither CSV UTF-8 nor "
-                             "XLSX; in Excel use Save As → “CSV UTF-8”, or save as .xlsx.") from None
+                             "XLSX; in Excel use Save As → “CSV UTF-8”, or save as "
+                             ".xlsx.") from None
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -95,7 +96,9 @@ def _open_csv(source: IO[bytes], head: str) -> TableFile:
     except (csv.Error, UnicodeDecodeError) as exc:
         text.detach()
         raise UnreadableFile(f"The header row could not be read as CSV ({exc}).") from None
-    if not header or not any(cell.strip() for cell in header):
+    while header and not header[-1].strip():
+        header.pop()  # spreadsheet programs leave empty columns at the end
+    if not header:
         text.detach()
         raise UnreadableFile("The first line must be the header (the column names); it is "
                              "empty.")

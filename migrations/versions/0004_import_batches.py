@@ -47,10 +47,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('import_batches', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_import_batches_table_name'))
-        batch_op.drop_index(batch_op.f('ix_import_batches_file_sha256'))
-        batch_op.drop_index(batch_op.f('ix_import_batches_created_at'))
-        batch_op.drop_index(batch_op.f('ix_import_batches_actor_id'))
-
+    # Dropping the table drops its indexes; MySQL refuses to drop the foreign key's index first.
     op.drop_table('import_batches')
