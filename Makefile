@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DOTENV := $(BIN)/dotenv -f .env run --no-override --
 
-.PHONY: run test bench serve install clean-venv help
+.PHONY: run test bench serve lint install clean-venv help
 
 help:
 	@echo "make run    - set up and start the portal (SQLite by default)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make serve  - run the production configuration locally under gunicorn"
+	@echo "make lint   - ruff over the code and the tests"
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check app config.py flask_backend_with_aws.py migrations/env.py tests bench examples
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

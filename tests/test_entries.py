@@ -59,7 +59,8 @@ def test_example_table_uses_every_type(app):
         kinds = {f.name: type(f).__name__ for f in form}
     assert kinds == {
         "version": "HiddenField", "form_token": "HiddenField",
-        "confirm_warnings": "BooleanField", "full_name": "TrimmedStringField", "sex": "SelectField", "age": "StrictIntegerField",
+        "confirm_warnings": "BooleanField", "full_name": "TrimmedStringField",
+        "sex": "SelectField", "age": "StrictIntegerField",
         "birth_date": "IsoDateField", "recorded_at": "IsoDateTimeField",
         "height_m": "StrictFloatField", "fee_paid": "StrictDecimalField",
         "literate": "SelectField", "parish": "TrimmedStringField", "notes": "TextAreaField"}

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-import sqlalchemy as sa
-
 from app import create_app
-from app.extensions import db
-from config import ConfigError, ProductionConfig
 
 
 def test_testing_config(app):

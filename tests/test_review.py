@@ -10,8 +10,16 @@ import sqlalchemy as sa
 
 from app.documents.samples import pdf_document
 from app.extensions import db
-from app.models import (AuditEvent, Comparison, Discrepancy, Document, DoubleEntryRow,
-                        QualityFlag, RegisterPerson, TestDB)
+from app.models import (
+    AuditEvent,
+    Comparison,
+    Discrepancy,
+    Document,
+    DoubleEntryRow,
+    QualityFlag,
+    RegisterPerson,
+    TestDB,
+)
 from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile

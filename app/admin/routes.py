@@ -3,9 +3,9 @@ from flask import flash, redirect, render_template, request, url_for
 from app.admin import bp
 from app.admin.forms import ActiveForm, CreateUserForm, ResetPasswordForm, RoleForm
 from app.extensions import db
+from app.models.user import User
 from app.security import roles_required
 from app.services import accounts
-from app.models.user import User
 from app.services.errors import DomainError
 from app.web import attach_error
 

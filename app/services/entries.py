@@ -108,7 +108,8 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
         if form_token:
             _refuse_replayed_token(form_token)
         _refuse_duplicate_key(table, values)
-        raise Invalid("The database refused this row (a value conflicts with another row).")
+        raise Invalid(
+            "The database refused this row (a value conflicts with another row).") from None
     except SQLAlchemyError as exc:
         _database_refused(exc)
     return row

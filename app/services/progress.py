@@ -70,7 +70,8 @@ def document_page(*, status: str | None, clerk_id: int | None, page: int,
     clerks: dict[int, list[str]] = defaultdict(list)
     if ids:
         names = db.session.execute(
-            sa.select(Assignment.document_id, User.username).join(User, User.id == Assignment.clerk_id)
+            sa.select(Assignment.document_id, User.username)
+            .join(User, User.id == Assignment.clerk_id)
             .where(Assignment.document_id.in_(ids)).order_by(User.username))
         for document_id, username in names:
             clerks[document_id].append(username)

@@ -71,7 +71,7 @@ def test_double_entry_resolved_while_the_dashboard_updates(new_page, live_server
     # Same browser, another tab: a second login would end the first session (ids rotate).
     reviewer = dashboard.context.new_page()
     reviewer.goto("/review/")
-    reviewer.click(f"#review-queue tr:has-text('register.pdf') >> text=Review")
+    reviewer.click("#review-queue tr:has-text('register.pdf') >> text=Review")
     reviewer.wait_for_selector("#compare-form")
     differences = reviewer.locator("tr.difference")
     assert differences.count() == 1
