@@ -71,6 +71,7 @@ def shared_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
             upgrade()
             create_user("clerk", PASSWORD, "clerk")
+            create_user("boss", PASSWORD, "reviewer")
             db.session.remove()
             db.engine.dispose()
         yield url
@@ -270,6 +271,20 @@ def test_a_session_moves_between_instances(instances):
     for instance in (a, b):
         listing = browser.get(instance, "/data/testDB")
         assert listing.status == 200 and key in listing.text, instance.name
+
+    # A reviewer logged in on B sees the same dashboard figures from either instance.
+    reviewer = Browser()
+    token = hidden_fields(reviewer.get(b, "/login").text)["csrf_token"]
+    assert reviewer.post_form(b, "/login", {"username": "boss", "password": PASSWORD,
+                                            "csrf_token": token}).status == 303
+    figures = {}
+    for instance in (a, b):
+        fragment = reviewer.get(instance, "/dashboard/fragment")
+        assert fragment.status == 200, fragment.text[:500]
+        row = re.search(r'<tr data-clerk="clerk">(.*?)</tr>', fragment.text, re.S).group(1)
+        figures[instance.name] = re.search(
+            r'data-metric="rows_today"[^>]*>\s*(\d+)', row).group(1)
+    assert figures == {"A": "1", "B": "1"}
 
     # Each instance logged its requests with ids, and nothing the clerk typed.
     request_id = saved.headers["X-Request-ID"]
