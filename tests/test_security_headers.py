@@ -118,3 +118,13 @@ def test_forwarded_for_may_count_more_proxies_than_the_scheme(monkeypatch, migra
     app.test_client().get("/_whoami", headers={
         "X-Forwarded-For": "198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"})
     assert seen == {"addr": "198.51.100.7", "scheme": "https"}
+
+
+@pytest.mark.parametrize("accept,kind", [
+    ("*/*", "text/html"), ("text/html,*/*;q=0.8", "text/html"),
+    ("application/json", "application/json"),
+])
+def test_error_pages_are_html_unless_json_is_asked_for(client, accept, kind):
+    response = client.get("/no-such-page", headers={"Accept": accept})
+    assert response.status_code == 404
+    assert response.mimetype == kind

@@ -16,8 +16,9 @@ HANDLED_CODES = (400, 403, 404, 405, 409, 413, 422, 429, 500, 503)
 
 
 def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return request.is_json or (best == "application/json" and request.accept_mimetypes[best] > 0)
+    """JSON for fetch calls and clients that ask for it; the HTML page for anyone else."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return request.is_json or best == "application/json"
 
 
 def render_error(error: HTTPException):
