@@ -12,12 +12,14 @@ from flask import Flask
 from app import storage
 from app.database import engine_options, install_sqlite_pragmas, parse_database_url
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
+from app.web import IdConverter
 from config import PROJECT_ROOT, TestingConfig, config_from_env
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the portal from APP_ENV, or from TestingConfig plus `test_config` overrides."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     configure_app(app, test_config)
     configure_logging(app)
     register_request_log(app)

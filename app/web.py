@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 from flask_wtf import FlaskForm
 
 from app.services.errors import DomainError
@@ -26,6 +27,30 @@ def format_datetime(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# Ids and page numbers beyond what every backend's INTEGER holds are simply "not found":
+# SQLite raises on a Python int over 2**63, which would otherwise be a 500.
+MAX_ID = 2_147_483_647
+MAX_KEY = 9_223_372_036_854_775_807
+
+
+def bounded_int(text: object, default: int | None = None, *, low: int = 0,
+                high: int = MAX_ID) -> int | None:
+    """A whole number from a query or form value, or `default` when it is not one in range."""
+    raw = str(text).strip() if text is not None else ""
+    if not (raw.isascii() and raw.isdigit()):
+        return default
+    value = int(raw)
+    return value if low <= value <= high else default
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in routes: at most MAX_ID, so an absurd id is a 404, not a database error."""
+
+    def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register(app: Flask) -> None:

@@ -29,6 +29,7 @@ from app.services import progress
 from app.services.errors import DomainError
 from app.services.uploads import IncomingFile
 from app.storage import StorageError, get_storage
+from app.web import bounded_int
 
 PAGE_SIZE = 50
 
@@ -37,8 +38,8 @@ PAGE_SIZE = 50
 @roles_required("admin", "reviewer")
 def index():
     status = request.args.get("status") or None
-    clerk_id = request.args.get("clerk", type=int)
-    page = max(1, request.args.get("page", 1, type=int))
+    clerk_id = bounded_int(request.args.get("clerk"))
+    page = bounded_int(request.args.get("page"), 1, low=1)
     listing = progress.document_page(status=status, clerk_id=clerk_id, page=page,
                                      page_size=PAGE_SIZE)
     clerks = db.session.scalars(sa.select(User).where(User.role == "clerk", User.active)
@@ -83,8 +84,8 @@ def detail(document_id: int):
 @bp.post("/assign")
 @roles_required("admin")
 def assign():
-    ids = [int(i) for i in request.form.getlist("document_id") if i.isdigit()]
-    clerk_ids = [int(i) for i in request.form.getlist("clerk_id") if i.isdigit()]
+    ids = [i for i in map(bounded_int, request.form.getlist("document_id")) if i is not None]
+    clerk_ids = [i for i in map(bounded_int, request.form.getlist("clerk_id")) if i is not None]
     documents = db.session.scalars(sa.select(Document).where(Document.id.in_(ids))).all()
     clerks = db.session.scalars(sa.select(User).where(User.id.in_(clerk_ids),
                                                       User.role == "clerk", User.active)).all()
@@ -106,7 +107,7 @@ def assign():
 def unassign(document_id: int):
     document = db.get_or_404(Document, document_id)
     try:
-        docs.unassign(document, request.form.get("clerk_id", type=int) or 0, actor=current_user)
+        docs.unassign(document, bounded_int(request.form.get("clerk_id"), 0), actor=current_user)
         flash("Unassigned.", "success")
     except DomainError as exc:
         db.session.rollback()
@@ -118,11 +119,11 @@ def unassign(document_id: int):
 @roles_required("admin")
 def reassign(document_id: int):
     document = db.get_or_404(Document, document_id)
-    target = db.session.get(User, request.form.get("to_clerk_id", type=int) or 0)
+    target = db.session.get(User, bounded_int(request.form.get("to_clerk_id"), 0))
     try:
         if target is None:
             raise DomainError("Choose the clerk who takes the document over.")
-        docs.reassign(document, request.form.get("from_clerk_id", type=int) or 0, target,
+        docs.reassign(document, bounded_int(request.form.get("from_clerk_id"), 0), target,
                       actor=current_user)
         flash(f"Reassigned to {target.username}.", "success")
     except DomainError as exc:

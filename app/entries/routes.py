@@ -20,7 +20,7 @@ from app.models.entry import ROW_STATUSES
 from app.security import login_required
 from app.services import audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
-from app.web import attach_error
+from app.web import attach_error, bounded_int
 from app.workspace.render import render_workspace
 
 
@@ -37,9 +37,9 @@ def list_rows(table_name: str):
     args = request.args
     page = entries.list_rows(
         table, current_user, status=args.get("status") or None,
-        clerk_id=args.get("clerk", type=int), document_id=args.get("document", type=int),
+        clerk_id=bounded_int(args.get("clerk")), document_id=bounded_int(args.get("document")),
         search=args.get("q") or None, sort=args.get("sort"), descending=args.get("dir") == "desc",
-        page=args.get("page", 1, type=int))
+        page=bounded_int(args.get("page"), 1, low=1))
     return render_template("entries/list.html", table=table, page=page, statuses=ROW_STATUSES,
                            sortable=entries.sortable_columns(table), args=args)
 
@@ -88,13 +88,14 @@ def create(table_name: str):
 
 def _document_or_404():
     """The document named by ?document=, if the current user may enter rows for it."""
-    document_id = request.args.get("document")
-    if document_id is None:
+    raw = request.args.get("document")
+    if raw is None:
         return None
-    if not document_id.isdigit():
+    document_id = bounded_int(raw)
+    if document_id is None:
         abort(404)
     try:
-        return entries.check_document_entry(int(document_id), current_user)
+        return entries.check_document_entry(document_id, current_user)
     except DomainError as exc:
         abort(exc.status_code, exc.message)
 

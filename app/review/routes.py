@@ -18,7 +18,7 @@ from app.review import bp
 from app.security import roles_required
 from app.services import double_entry, entries, quality, review, settings
 from app.services.errors import DomainError, Invalid, NotFound
-from app.web import attach_error
+from app.web import attach_error, bounded_int
 
 STAFF = ("admin", "reviewer")
 
@@ -26,7 +26,7 @@ STAFF = ("admin", "reviewer")
 @bp.get("/")
 @roles_required(*STAFF)
 def queue():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = bounded_int(request.args.get("page"), 1, low=1)
     items, has_next = review.review_queue(page)
     return render_template("review/queue.html", items=items, page=page, has_next=has_next)
 

@@ -18,6 +18,7 @@ from app.models.user import User
 from app.services import audit, documents, quality
 from app.services.drafts import discard_draft, draft_scope
 from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
+from app.web import MAX_KEY, bounded_int
 
 log = logging.getLogger(__name__)
 READ_ONLY_FOR_CLERKS = {"approved"}
@@ -50,9 +51,10 @@ def parse_key(table: EntryTable, raw: str | None) -> Any:
     if raw is None or raw == "":
         raise NotFound("No row was named.")
     if table.key_is_generated or table.key_column.type.python_type is int:
-        if not raw.isascii() or not raw.lstrip("-").isdigit():
+        key = bounded_int(raw, high=MAX_KEY)
+        if key is None:
             raise NotFound("No such row.")
-        return int(raw)
+        return key
     return raw
 
 
@@ -262,7 +264,8 @@ def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
     text = text.strip()[:200]
     column = table.key_column
     if table.key_is_generated:
-        return column == int(text) if text.isascii() and text.isdigit() else sa.false()
+        key = bounded_int(text, high=MAX_KEY)
+        return column == key if key is not None else sa.false()
     if db.engine.dialect.name == "sqlite":
         # GLOB is case-sensitive like the key itself, and SQLite can use the key's index for it.
         escaped = "".join(f"[{c}]" if c in "*?[" else c for c in text)
