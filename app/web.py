@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter, Map
 from flask_wtf import FlaskForm
+from werkzeug.routing import IntegerConverter, Map
 
 from app.services.errors import DomainError
 
