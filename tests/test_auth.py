@@ -44,6 +44,7 @@ def test_login_records_last_login(app, auth, users):
     ("nobody", PASSWORD),
     ("' OR 1=1 --", PASSWORD),
     ("<script>alert(1)</script>", "x"),
+    ("cl\x00erk", "wrong-password-1"),
 ])
 def test_bad_credentials_get_one_message(client, auth, users, username, password):
     response = auth.login(username, password)

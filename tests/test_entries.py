@@ -106,6 +106,7 @@ BAD_VALUES = [
     ({"date_column": "0000-00-00"}, "date_column", "Years from 1000 to 9999"),
     ({"date_column": "not-a-date"}, "date_column", "YYYY-MM-DD"),
     ({"date_column": "01-02-1989"}, "date_column", "YYYY-MM-DD"),
+    ({"string_column": "a\x00b"}, "string_column", "control characters"),
 ]
 
 

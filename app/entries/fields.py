@@ -149,3 +149,13 @@ class TrimmedStringField(StringField):
 def not_blank(form: Any, field: Field) -> None:
     if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
         raise ValidationError("This field is required.")
+
+
+CONTROL_CHARACTERS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"} | {"\x7f"}
+
+
+def no_control_characters(form: Any, field: Field) -> None:
+    """Invisible control characters (NUL, escape, ...) are refused on every backend alike;
+    PostgreSQL would refuse NUL anyway, SQLite and MySQL would store it silently."""
+    if isinstance(field.data, str) and any(c in CONTROL_CHARACTERS for c in field.data):
+        raise ValidationError("Remove the invisible control characters from this text.")

@@ -26,6 +26,7 @@ from app.entries.fields import (
     StrictFloatField,
     StrictIntegerField,
     TrimmedStringField,
+    no_control_characters,
     not_blank,
 )
 from app.entries.registry import EntryTable
@@ -129,9 +130,11 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     if isinstance(column.type, sa.Text) or length is None:
         limit = LONG_TEXT_MAX_CHARS if _is_long_text(column) else TEXT_MAX_CHARS
         validators.append(Length(max=limit, message=f"At most {limit:,} characters."))
+        validators.append(no_control_characters)
         render_kw.setdefault("rows", 3)
         return TextAreaField(**kwargs)
     validators.append(Length(max=length, message=f"At most {length} characters."))
+    validators.append(no_control_characters)
     render_kw["maxlength"] = length
     if info.get("pattern"):
         validators.append(Regexp(f"^(?:{info['pattern']})$", message=info.get(

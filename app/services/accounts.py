@@ -28,7 +28,8 @@ ADDRESS_LIMIT_FACTOR = 4
 
 
 def normalize_username(raw: str) -> str:
-    return (raw or "").strip().lower()
+    # Control characters (NUL above all, which PostgreSQL refuses) never belong in a name.
+    return "".join(c for c in (raw or "") if c.isprintable()).strip().lower()
 
 
 def validate_username(username: str) -> str:
