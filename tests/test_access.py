@@ -7,6 +7,7 @@ deciding here who may see it.
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from app.security import PUBLIC, access_of
 
@@ -78,7 +79,7 @@ ROLES = ("anonymous", "clerk", "reviewer", "admin")
 def _url(app, rule) -> str:
     """A URL for rule with sample values: 1 for integer parts, "x" for the others."""
     values = {
-        arg: 1 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
+        arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
         for arg in rule.arguments
     }
     return app.url_map.bind("localhost").build(rule.endpoint, values)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app import create_app
 from tests.conftest import PASSWORD
@@ -52,7 +53,7 @@ def test_every_post_route_rejects_a_missing_token(csrf_app):
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
-        values = {arg: 1 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
+        values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
                   for arg in rule.arguments}
         url = adapter.build(rule.endpoint, values)
         response = client.post(url, data={"anything": "typed value"})
