@@ -13,12 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from http.client import HTTPConnection
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MYSQL_URL = ("mysql+pymysql://portal_test:portal_test_pw@127.0.0.1:3306/"
@@ -74,6 +77,26 @@ def scratch_dir(name: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def run_on_backends(args: argparse.Namespace, label: str,
+                    bench: Callable[[str, argparse.Namespace, Path], T]
+                    ) -> tuple[list[tuple[str, T]], bool]:
+    """Run bench(backend, args, scratch) on each chosen backend whose database answers.
+
+    Returns the (backend, result) pairs and whether a backend asked for by name was skipped."""
+    results: list[tuple[str, T]] = []
+    failed = False
+    for backend in chosen_backends(args):
+        with scratch_dir(f"{label}-{backend}") as scratch:
+            url = database_url(backend, args, scratch)
+            problem = server_unreachable(url) if backend != "sqlite" else None
+            if problem:
+                print(f"{backend}: skipped, the database is not reachable ({problem})\n")
+                failed |= args.backend == backend
+                continue
+            results.append((backend, bench(backend, args, scratch)))
+    return results, failed
 
 
 def portal_app(url: str, scratch: Path, **config: object) -> Flask:

@@ -39,13 +39,11 @@ from flask.testing import FlaskClient
 from bench._support import (
     BENCH_PASSWORD,
     add_common_arguments,
-    chosen_backends,
     database_url,
     portal_app,
     prepare_database,
     print_table,
-    scratch_dir,
-    server_unreachable,
+    run_on_backends,
 )
 
 TARGET_RATIO = 3.0
@@ -422,16 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Dashboard and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
           f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
           "Flask test client, in ms.\n")
-    failed = False
-    for backend in chosen_backends(args):
-        with scratch_dir(f"dashboard-{backend}") as scratch:
-            url = database_url(backend, args, scratch)
-            problem = server_unreachable(url) if backend != "sqlite" else None
-            if problem:
-                print(f"{backend}: skipped, the database is not reachable ({problem})\n")
-                failed |= args.backend == backend
-                continue
-            pages, runs = bench_backend(backend, args, scratch)
+    results, failed = run_on_backends(args, "dashboard", bench_backend)
+    for backend, (pages, runs) in results:
         failed |= not report(backend, pages, runs)
     return 1 if failed else 0
 

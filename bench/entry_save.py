@@ -35,15 +35,13 @@ from bench._support import (
     ENTRY_TABLE,
     GunicornServer,
     add_common_arguments,
-    chosen_backends,
     count_rows,
     database_url,
     empty_entry_table,
     percentile,
     prepare_database,
     print_table,
-    scratch_dir,
-    server_unreachable,
+    run_on_backends,
     stop_cleanly_on_sigterm,
 )
 
@@ -340,16 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"--threads {args.threads} (gthread) for both apps, {os.cpu_count()} CPUs.\n"
           "portal = login + CSRF + validation + audit + one-time token; "
           "bare = bench/bare_app.py, one INSERT.\n")
-    summary, failed = [], False
-    for backend in chosen_backends(args):
-        with scratch_dir(f"save-{backend}") as scratch:
-            url = database_url(backend, args, scratch)
-            problem = server_unreachable(url) if backend != "sqlite" else None
-            if problem:
-                print(f"{backend}: skipped, the database is not reachable ({problem})\n")
-                failed |= args.backend == backend
-                continue
-            results = bench_backend(backend, args, scratch)
+    summary = []
+    per_backend, failed = run_on_backends(args, "save", bench_backend)
+    for backend, results in per_backend:
         failed |= any(r.problems for r in results)
         summary.append(report(backend, results)[1])
     if len(summary) > 1:

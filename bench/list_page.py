@@ -28,14 +28,12 @@ from bench._support import (
     BENCH_PASSWORD,
     ENTRY_TABLE,
     add_common_arguments,
-    chosen_backends,
     database_url,
     empty_entry_table,
     portal_app,
     prepare_database,
     print_table,
-    scratch_dir,
-    server_unreachable,
+    run_on_backends,
     stop_cleanly_on_sigterm,
 )
 
@@ -295,16 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"List page of {ENTRY_TABLE} at {' and '.join(f'{s:,}' for s in args.sizes)} rows: "
           f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
           "Flask test client, in ms.\n")
-    failed = False
-    for backend in chosen_backends(args):
-        with scratch_dir(f"list-{backend}") as scratch:
-            url = database_url(backend, args, scratch)
-            problem = server_unreachable(url) if backend != "sqlite" else None
-            if problem:
-                print(f"{backend}: skipped, the database is not reachable ({problem})\n")
-                failed |= args.backend == backend
-                continue
-            pages = bench_backend(backend, args, scratch)
+    results, failed = run_on_backends(args, "list", bench_backend)
+    for backend, pages in results:
         report(backend, pages, args.sizes)
     return 1 if failed else 0
 
