@@ -394,3 +394,20 @@ def test_list_filters_sorting_search_and_pages(app, client, auth, users):
     assert desc.index("Q1") < desc.index("P059")
     for odd in ("?page=-3", "?page=abc", "?sort=nope", "?clerk=x", "?q=%25_%5C", "?status=zzz"):
         assert client.get("/data/testDB" + odd).status_code == 200
+
+
+def test_reviewers_filter_the_list_by_clerk_name(app, client, auth, users, make_user):
+    make_user("clerk2")
+    for name, key in (("clerk", "BY-ONE"), ("clerk2", "BY-TWO")):
+        auth.login(name)
+        save(client, string_column=key, integer_column="1")
+        auth.logout()
+    auth.login("reviewer")
+    page = client.get("/data/testDB").get_data(as_text=True)
+    assert ">clerk2</option>" in page
+    with app.app_context():
+        from app.services.accounts import find_user
+
+        second = find_user("clerk2").id
+    filtered = client.get(f"/data/testDB?clerk={second}").get_data(as_text=True)
+    assert "BY-TWO" in filtered and "BY-ONE" not in filtered

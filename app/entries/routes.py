@@ -18,7 +18,7 @@ from app.entries.views import (
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.security import login_required
-from app.services import audit, drafts, entries, quality
+from app.services import accounts, audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
 from app.workspace.render import render_workspace
@@ -40,8 +40,9 @@ def list_rows(table_name: str):
         clerk_id=bounded_int(args.get("clerk")), document_id=bounded_int(args.get("document")),
         search=args.get("q") or None, sort=args.get("sort"), descending=args.get("dir") == "desc",
         page=bounded_int(args.get("page"), 1, low=1))
+    clerks = accounts.clerk_names() if entries.sees_all_rows(current_user) else {}
     return render_template("entries/list.html", table=table, page=page, statuses=ROW_STATUSES,
-                           sortable=entries.sortable_columns(table), args=args)
+                           sortable=entries.sortable_columns(table), args=args, clerks=clerks)
 
 
 @bp.route("/<table_name>/new", methods=["GET", "POST"])

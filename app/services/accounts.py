@@ -86,6 +86,12 @@ def list_users() -> list[User]:
     return list(db.session.scalars(sa.select(User).order_by(User.username)))
 
 
+def clerk_names() -> dict[int, str]:
+    """Every clerk's id and username, for filters (one query)."""
+    query = sa.select(User.id, User.username).where(User.role == "clerk").order_by(User.username)
+    return dict(db.session.execute(query).all())
+
+
 def count_users() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(User)) or 0
 
