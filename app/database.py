@@ -172,3 +172,16 @@ def _safe_request() -> bool:
 def describe_url(url: URL) -> str:
     """The URL with its password hidden, for messages and logs."""
     return url.render_as_string(hide_password=True)
+
+
+def drop_all_tables(engine: Engine) -> None:
+    """Drop every table in the database, whatever created it (tests and benchmarks only)."""
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    mysql = engine.dialect.name in {"mysql", "mariadb"}
+    with engine.begin() as conn:
+        if mysql:
+            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        meta.drop_all(bind=conn)
+        if mysql:
+            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")

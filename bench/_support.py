@@ -111,6 +111,7 @@ def prepare_database(url: str, scratch: Path, users: dict[str, str]) -> dict[str
     """Migrate url to head and make sure each user (name -> role) exists; returns their ids."""
     from flask_migrate import upgrade
 
+    from app.database import drop_all_tables
     from app.extensions import db
     from app.services import accounts
 
@@ -128,16 +129,6 @@ def prepare_database(url: str, scratch: Path, users: dict[str, str]) -> dict[str
             ids[name] = user.id
         db.engine.dispose()
     return ids
-
-
-def drop_all_tables(engine: sa.Engine) -> None:
-    """Empty a bench database completely (its tables may come from another checkout)."""
-    meta = sa.MetaData()
-    meta.reflect(bind=engine)
-    with engine.begin() as conn:
-        if engine.dialect.name in {"mysql", "mariadb"}:
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        meta.drop_all(bind=conn)
 
 
 def empty_entry_table(url: str) -> None:

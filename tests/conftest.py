@@ -17,6 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 
 from app import create_app
+from app.database import drop_all_tables
 from app.extensions import db
 
 BACKENDS = {"sqlite": None, "mysql": "TEST_MYSQL_URL", "postgres": "TEST_POSTGRES_URL"}
@@ -38,18 +39,6 @@ def server_url(backend: str) -> str:
     return url
 
 
-def drop_everything(engine: sa.Engine) -> None:
-    """Drop every table in the database, whatever created it."""
-    meta = sa.MetaData()
-    meta.reflect(bind=engine)
-    with engine.begin() as conn:
-        if engine.dialect.name in {"mysql", "mariadb"}:
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        meta.drop_all(bind=conn)
-        if engine.dialect.name in {"mysql", "mariadb"}:
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
-
-
 @pytest.fixture(scope="session", params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -68,7 +57,7 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
     app = create_app({"DATABASE_URL": database_url, "DOCUMENT_STORAGE": str(
         tmp_path_factory.mktemp("documents"))})
     with app.app_context():
-        drop_everything(db.engine)
+        drop_all_tables(db.engine)
         upgrade()
         db.engine.dispose()
     return database_url
