@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_login import LoginManager
 
+from app.database import reads_before_writes
 from app.extensions import db
 from app.models.user import User
 
@@ -13,7 +14,8 @@ def load_user(session_token: str) -> User | None:
     """The active user whose current session id this is; a rotated or deactivated one is None."""
     if not session_token or len(session_token) > 64:
         return None
-    user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
+    with reads_before_writes(db.session()):
+        user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
     return user if user is not None and user.active else None
 
 
