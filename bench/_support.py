@@ -132,7 +132,7 @@ def prepare_database(url: str, scratch: Path, users: dict[str, str]) -> dict[str
 
 
 def empty_entry_table(url: str) -> None:
-    """Remove testDB's rows and what saving them left behind (audit events, form tokens)."""
+    """Remove testDB's rows and what saving them left behind (audit events, drafts)."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -140,8 +140,6 @@ def empty_entry_table(url: str) -> None:
                 conn.exec_driver_sql(f"TRUNCATE TABLE `{ENTRY_TABLE}`")  # 1M rows: instant
             else:
                 conn.exec_driver_sql(f'DELETE FROM "{ENTRY_TABLE}"')
-            conn.execute(sa.text("DELETE FROM form_submissions WHERE table_name = :t"),
-                         {"t": ENTRY_TABLE})
             conn.execute(sa.text("DELETE FROM audit_events WHERE table_name = :t"),
                          {"t": ENTRY_TABLE})
             conn.execute(sa.text("DELETE FROM drafts WHERE table_name = :t"), {"t": ENTRY_TABLE})

@@ -54,10 +54,8 @@ def assign(document: Document, clerk: User, status: str) -> None:
 def event(action: str, table: str, key: str, actor: User, at: datetime,
           document: Document | None = None) -> None:
     """An audit event at a chosen time (added in time order, as the app writes them)."""
-    recorded = audit.record(action, table, key, actor=actor,
-                            document_id=document.id if document else None)
-    recorded.at = at
-    db.session.flush()
+    audit.record(action, table, key, actor=actor, at=at,
+                 document_id=document.id if document else None)
 
 
 def user(name: str) -> User:

@@ -58,7 +58,7 @@ def test_example_table_uses_every_type(app):
         form = entry_form_class(get_entry_table("register_person"))(meta={"csrf": False})
         kinds = {f.name: type(f).__name__ for f in form}
     assert kinds == {
-        "version": "HiddenField", "form_token": "HiddenField",
+        "version": "HiddenField", "form_token": "HiddenField", "draft_kept": "HiddenField",
         "confirm_warnings": "BooleanField", "full_name": "TrimmedStringField",
         "sex": "SelectField", "age": "StrictIntegerField",
         "birth_date": "IsoDateField", "recorded_at": "IsoDateTimeField",
@@ -332,10 +332,22 @@ def test_draft_is_restored_then_deleted_on_save(app, clerk):
     assert response.status_code == 200 and response.get_json()["saved"]
     page = clerk.get("/data/testDB/new").get_data(as_text=True)
     assert "unsaved draft" in page and 'value="HALF"' in page and 'value="12"' in page
-    assert save(clerk, string_column="HALF", integer_column="12").status_code == 303
+    assert re.search(r'name="draft_kept"[^>]*value="1"', page)  # saving it drops the draft
+    assert save(clerk, string_column="HALF", integer_column="12",
+                draft_kept="1").status_code == 303
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
     assert "unsaved draft" not in clerk.get("/data/testDB/new").get_data(as_text=True)
+
+
+def test_saving_another_form_keeps_an_unsaved_draft(app, clerk):
+    """A form that never had a draft (another tab, JavaScript off) leaves the draft alone."""
+    clerk.post("/data/testDB/draft", json={"data": {"string_column": "OTHER-TAB"}})
+    assert save(clerk, string_column="SAVED", integer_column="1").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 1
+    page = clerk.get("/data/testDB/new").get_data(as_text=True)
+    assert "unsaved draft" in page and 'value="OTHER-TAB"' in page
 
 
 @pytest.mark.parametrize("payload", [None, [], {"data": "text"}, {"data": [1, 2]}])

@@ -40,10 +40,19 @@ LONG_TEXT_MAX_CHARS = 1_000_000
 
 
 class EntryFormBase(FlaskForm):
-    """Hidden fields every entry form carries."""
+    """Hidden fields every entry form carries.
+
+    The CSRF token is checked once, for every POST, by CSRFProtect (app/extensions.py); the
+    templates print it with csrf_token(), so the form does not make and check a second one."""
+
+    class Meta:
+        csrf = False
 
     version = HiddenField()  # the row's version when the form was opened (no lost update)
     form_token = HiddenField()  # one-time token of a create form (no double rows)
+    # "1" once a draft of this form may be on the server (restored, or sent by drafts.js):
+    # only then does saving it delete the draft.
+    draft_kept = HiddenField()
     # Ticked after the soft rules questioned a value: save anyway, and flag it for review.
     confirm_warnings = BooleanField("I checked these values against the document: save them")
 

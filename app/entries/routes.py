@@ -12,6 +12,7 @@ from app.entries.views import (
     blank_form,
     draft_fields,
     form_values,
+    had_draft,
     restore_draft,
     table_or_404,
 )
@@ -67,7 +68,7 @@ def create(table_name: str):
         row = entries.create_row(table, values, actor=current_user,
                                  form_token=form.form_token.data or None,
                                  document_id=document.id if document else None,
-                                 warnings=warnings)
+                                 warnings=warnings, had_draft=had_draft(form))
     except entries.AlreadySaved as exc:
         flash(exc.message, "warning")
         return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
@@ -135,7 +136,8 @@ def edit(table_name: str):
         return _edit_page(table, row, form, warnings=warnings)
     try:
         entries.update_row(table, key, values, actor=current_user,
-                           expected_version=_int(form.version.data), warnings=warnings)
+                           expected_version=_int(form.version.data), warnings=warnings,
+                           had_draft=had_draft(form))
     except entries.StaleVersion as exc:
         form.version.data = str(exc.version)  # a second save replaces theirs, knowingly
         return _edit_page(table, row, form, conflict=exc), 409

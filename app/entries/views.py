@@ -46,11 +46,17 @@ def restore_draft(table: EntryTable, form: EntryFormBase, document_id: int | Non
     if draft is None:
         return None
     values = drafts.draft_values(draft)
+    form.draft_kept.data = "1"
     for column in table.data_columns:
         if column.key in values and not (row_key is not None and column.primary_key):
             # Processed exactly like a submission, so every field type shows the typed text.
             form[column.key].process(MultiDict({column.key: values[column.key]}))
     return draft
+
+
+def had_draft(form: EntryFormBase) -> bool:
+    """Whether a draft of this form may be on the server, to be deleted when it is saved."""
+    return form.draft_kept.data == "1"
 
 
 def draft_fields(table: EntryTable) -> set[str]:

@@ -6,7 +6,7 @@ history, export and codebook.
 
 from app.models.audit import AuditEvent
 from app.models.document import DOCUMENT_STATUSES, Assignment, Document
-from app.models.entry import Draft, EntryMixin, FormSubmission
+from app.models.entry import Draft, EntryMixin
 from app.models.imports import ImportBatch
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityFlag, Setting
 from app.models.register import RegisterPerson
@@ -15,5 +15,5 @@ from app.models.user import ROLES, LoginFailure, SetupToken, User
 
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
            "Discrepancy", "Document", "DoubleEntryRow", "Draft", "QualityFlag", "Setting",
-           "EntryMixin", "FormSubmission", "ImportBatch", "LoginFailure", "RegisterPerson",
+           "EntryMixin", "ImportBatch", "LoginFailure", "RegisterPerson",
            "SetupToken", "TestDB", "User"]

@@ -29,7 +29,8 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    # indexed by ix_audit_events_actor_latest, which leads with it
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     actor_name: Mapped[str | None] = mapped_column(sa.String(64))
     action: Mapped[str] = mapped_column(sa.String(16))
     table_name: Mapped[str] = mapped_column(sa.String(64))
@@ -38,3 +39,6 @@ class AuditEvent(db.Model):
     before: Mapped[str | None] = mapped_column(LongText)  # JSON
     after: Mapped[str | None] = mapped_column(LongText)  # JSON
     reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The one-time token of the create form that made the row: unique, so a replayed form (a
+    # double click, the back button) fails to insert a second event, and with it a second row.
+    form_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

@@ -95,14 +95,3 @@ class Draft(db.Model):
     document_id: Mapped[int | None] = mapped_column(sa.Integer)
     data: Mapped[str] = mapped_column(LongText)  # JSON object of field -> typed text
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class FormSubmission(db.Model):
-    """A create form's one-time token, stored with the row it created: a replay finds it."""
-
-    __tablename__ = "form_submissions"
-
-    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    table_name: Mapped[str] = mapped_column(sa.String(64))
-    row_key: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -54,7 +54,12 @@ def draft_values(draft: Draft) -> dict[str, str]:
     return json.loads(draft.data)
 
 
+DRAFTS = Draft.__table__
+
+
 def discard_draft(user_id: int, scope: str) -> None:
-    """Delete the draft in the current transaction (the caller commits)."""
-    db.session.execute(sa.delete(Draft).where(Draft.user_id == user_id, Draft.scope == scope)
-                       .execution_options(synchronize_session=False))
+    """Delete the draft in the current transaction (the caller commits).
+
+    A plain DELETE on the table: no loaded Draft is ever kept in a session meanwhile."""
+    db.session.connection().execute(
+        DRAFTS.delete().where(DRAFTS.c.user_id == user_id, DRAFTS.c.scope == scope))

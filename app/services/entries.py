@@ -13,7 +13,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.entries.registry import EntryTable
 from app.extensions import db
 from app.models.document import Document
-from app.models.entry import FormSubmission
 from app.models.user import User
 from app.services import audit, documents, quality
 from app.services.drafts import discard_draft, draft_scope
@@ -82,8 +81,10 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
 
 def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
                document_id: int | None = None, form_token: str | None = None,
-               warnings: list[quality.Warning] | None = None) -> Any:
-    """Insert a row with its audit event, consume the form token, drop the draft; commit."""
+               warnings: list[quality.Warning] | None = None, had_draft: bool = True) -> Any:
+    """Insert a row with its audit event, consume the form token, drop the draft; commit.
+
+    had_draft=False (the form says no draft of it was ever kept) skips deleting one."""
     document = check_document_entry(document_id, actor)
     if document is not None and actor.role == "clerk":
         if document.double_entry:  # blind entries live apart until the reviewer reconciles
@@ -93,17 +94,16 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
     # not by reading first: one round trip less on every save.
     row = table.model(**values, entered_by_id=actor.id, document_id=document_id,
                       status="entered")
-    db.session.add(row)
     try:
-        db.session.flush()
+        db.session.flush()  # the document's change, if any, before the row that names it
+        _insert(table, row)
         key = table.key_of(row)
-        if form_token:
-            db.session.add(FormSubmission(token=form_token[:64], table_name=table.name,
-                                          row_key=key))
         audit.record("create", table.name, key, actor=actor, document_id=document_id,
-                     after=audit.snapshot(row, list(table.table.columns)))
+                     after=audit.snapshot(row, list(table.table.columns)),
+                     form_token=form_token[:64] if form_token else None)
         quality.raise_flags(table.name, key, document_id, warnings or [], actor)
-        discard_draft(actor.id, draft_scope(table.name, document_id, None))
+        if had_draft:
+            discard_draft(actor.id, draft_scope(table.name, document_id, None))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -119,7 +119,8 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
 
 def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *, actor: User,
                expected_version: int | None, warnings: list[quality.Warning] | None = None,
-               action: str = "update", reason: str | None = None) -> Any:
+               action: str = "update", reason: str | None = None,
+               had_draft: bool = True) -> Any:
     """Change a row if nobody saved it since `expected_version`; audited; commit.
 
     A reviewer's correction is action="correct" and needs a reason."""
@@ -140,7 +141,8 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
                      before=before, after=audit.snapshot(row, list(table.table.columns)),
                      reason=reason)
         quality.raise_flags(table.name, key, row.document_id, warnings or [], actor)
-        discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
+        if had_draft:
+            discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -172,6 +174,27 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
     return key
 
 
+def _insert(table: EntryTable, row: Any) -> None:
+    """INSERT a new (transient) row as one statement, with its defaults filled in first.
+
+    The statement a session flush would write (None values left out, so defaults apply),
+    without the unit of work around it: this is what every save makes. Python-side defaults
+    (status, version, times) are computed here and set on the object, so the caller and the
+    audit event see exactly what was stored."""
+    values = {}
+    for column in table.table.columns:
+        value = getattr(row, column.key)
+        default = column.default
+        if value is None and default is not None and (default.is_scalar or default.is_callable):
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(row, column.key, value)
+        if value is not None:
+            values[column.key] = value
+    result = db.session.connection().execute(table.table.insert(), values)
+    if table.key_is_generated and getattr(row, table.key_column.key) is None:
+        setattr(row, table.key_column.key, result.inserted_primary_key[0])
+
+
 def _refuse_if_read_only(row: Any, actor: User) -> None:
     if actor.role != "clerk":
         return
@@ -181,9 +204,9 @@ def _refuse_if_read_only(row: Any, actor: User) -> None:
 
 
 def _refuse_replayed_token(token: str) -> None:
-    saved = db.session.get(FormSubmission, token[:64])
-    if saved is not None:
-        raise AlreadySaved(saved.row_key)
+    row_key = audit.saved_by_form(token[:64])
+    if row_key is not None:
+        raise AlreadySaved(row_key)
 
 
 def _refuse_duplicate_key(table: EntryTable, values: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
-  var SKIP = { csrf_token: true, version: true, form_token: true, confirm_warnings: true };
+  var SKIP = { csrf_token: true, version: true, form_token: true, confirm_warnings: true,
+               draft_kept: true };
 
   function watch(form) {
     var status = form.querySelector(".draft-status") || document.getElementById("draft-status");
@@ -25,6 +26,8 @@
     function save() {
       var body = values();
       if (body === last) { return; }
+      // From now on a draft may be on the server: saving the form must delete it.
+      if (form.elements.draft_kept) { form.elements.draft_kept.value = "1"; }
       fetch(form.dataset.draftUrl, {
         method: "POST",
         credentials: "same-origin",
