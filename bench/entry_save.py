@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import re
+import runpy
 import secrets
 import signal
 import statistics
@@ -33,6 +34,7 @@ from urllib.parse import urlencode
 from bench._support import (
     BENCH_PASSWORD,
     ENTRY_TABLE,
+    PROJECT_ROOT,
     GunicornServer,
     add_common_arguments,
     count_rows,
@@ -309,6 +311,12 @@ def report(backend: str, results: list[LoadResult]) -> tuple[float, list[object]
     return ratio, [backend, rate["bare"], rate["portal"], f"{ratio:.2f}x", verdict]
 
 
+def shipped_gunicorn_settings() -> dict[str, Any]:
+    """The worker and thread counts the portal is deployed with (gunicorn.conf.py, which reads
+    WEB_CONCURRENCY / GUNICORN_THREADS), used for both apps unless --workers/--threads say."""
+    return runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench entry_save",
                                      description=__doc__.split("\n\n")[0])
@@ -318,8 +326,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="client processes (default 8)")
     parser.add_argument("--warmup", type=int, help="untimed saves per client first "
                         "(default 10; --quick 3)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    shipped = shipped_gunicorn_settings()
+    parser.add_argument("--workers", type=int, default=shipped["workers"],
+                        help="gunicorn workers (default: gunicorn.conf.py's, "
+                             f"{shipped['workers']} here)")
+    parser.add_argument("--threads", type=int, default=shipped["threads"],
+                        help="threads per worker (default: gunicorn.conf.py's, "
+                             f"{shipped['threads']} here)")
     parser.add_argument("--rounds", type=int, help="bare/portal runs alternated; rows/s is "
                         "their median (default 3; --quick 1)")
     args = parser.parse_args(argv)
