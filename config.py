@@ -100,6 +100,16 @@ class Config:
         return _env_int("PROXY_FIX_FOR", self.PROXY_FIX_COUNT)
 
     @property
+    def DASHBOARD_RECOUNT_MINUTES(self) -> int:
+        """How old the dashboard's running counts may get before they are rebuilt from the
+        tables (catching rows written around the portal); 0: only by `flask dashboard
+        recount`."""
+        minutes = _env_int("DASHBOARD_RECOUNT_MINUTES", 10)
+        if minutes < 0:
+            raise ConfigError(f"DASHBOARD_RECOUNT_MINUTES must be 0 or more, got {minutes}.")
+        return minutes
+
+    @property
     def LOG_LEVEL(self) -> str:
         return os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 

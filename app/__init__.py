@@ -69,6 +69,9 @@ def register_request_log(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table must be known to Alembic)
+    from app.services import tallies
+
+    tallies.install()  # the dashboard's running counts follow every ORM change
 
     db.init_app(app)
     with app.app_context():

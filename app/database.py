@@ -163,7 +163,10 @@ def install_sqlite_pragmas(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         # Long reads (exports) ask for read_only=True, so they never hold up clerks' saves.
-        read_only = connection.get_execution_options().get("read_only") or _safe_request()
+        # An explicit read_only=False (a rebuild of the dashboard's counts during a GET) wins.
+        read_only = connection.get_execution_options().get("read_only", None)
+        if read_only is None:
+            read_only = _safe_request()
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 

@@ -10,10 +10,11 @@ from app.models.entry import Draft, EntryMixin
 from app.models.imports import ImportBatch
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityFlag, Setting
 from app.models.register import RegisterPerson
+from app.models.tally import Tally
 from app.models.testdb import TestDB
 from app.models.user import ROLES, LoginFailure, SetupToken, User
 
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
            "Discrepancy", "Document", "DoubleEntryRow", "Draft", "QualityFlag", "Setting",
            "EntryMixin", "ImportBatch", "LoginFailure", "RegisterPerson",
-           "SetupToken", "TestDB", "User"]
+           "SetupToken", "Tally", "TestDB", "User"]

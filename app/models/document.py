@@ -25,8 +25,9 @@ class Document(db.Model):
     content_type: Mapped[str] = mapped_column(sa.String(64))
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # active_history: a change knows the status it replaces (the dashboard's tallies move it)
     status: Mapped[str] = mapped_column(sa.String(16), default="new", server_default="new",
-                                        index=True)
+                                        index=True, active_history=True)
     double_entry: Mapped[bool] = mapped_column(sa.Boolean, default=False,
                                                server_default=sa.false())
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
@@ -53,9 +54,10 @@ class Assignment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"),
                                              index=True)
-    clerk_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    clerk_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
+                                          active_history=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="assigned",
-                                        server_default="assigned")
+                                        server_default="assigned", active_history=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  server_default=utc_now_default())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -55,14 +55,17 @@ class EntryMixin:
     def document_id(cls) -> Mapped[int | None]:
         return mapped_column(sa.ForeignKey("documents.id"), info={"provenance": True})
 
+    # active_history on the clerk and the status: a change knows the value it replaces, so the
+    # dashboard's tallies (app/services/tallies.py) move the row's count from old to new.
     @declared_attr
     def entered_by_id(cls) -> Mapped[int | None]:
-        return mapped_column(sa.ForeignKey("users.id"), info={"provenance": True})
+        return mapped_column(sa.ForeignKey("users.id"), info={"provenance": True},
+                             active_history=True)
 
     @declared_attr
     def status(cls) -> Mapped[str]:
         return mapped_column(sa.String(16), default="entered", server_default="entered",
-                             info={"provenance": True})
+                             info={"provenance": True}, active_history=True)
 
     @declared_attr
     def version(cls) -> Mapped[int]:

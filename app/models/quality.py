@@ -59,10 +59,13 @@ class Comparison(db.Model):
 
     document_id: Mapped[int] = mapped_column(
         sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
-    clerk_a_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    clerk_b_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    fields_compared: Mapped[int] = mapped_column(sa.Integer, default=0)
-    differences: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # active_history: a change knows the value it replaces (the dashboard's tallies move it)
+    clerk_a_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
+                                            active_history=True)
+    clerk_b_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
+                                            active_history=True)
+    fields_compared: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
+    differences: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -19,7 +19,7 @@ from app.models.document import Assignment, Document
 from app.models.quality import DoubleEntryRow
 from app.models.types import utcnow
 from app.models.user import User
-from app.services import audit, double_entry, quality, review, settings
+from app.services import audit, double_entry, quality, review, settings, tallies
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.uploads import (
     IncomingFile,
@@ -265,6 +265,7 @@ def submit(document: Document, clerk: User, *, confirm_missing: bool = False) ->
         quality.raise_flags(table_name, key, document.id, [warning], clerk)
     assignment.status, assignment.submitted_at = "submitted", utcnow()
     review.set_row_status(document.id, "submitted", clerk_id=clerk.id)
+    tallies.count_submit(document.id, clerk.id)
     audit.record("submit", "documents", str(document.id), actor=clerk, document_id=document.id)
     if all(a.status == "submitted" for a in document.assignments):
         document.status = "submitted"

@@ -14,7 +14,7 @@ from app.entries.registry import EntryTable
 from app.extensions import db
 from app.models.document import Document
 from app.models.user import User
-from app.services import audit, documents, quality
+from app.services import audit, documents, quality, tallies
 from app.services.drafts import discard_draft, draft_scope
 from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from app.web import MAX_KEY, bounded_int
@@ -104,6 +104,8 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
         quality.raise_flags(table.name, key, document_id, warnings or [], actor)
         if had_draft:
             discard_draft(actor.id, draft_scope(table.name, document_id, None))
+        # Last before the commit: the count is held locked for the shortest time.
+        tallies.add({(tallies.rows_subject(table.name), actor.id, row.status): 1})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

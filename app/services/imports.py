@@ -31,7 +31,7 @@ from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.imports import ImportBatch
 from app.models.types import UTCDateTime, utcnow
-from app.services import audit
+from app.services import audit, tallies
 from app.services.exports import PROVENANCE_NAMES, kind_of
 from app.services.tabular import Formula, TableFile, UnreadableFile, open_table_file
 
@@ -428,6 +428,8 @@ def _write(table: EntryTable, targets: list[Target], chunks: Iterator[list[tuple
             db.session.execute(insert, [{**dict(zip(names, values, strict=True)), **provenance}
                                         for values in chunk])
             report.rows_imported += len(chunk)
+        tallies.add({(tallies.rows_subject(table.name), actor_id or tallies.NO_CLERK,
+                      "entered"): report.rows_imported})
         if table.key_is_generated and table.key_column.key in names:
             _advance_sequence(table)
         batch_id = _record_batch(table, report, sha256, now, actor_id, actor_name).id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from app.extensions import db
 from app.models.document import Assignment, Document
 from app.models.quality import Comparison
 from app.models.user import User
-from app.services import audit
+from app.services import audit, tallies
 from app.services.errors import Conflict, Invalid
 from app.services.progress import rows_per_document
 
@@ -56,14 +57,21 @@ def _require_submitted(document: Document) -> None:
 
 
 def set_row_status(document_id: int, status: str, clerk_id: int | None = None) -> None:
-    """Move every entry row of a document (or of one clerk on it) to a status."""
+    """Move every entry row of a document (or of one clerk on it) to a status, and the
+    dashboard's counts with them (the rows are read locked, so the counts match the update)."""
     for table in entry_tables():
         model = table.model
-        query = sa.update(model).where(model.document_id == document_id)
+        where = [model.document_id == document_id]
         if clerk_id is not None:
-            query = query.where(model.entered_by_id == clerk_id)
-        db.session.execute(query.values(status=status).execution_options(
-            synchronize_session=False))
+            where.append(model.entered_by_id == clerk_id)
+        moving = Counter(
+            (by or tallies.NO_CLERK, old) for by, old in db.session.execute(
+                sa.select(model.entered_by_id, model.status).where(*where).with_for_update()))
+        if not moving:
+            continue
+        db.session.execute(sa.update(model).where(*where).values(status=status)
+                           .execution_options(synchronize_session=False))
+        tallies.add(tallies.moved(tallies.rows_subject(table.name), moving, status))
 
 
 def approve(document: Document, actor: User) -> None:
@@ -91,6 +99,7 @@ def return_document(document: Document, actor: User, comment: str) -> None:
     for assignment in document.assignments:
         assignment.status, assignment.submitted_at = "in_progress", None
     set_row_status(document.id, "returned")
+    tallies.count_return(document.id)
     audit.record("return", "documents", str(document.id), actor=actor, document_id=document.id,
                  reason=comment[:5000])
     db.session.commit()
