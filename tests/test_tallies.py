@@ -3,6 +3,7 @@ portal makes, they equal a count of the tables themselves. Every test runs on ea
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -163,3 +164,35 @@ def test_recounts_can_be_left_to_the_command(app, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "testDB: 1 row" in result.output
     assert_in_step(app, "flask dashboard recount")
+
+
+def test_saves_during_a_recount_are_neither_lost_nor_counted_twice(app, make_user):
+    """Clerks keep saving while the counts are rebuilt: the rebuild locks the counts, so a save
+    either lands before it (and is counted by it) or adds its row after it."""
+    names = [f"busy{i}" for i in range(4)]
+    for name in names:
+        make_user(name, "clerk")
+    with app.app_context():
+        tallies.recount()
+    clients = [as_user(app, name) for name in names]
+    failures: list[str] = []
+
+    def save_rows(index: int) -> None:
+        for n in range(12):
+            response = clients[index].post("/data/testDB/new", data={
+                "string_column": f"C{index}-{n}", "integer_column": str(n)})
+            if response.status_code != 303:
+                failures.append(f"{names[index]} #{n}: {response.status_code}")
+
+    threads = [threading.Thread(target=save_rows, args=(i,)) for i in range(len(names))]
+    for thread in threads:
+        thread.start()
+    with app.app_context():
+        for _ in range(3):
+            tallies.recount()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    kept, counted = kept_and_counted(app)
+    assert sum(counted.values()) == 48
+    assert kept == counted
