@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,6 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.orm import Session
 
 from config import PROJECT_ROOT, ConfigError
 
@@ -168,27 +165,6 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         if read_only is None:
             read_only = _safe_request()
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-
-@contextlib.contextmanager
-def reads_before_writes(session: Session) -> Iterator[None]:
-    """Reads a request makes before deciding to write (the user behind its cookie), kept out of
-    its write transaction on SQLite.
-
-    There a POST's transaction starts with BEGIN IMMEDIATE and so takes the database's one
-    write lock: begun by the login check, it would hold every other writer for the whole
-    request. Inside this block, when no transaction is open yet, the reads run in a plain BEGIN
-    transaction that is ended afterwards (loaded objects stay usable: sessions do not expire on
-    commit), so the write lock is taken at the request's next statement and held only from
-    there to its commit. Elsewhere (MySQL, PostgreSQL) this does nothing.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite" or session.in_transaction():
-        yield
-        return
-    session.connection(execution_options={"read_only": True})
-    yield
-    session.commit()
 
 
 def _safe_request() -> bool:
