@@ -52,6 +52,24 @@ def test_half_typed_form_is_restored_after_a_reload(page, live_server, live_user
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
 
 
+def test_the_page_that_sent_a_draft_deletes_it_when_it_saves(page, live_server, live_user):
+    live_user("clerk1")
+    log_in(page, "clerk1")
+    page.goto("/data/testDB/new")
+    page.fill("[name=string_column]", "SENT-DRAFT")
+    page.fill("[name=integer_column]", "8")
+    page.locator("[name=integer_column]").blur()
+    page.wait_for_function(
+        "() => document.getElementById('draft-status').textContent.includes('Draft saved')")
+    with live_server.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 1
+    page.press("[name=integer_column]", "Enter")  # no reload in between
+    page.wait_for_selector(".alert-success")
+    with live_server.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
+    assert not page.is_visible("#draft-notice")
+
+
 def test_version_conflict_keeps_my_values_beside_theirs(new_page, live_server, live_user):
     live_user("clerk1")
     live_user("boss", "reviewer")
