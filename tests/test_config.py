@@ -38,6 +38,7 @@ ENV_VARIABLES = (
     "DATABASE_SSL_CA",
     "DOCUMENT_STORAGE",
     "MAX_UPLOAD_MB",
+    "DASHBOARD_RECOUNT_MINUTES",
 )
 
 
@@ -283,6 +284,19 @@ def test_production_refuses_a_weak_secret_key(secret_key, monkeypatch, tmp_path)
         create_app()
     assert "SECRET_KEY" in str(excinfo.value)
     assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("minutes", ["-1", "ten", "1.5"])
+def test_a_bad_recount_interval_is_one_clear_sentence(minutes, monkeypatch, tmp_path):
+    monkeypatch.setenv("DASHBOARD_RECOUNT_MINUTES", minutes)
+    with pytest.raises(ConfigError) as excinfo:
+        build(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
+    assert_one_clear_sentence(str(excinfo.value), "DASHBOARD_RECOUNT_MINUTES")
+
+
+def test_the_recount_interval_defaults_to_ten_minutes(tmp_path):
+    app = build(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
+    assert app.config["DASHBOARD_RECOUNT_MINUTES"] == 10
 
 
 def test_production_refuses_a_missing_database_url(monkeypatch):

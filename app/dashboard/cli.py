@@ -25,10 +25,9 @@ def recount() -> None:
     started = time.perf_counter()
     counts = tallies.recount()
     seconds = time.perf_counter() - started
-    documents = sum(n for (subject, _, _), n in counts.items() if subject == tallies.DOCUMENTS)
+    documents = sum(tallies.by_key(counts, tallies.DOCUMENTS).values())
     parts = [f"{documents:,} document(s)"]
     for table in entry_tables():
-        subject = tallies.rows_subject(table.name)
-        rows = sum(n for (of, _, _), n in counts.items() if of == subject)
+        rows = sum(tallies.by_key(counts, tallies.rows_subject(table.name)).values())
         parts.append(f"{table.name}: {rows:,} row{'' if rows == 1 else 's'}")
     click.echo(f"Recounted in {seconds:.2f} s: {', '.join(parts)}.")

@@ -29,9 +29,8 @@ def refresh_seconds() -> int:
 
 def live_context() -> dict[str, Any]:
     """The figures and what the live part needs besides them."""
-    # This page only reads. End the request's transaction now (on SQLite a write lock, taken
-    # when the login was checked) rather than hold it through the aggregates, which run on a
-    # read-only connection of their own: a refreshing dashboard must not delay clerks' saves.
+    # This page only reads, on a read-only connection of its own (build_dashboard): end the
+    # request's own transaction, if anything began one, rather than hold it meanwhile.
     db.session.close()
     has_quality = QUALITY_ENDPOINT in current_app.view_functions
     return {"data": build_dashboard(), "row_statuses": ROW_STATUSES,

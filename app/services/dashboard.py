@@ -149,8 +149,7 @@ def _read(conn: sa.Connection, now: datetime, counts: Counter[tallies.Key]) -> D
     is_open = QualityFlag.status == "open"
     return Dashboard(
         generated_at=now,
-        documents={status: n for (subject, _, status), n in counts.items()
-                   if subject == tallies.DOCUMENTS},
+        documents=tallies.by_key(counts, tallies.DOCUMENTS),
         clerks=clerks,
         tables=tables,
         recent_events=_recent_events(conn),
@@ -193,11 +192,8 @@ def _table_stats(conn: sa.Connection, table: EntryTable, clerks: dict[int, Clerk
                  now: datetime, counts: Counter[tallies.Key]) -> TableStats:
     """An entry table's rows by status (running counts), and today's rows per clerk: one
     statement on the created_at index range, so only today's rows are read."""
-    stats = TableStats(table.name, table.label)
-    subject = tallies.rows_subject(table.name)
-    for (of, _clerk, status), n in counts.items():
-        if of == subject:
-            stats.counts[status] = stats.counts.get(status, 0) + n
+    stats = TableStats(table.name, table.label,
+                       tallies.by_key(counts, tallies.rows_subject(table.name)))
     model = table.model
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     hour_ago = now - timedelta(hours=1)

@@ -11,7 +11,7 @@ these counts costs the same at any size. They are kept in the same transaction a
 
 Rows written around the portal (the researcher's own SQL) are not seen until the next recount,
 which rebuilds every count from the tables themselves: when the table is empty, when the last
-recount is older than DASHBOARD_RECOUNT_MINUTES (10 by default; 0: only on demand), and on
+recount is older than DASHBOARD_RECOUNT_MINUTES (config.py; 0: only on demand), and on
 `flask dashboard recount`.
 """
 
@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper, aliased
 from sqlalchemy.orm.attributes import get_history
@@ -41,7 +41,6 @@ ASSIGNMENTS = "assignments"  # by clerk and status
 CLERK = "clerk"  # submitted, returned, fields_compared, differences
 RECOUNT = "recount"  # key "at": when the counts were last rebuilt (Unix seconds)
 NO_CLERK = 0
-DEFAULT_RECOUNT_MINUTES = 10
 # documents.submit and the review actions record their events against this table name.
 DOCUMENT_EVENTS = "documents"
 TALLIES = Tally.__table__
@@ -65,6 +64,15 @@ def add(deltas: Mapping[Key, int], conn: sa.Connection | None = None) -> None:
     if rows:
         conn = conn if conn is not None else db.session.connection()
         conn.execute(_upsert(conn.dialect.name), rows)
+
+
+def by_key(counts: Mapping[Key, int], subject: str) -> dict[str, int]:
+    """One subject's counts by status (or measure), every clerk's added together."""
+    totals: dict[str, int] = {}
+    for (of, _clerk, key), n in counts.items():
+        if of == subject:
+            totals[key] = totals.get(key, 0) + n
+    return totals
 
 
 def moved(subject: str, counts: Mapping[tuple[int, str], int], to_status: str) -> Counter[Key]:
@@ -148,11 +156,9 @@ def _apply(contributions: Any, sign: int, get: Any,
     return deltas
 
 
-def _listen(target: Any, contributions_of: Any, propagate: bool = False) -> None:
-    """Mapper events that keep the counts of one model (or every entry table)."""
-
-    def contributions(mapper: Mapper[Any]) -> Any:
-        return contributions_of(mapper.local_table.name) if propagate else contributions_of
+def _listen(target: Any, contributions: Any, propagate: bool = False) -> None:
+    """Mapper events that keep the counts of one model (or, propagated, every entry table);
+    contributions(mapper) gives the function that lists what one row counts for."""
 
     def after_insert(mapper: Mapper[Any], conn: sa.Connection, row: Any) -> None:
         add(_apply(contributions(mapper), 1, _current(row)), conn)
@@ -177,10 +183,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    _listen(Document, _of_document)
-    _listen(Assignment, _of_assignment)
-    _listen(Comparison, _of_comparison)
-    _listen(EntryMixin, _of_entry_row, propagate=True)
+    _listen(Document, lambda _mapper: _of_document)
+    _listen(Assignment, lambda _mapper: _of_assignment)
+    _listen(Comparison, lambda _mapper: _of_comparison)
+    _listen(EntryMixin, lambda mapper: _of_entry_row(mapper.local_table.name), propagate=True)
     _installed = True
 
 
@@ -235,9 +241,7 @@ def recount_due(recounted: int | None) -> bool:
     """Never counted, or last counted DASHBOARD_RECOUNT_MINUTES ago (0: never due)."""
     if recounted is None:
         return True
-    minutes = DEFAULT_RECOUNT_MINUTES
-    if has_app_context():
-        minutes = current_app.config.get("DASHBOARD_RECOUNT_MINUTES", minutes)
+    minutes = current_app.config["DASHBOARD_RECOUNT_MINUTES"]
     return bool(minutes) and _clock() - recounted >= minutes * 60
 
 
