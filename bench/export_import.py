@@ -257,7 +257,7 @@ def write_import_file(path: Path, count: int) -> list[dict[str, object]]:
 
 def measure_import(url: str, folder: Path, count: int) -> tuple[float, float]:
     """Seconds of import_file and of a bare Core executemany, each into an empty testDB."""
-    from app.entries.registry import get_entry_table
+    from app.entry_tables.registry import get_entry_table
     from app.extensions import db
     from app.models import TestDB
     from app.services.imports import import_file

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 
 
 def test_markdown_lists_every_table_and_field(app, runner):

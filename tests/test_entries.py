@@ -9,8 +9,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.entries.forms import entry_form_class
-from app.entries.registry import get_entry_table
+from app.entry_tables.forms import entry_form_class
+from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models import AuditEvent, Draft, RegisterPerson, TestDB
 from tests.conftest import count_statements

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from app.entries.registry import get_entry_table
+from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models import TestDB, User
 from app.services import exports

@@ -386,7 +386,7 @@ def test_given_ids_of_a_generated_key_are_kept_and_new_rows_follow(app, runner, 
     path = write_csv(tmp_path / "ids.csv", [["7", "Seven"], ["40", "Forty"]],
                      header=["id", "full_name"])
     assert run_import(runner, path, "register_person").exit_code == 0
-    from app.entries.registry import get_entry_table
+    from app.entry_tables.registry import get_entry_table
     from app.services.entries import create_row
 
     with app.app_context():

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.documents.samples import pdf_document, png_image
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Document, Draft, RegisterPerson, TestDB, User
 from app.services import documents as docs

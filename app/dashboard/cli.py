@@ -7,7 +7,7 @@ import time
 import click
 from flask.cli import with_appcontext
 
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 from app.services import tallies
 
 

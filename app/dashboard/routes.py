@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, make_response, render_template, request, url_for
 
 from app.dashboard import bp
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.security import roles_required

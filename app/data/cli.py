@@ -14,7 +14,7 @@ from typing import IO, Any
 import click
 from flask.cli import with_appcontext
 
-from app.entries.registry import EntryTable, entry_tables, get_entry_table
+from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.services import accounts

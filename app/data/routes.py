@@ -21,8 +21,8 @@ from flask_login import current_user
 
 from app.data import bp
 from app.data.forms import ImportForm
-from app.entries.registry import get_entry_table
 from app.entries.views import table_or_404
+from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.models.imports import ImportBatch

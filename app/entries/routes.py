@@ -6,16 +6,13 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import current_user
 
 from app.entries import bp
-from app.entries.forms import entry_form_class
-from app.entries.registry import entry_tables
 from app.entries.views import (
-    blank_form,
     draft_fields,
-    form_values,
     had_draft,
-    restore_draft,
     table_or_404,
 )
+from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.security import login_required
@@ -55,7 +52,7 @@ def create(table_name: str):
         if document is not None:
             return redirect(url_for("workspace.document", document_id=document.id))
         form = blank_form(table)
-        draft = restore_draft(table, form, None, None)
+        draft = restore_draft(table, form, current_user.id, None, None)
         return _create_page(table, form, draft=draft)
     form = entry_form_class(table)()
     if not form.validate():
@@ -125,7 +122,8 @@ def edit(table_name: str):
     row = _row_or_404(table, key)
     if request.method == "GET":
         form = entry_form_class(table)(formdata=None, obj=row, version=row.version)
-        draft = restore_draft(table, form, row.document_id, table.key_of(row))
+        draft = restore_draft(table, form, current_user.id, row.document_id,
+                              table.key_of(row))
         return _edit_page(table, row, form, draft=draft)
     form = entry_form_class(table)()
     if not form.validate():

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from wtforms.validators import Length, NumberRange, Regexp
 
-from app.entries.forms import column_required, field_for_column
-from app.entries.registry import EntryTable, entry_tables
+from app.entry_tables.forms import column_required, field_for_column
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.models.entry import ROW_STATUSES
 from app.models.types import UTCDateTime
 from app.services.exports import kind_of

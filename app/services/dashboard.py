@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.entries.registry import EntryTable, entry_tables
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.document import DOCUMENT_STATUSES

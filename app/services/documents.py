@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.document import Assignment, Document
 from app.models.quality import DoubleEntryRow

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from app.entries.forms import entry_form_class
-from app.entries.registry import EntryTable, entry_tables, get_entry_table
-from app.entries.views import form_values
+from app.entry_tables.forms import entry_form_class, form_values
+from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
 from app.extensions import db
 from app.models.document import Document
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.entries.registry import EntryTable
+from app.entry_tables.registry import EntryTable
 from app.extensions import db
 from app.models.document import Document
 from app.models.user import User

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from app.entries.registry import EntryTable
+from app.entry_tables.registry import EntryTable
 from app.models.entry import ROW_STATUSES
 from app.models.types import UTCDateTime
 from app.models.user import User

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from app.entries.forms import column_required, entry_form_class, field_for_column
-from app.entries.registry import EntryTable
+from app.entry_tables.forms import column_required, entry_form_class, field_for_column
+from app.entry_tables.registry import EntryTable
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.imports import ImportBatch

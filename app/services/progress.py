@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app.entries.registry import entry_tables
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.document import Assignment, Document
 from app.models.user import User

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.entries.registry import EntryTable, entry_tables
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.quality import QualityFlag
 from app.models.types import utcnow

@@ -286,7 +286,7 @@ def _lock(conn: sa.Connection) -> None:
 
 def computed(conn: sa.Connection) -> Counter[Key]:
     """Every count, counted from the tables themselves (what the tallies must equal)."""
-    from app.entries.registry import entry_tables  # the registry imports the models
+    from app.entry_tables.registry import entry_tables  # the registry imports the models
 
     counts: Counter[Key] = Counter()
     for status, n in conn.execute(sa.select(Document.status, sa.func.count())

@@ -8,8 +8,8 @@ from typing import Any
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from app.entries.registry import EntryTable, entry_tables
-from app.entries.views import blank_form, restore_draft
+from app.entry_tables.forms import blank_form, restore_draft
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.models.document import Document
 from app.services import documents as docs
 from app.services import double_entry, entries
@@ -27,7 +27,7 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
         draft = None
         if form is None:
             form = blank_form(table)
-            draft = restore_draft(table, form, document.id, None)
+            draft = restore_draft(table, form, current_user.id, document.id, None)
         rows = _blind_rows(document, table) if blind else _table_rows(document, table)
         action = (url_for("workspace.double_create", document_id=document.id,
                           table_name=table.name) if blind else

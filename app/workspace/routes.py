@@ -8,9 +8,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app.entries.forms import entry_form_class
-from app.entries.registry import get_entry_table
-from app.entries.views import form_values
+from app.entry_tables.forms import entry_form_class, form_values
+from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models.document import Document
 from app.security import login_required, roles_required

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from app.entries.fields import (
+from app.entry_tables.fields import (
     IsoDateField,
     IsoDateTimeField,
     StrictDecimalField,
@@ -29,7 +31,8 @@ from app.entries.fields import (
     no_control_characters,
     not_blank,
 )
-from app.entries.registry import EntryTable
+from app.entry_tables.registry import EntryTable
+from app.services import drafts
 
 INT32 = (-2_147_483_648, 2_147_483_647)
 INT64 = (-9_223_372_036_854_775_808, 9_223_372_036_854_775_807)
@@ -214,3 +217,36 @@ def _coerce_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     return str(value) in {"1", "true", "True", "yes", "on"}
+
+
+def form_values(table: EntryTable, form: EntryFormBase, *, creating: bool) -> dict[str, Any]:
+    """Typed values by column; an empty field of a column with a default gets the default."""
+    values = {}
+    for column in table.data_columns:
+        value = form[column.key].data
+        if creating and value is None and column.default is not None:
+            continue
+        values[column.key] = value
+    return values
+
+
+def blank_form(table: EntryTable) -> EntryFormBase:
+    form = entry_form_class(table)(formdata=None)
+    form.form_token.data = secrets.token_urlsafe(24)
+    return form
+
+
+def restore_draft(table: EntryTable, form: EntryFormBase, user_id: int,
+                  document_id: int | None, row_key: str | None) -> Any:
+    """Fill the form from the user's draft, if any; returns the draft (for the notice)."""
+    scope = drafts.draft_scope(table.name, document_id, row_key)
+    draft = drafts.load_draft(user_id, scope)
+    if draft is None:
+        return None
+    values = drafts.draft_values(draft)
+    form.draft_kept.data = "1"
+    for column in table.data_columns:
+        if column.key in values and not (row_key is not None and column.primary_key):
+            # Processed exactly like a submission, so every field type shows the typed text.
+            form[column.key].process(MultiDict({column.key: values[column.key]}))
+    return draft
