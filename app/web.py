@@ -8,6 +8,7 @@ from flask import Flask
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter, Map
 
+from app.entry_tables import display
 from app.services.errors import DomainError
 
 
@@ -55,3 +56,5 @@ class IdConverter(IntegerConverter):
 
 def register(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
+    app.add_template_filter(display.show, "show")
+    app.add_template_filter(display.label, "label")
