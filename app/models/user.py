@@ -62,9 +62,6 @@ class User(UserMixin, db.Model):
     def rotate_session(self) -> None:
         self.session_token = new_session_token()
 
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles
-
     def __repr__(self) -> str:
         return f"<User {self.username!r} {self.role}>"
 

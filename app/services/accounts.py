@@ -60,13 +60,6 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.username == name))
 
 
-def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
-
-
 def create_user(username: str, password: str, role: str) -> User:
     """Create and commit a user; raise Invalid or Conflict."""
     name = validate_username(username)

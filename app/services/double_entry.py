@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from app.entry_tables.forms import entry_form_class, form_values
-from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.document import Document
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow
@@ -292,10 +292,3 @@ def entry_for_submit(document_id: int, clerk_id: int) -> dict[str, list[tuple[st
         result[table.name] = [(f"#{r.position}", json.loads(r.data))
                               for r in own_rows(document_id, clerk_id, table.name)]
     return result
-
-
-def table_for(name: str) -> EntryTable:
-    table = get_entry_table(name)
-    if table is None:
-        raise NotFound("No such table.")
-    return table

@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapper, aliased
 from sqlalchemy.orm.attributes import get_history
 
+from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.document import Assignment, Document
@@ -286,8 +287,6 @@ def _lock(conn: sa.Connection) -> None:
 
 def computed(conn: sa.Connection) -> Counter[Key]:
     """Every count, counted from the tables themselves (what the tallies must equal)."""
-    from app.entry_tables.registry import entry_tables  # the registry imports the models
-
     counts: Counter[Key] = Counter()
     for status, n in conn.execute(sa.select(Document.status, sa.func.count())
                                   .group_by(Document.status)):
