@@ -25,8 +25,8 @@
     }
     var n = length(field);
     var over = n - limit;
-    // Short fields count as soon as they hold text; long ones only near their limit.
-    var visible = over > 0 || (n > 0 && (limit <= 1000 || n >= limit * 0.9));
+    // Shown near the limit (from 80 %), so the form stays short beside the document.
+    var visible = n > 0 && n >= limit * 0.8;
     counter.textContent = !visible ? "" : n.toLocaleString("en") + " / " +
       limit.toLocaleString("en") + " characters" +
       (over > 0 ? " \u2014 " + over.toLocaleString("en") + " too many" : "");
@@ -38,6 +38,15 @@
     (root || document).querySelectorAll("[data-maxchars]").forEach(update);
   }
 
+  // After a refused save the server autofocuses the first refused field; the browser
+  // scrolls it just into view, which can leave its message under the bottom edge.
+  function centreRefusedField() {
+    var field = document.activeElement;
+    if (field && field.getAttribute("aria-invalid") === "true") {
+      field.scrollIntoView({block: "center"});
+    }
+  }
+
   document.addEventListener("input", function (event) {
     if (event.target.matches && event.target.matches("[data-maxchars]")) {
       update(event.target);
@@ -45,8 +54,12 @@
   });
   document.addEventListener("htmx:load", function (event) { updateAll(event.target); });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { updateAll(); });
+    document.addEventListener("DOMContentLoaded", function () {
+      updateAll();
+      centreRefusedField();
+    });
   } else {
     updateAll();
+    centreRefusedField();
   }
 })();
