@@ -196,7 +196,7 @@ def test_rendered_inputs_are_text_with_hints_and_tied_descriptions(clerk):
     assert 'placeholder="DD/MM/YYYY"' in tags["birth_date"]
     assert 'placeholder="YYYY-MM-DD HH:MM"' in tags["recorded_at"]
     assert 'data-maxchars="200"' in tags["full_name"]
-    assert "Format DD/MM/YYYY, for example 31/01/1989." in page
+    assert "Type it as DD/MM/YYYY, for example 31/01/1989." in page
     ids = set(re.findall(r'\sid="([^"]+)"', page))
     described = 0
     for tag in tags.values():

@@ -148,7 +148,9 @@ def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> F
     kwargs["render_kw"].update(_TYPED_TEXT)
     kwargs["render_kw"].setdefault("placeholder", hint)
     kwargs["render_kw"]["data-format"] = hint
-    sentence = f"Format {hint}, for example {written.example(with_time)}."
+    # Worded for the clerk and for the codebook alike: it is how values are typed, while the
+    # database stores every date the same way (ISO).
+    sentence = f"Type it as {hint}, for example {written.example(with_time)}."
     kwargs["description"] = " ".join(filter(None, [kwargs["description"], sentence]))
     field_class = WrittenDateTimeField if with_time else WrittenDateField
     return field_class(written=written, **kwargs)
