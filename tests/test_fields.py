@@ -167,6 +167,8 @@ def test_a_date_in_the_written_format_is_stored_exactly_and_shown_back_in_it(app
     assert 'value="05/03/1902"' in tag
     listing = clerk.get("/data/register_person").get_data(as_text=True)
     assert "05/03/1902" in listing and "1902-03-05" not in listing
+    history = clerk.get(f"/data/register_person/history?key={key}").get_data(as_text=True)
+    assert "05/03/1902" in history and "Date of birth" in history
 
 
 def test_a_typed_date_and_time_is_stored_exactly(app, clerk):

@@ -134,3 +134,8 @@ def test_a_pasted_141_character_key_is_counted_and_refused(clerk_page, live_serv
     page.keyboard.press("Enter")
     page.wait_for_selector(".alert-success")
     assert select(live_server, 'SELECT string_column FROM "testDB"') == [("P" * 140,)]
+    # The long key wraps inside its panel instead of pushing the table sideways.
+    page.goto("/data/testDB")
+    assert page.evaluate("""() => { const box = document.querySelector('.table-responsive');
+                                    return box.scrollWidth <= box.clientWidth; }""")
+    page.screenshot(path=SCREENSHOTS.format("long-key-list"))
