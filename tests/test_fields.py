@@ -230,6 +230,7 @@ def test_show_prints_the_written_format_yes_no_and_choice_labels(app):
         assert display.show(True, person["literate"]) == "Yes"
         assert display.show(False, person["literate"]) == "No"
         assert display.show(None, person["literate"]) == ""
+        assert display.show("female", person["sex"]) == "Female"  # the form's own words
         assert display.label(person["age"]) == "Age (years)"
         assert display.label("register_person", "age") == "Register: people · Age (years)"
         assert display.label("testDB") == "Test values"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.entry_tables.fields import written_format
+from app.entry_tables.forms import column_choices
 from app.entry_tables.registry import get_entry_table
 
 
@@ -23,10 +25,8 @@ def show(value: Any, column: sa.Column) -> str:
         return "Yes" if value else "No"
     if isinstance(value, enum.Enum):
         value = value.value
-    choices = column.info.get("choices")
-    if choices:
-        labels = {str(c[0]) if isinstance(c, tuple | list) else str(c):
-                  str(c[1]) if isinstance(c, tuple | list) else str(c) for c in choices}
+    labels = _choice_labels(column)
+    if labels:
         return labels.get(str(value), str(value))
     if isinstance(value, dt.datetime):
         return written_format(column.info).write(_naive_utc(value), exact=False)
@@ -66,6 +66,12 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
     except (ValueError, InvalidOperation):
         return value  # written by an older version or by hand: shown as it is
     return value
+
+
+@lru_cache(maxsize=256)
+def _choice_labels(column: sa.Column) -> dict[str, str]:
+    """The labels the form offers for a column's choices (the same words in every page)."""
+    return dict(column_choices(column) or ())
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:

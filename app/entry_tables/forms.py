@@ -91,7 +91,7 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
     kwargs = {"label": info.get("label") or column.key.replace("_", " ").capitalize(),
               "description": info.get("help", ""), "validators": validators,
               "render_kw": render_kw}
-    choices = _choices(column)
+    choices = column_choices(column)
     if choices is not None:
         options = [SelectChoice(value, label) for value, label in choices]
         if not required:
@@ -178,7 +178,8 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     return TrimmedStringField(**kwargs)
 
 
-def _choices(column: sa.Column) -> list[tuple[str, str]] | None:
+def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
+    """(stored value, label) of a column with choices (info or Enum); None for the others."""
     if column.info.get("choices"):
         return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
     if isinstance(column.type, sa.Enum):
