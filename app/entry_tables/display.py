@@ -39,7 +39,8 @@ def label(subject: sa.Column | str, field: str | None = None) -> str:
     """The name a person reads: a column's `info` label (else a tidied column name); given a
     table name, the entry table's label, and with a field, "Table label · Field label"."""
     if isinstance(subject, sa.Column):
-        return subject.info.get("label") or subject.key.replace("_", " ").capitalize()
+        name = subject.key.removesuffix("_id") if subject.foreign_keys else subject.key
+        return subject.info.get("label") or name.replace("_", " ").capitalize()
     table = get_entry_table(subject)
     if table is None:
         return subject if field is None else f"{subject} · {field}"

@@ -101,6 +101,19 @@ def test_a_date_and_time_typed_as_on_the_scan_is_stored_exactly(clerk_page, live
     page.wait_for_selector(".alert-success")
     ((stored,),) = select(live_server, 'SELECT date_column FROM "testDB"')
     assert stored.startswith("1902-03-05 09:00:00")
+    # Edited later, the date comes back as typed; only the changed number enters the history.
+    page.goto("/data/testDB/edit?key=SCAN-1")
+    assert page.locator("[name=date_column]").input_value() == "1902-03-05 09:00"
+    type_into(page, "integer_column", "5")
+    page.locator("[name=integer_column]").press("Enter")
+    page.wait_for_selector(".alert-success")
+    page.goto("/data/testDB/history?key=SCAN-1")
+    created, update = page.locator("#history tbody tr").all()
+    changed = update.locator("[data-field]").all_inner_texts()
+    assert "Number: ∅ → 5" in changed
+    assert not [text for text in changed if text.startswith("Date and time")]
+    assert "Date and time: 1902-03-05 09:00" in created.inner_text()
+    page.screenshot(path=SCREENSHOTS.format("history"))
 
 
 def test_a_pasted_141_character_key_is_counted_and_refused(clerk_page, live_server):
