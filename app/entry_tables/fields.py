@@ -216,8 +216,9 @@ class WrittenDateTimeField(WrittenDateField):
         return dt.datetime.combine(day, time)
 
     def format(self, value: dt.datetime) -> str:
-        return self.written.write(value.replace(tzinfo=None) if value.tzinfo is None
-                                  else value.astimezone(dt.UTC).replace(tzinfo=None))
+        if value.tzinfo is not None:  # stored as UTC; shown and typed as UTC
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return self.written.write(value)
 
 
 class TrimmedStringField(StringField):

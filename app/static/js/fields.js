@@ -38,12 +38,14 @@
     (root || document).querySelectorAll("[data-maxchars]").forEach(update);
   }
 
-  // After a refused save the server autofocuses the first refused field; the browser
-  // scrolls it just into view, which can leave its message under the bottom edge.
+  // After a refused save the server marks the first refused field autofocus; left to the
+  // browser, it is scrolled just into view and its message may stay under the bottom edge.
+  // Focusing it here first (centred) also stops the browser's own later autofocus.
   function centreRefusedField() {
-    var field = document.activeElement;
-    if (field && field.getAttribute("aria-invalid") === "true") {
+    var field = document.querySelector('[autofocus][aria-invalid="true"]');
+    if (field && (document.activeElement === document.body || !document.activeElement)) {
       field.scrollIntoView({block: "center"});
+      field.focus({preventScroll: true});
     }
   }
 
