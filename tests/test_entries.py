@@ -47,10 +47,14 @@ def test_testdb_form_mirrors_the_columns(app):
     with app.test_request_context():
         form = entry_form_class(get_entry_table("testDB"))(meta={"csrf": False})
         html = {f.name: str(f) for f in form}
-    assert 'maxlength="140"' in html["string_column"] and "autofocus" in html["string_column"]
-    assert 'type="number"' in html["integer_column"]
-    assert 'max="2147483647"' in html["integer_column"]
-    assert 'type="datetime-local"' in html["date_column"]
+    # Typed as text: no native number/date input turns unreadable input into "no value",
+    # no maxlength cuts a pasted key (the server refuses what is longer).
+    assert 'data-maxchars="140"' in html["string_column"] and "autofocus" in html["string_column"]
+    assert "maxlength" not in html["string_column"]
+    assert 'type="text"' in html["integer_column"]
+    assert 'inputmode="numeric"' in html["integer_column"]
+    assert 'type="text"' in html["date_column"]
+    assert 'placeholder="YYYY-MM-DD HH:MM"' in html["date_column"]
 
 
 def test_example_table_uses_every_type(app):
@@ -61,7 +65,7 @@ def test_example_table_uses_every_type(app):
         "version": "HiddenField", "form_token": "HiddenField", "draft_kept": "HiddenField",
         "confirm_warnings": "BooleanField", "full_name": "TrimmedStringField",
         "sex": "SelectField", "age": "StrictIntegerField",
-        "birth_date": "IsoDateField", "recorded_at": "IsoDateTimeField",
+        "birth_date": "WrittenDateField", "recorded_at": "WrittenDateTimeField",
         "height_m": "StrictFloatField", "fee_paid": "StrictDecimalField",
         "literate": "SelectField", "parish": "TrimmedStringField", "notes": "TextAreaField"}
 
@@ -99,7 +103,7 @@ BAD_VALUES = [
     ({"integer_column": "1e309"}, "integer_column", "whole number"),
     ({"integer_column": "99999999999"}, "integer_column", "from -2147483648 to 2147483647"),
     ({"integer_column": "１２"}, "integer_column", "digits 0-9"),
-    ({"string_column": "x" * 141}, "string_column", "At most 140 characters"),
+    ({"string_column": "x" * 141}, "string_column", "At most 140 characters (this has 141)."),
     ({"string_column": ""}, "string_column", "required"),
     ({"string_column": "   "}, "string_column", "required"),
     ({"date_column": "2023-02-30"}, "date_column", "not a day of the calendar"),
@@ -167,7 +171,7 @@ def test_replayed_form_token_creates_one_row(app, clerk):
 
 def test_every_type_of_the_example_table_round_trips(app, clerk):
     response = save(clerk, table="register_person", full_name="  Doe, Jane ", sex="female",
-                    age="34", birth_date="1901-02-03", recorded_at="1935-05-06T07:08:09",
+                    age="34", birth_date="03/02/1901", recorded_at="1935-05-06T07:08:09",
                     height_m="1.65", fee_paid="12.50", literate="1", parish="St. Mary",
                     notes="😀 " * 10)
     assert response.status_code == 303, feedback(response)
@@ -187,7 +191,7 @@ def test_every_type_of_the_example_table_round_trips(app, clerk):
     ({"height_m": "inf"}, "height_m", "Enter a number"),
     ({"parish": "St. <Mary>"}, "parish", "Letters, spaces"),
     ({"full_name": ""}, "full_name", "required"),
-    ({"birth_date": "1901-02-03T10:00"}, "birth_date", "YYYY-MM-DD"),
+    ({"birth_date": "1901-02-03T10:00"}, "birth_date", "Use the format DD/MM/YYYY"),
 ])
 def test_example_table_bad_values(app, clerk, bad, field, message):
     data = {"full_name": "Doe, Jane", **bad}
@@ -205,7 +209,7 @@ def test_a_600_kb_text_is_saved_and_a_larger_one_gets_a_limit(app, clerk):
     assert person.notes == big
     response = save(clerk, table="register_person", full_name="Too long", notes="x" * 1_000_001)
     assert response.status_code == 422
-    assert "At most 1,000,000 characters." in feedback(response)
+    assert "At most 1,000,000 characters (this has 1,000,001)." in feedback(response)
 
 
 def test_database_error_rolls_back_and_the_next_request_works(app, clerk, backend):
@@ -255,7 +259,7 @@ def test_stale_version_is_refused_with_both_values_shown(app, clerk):
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "Nothing was overwritten" in page
-    assert 'class="conflict-current">2<' in page and 'value="99"' in page
+    assert 'class="conflict-current text-break">2<' in page and 'value="99"' in page
     assert rows(app)[0].integer_column == 2
     assert 'name="version" type="hidden" value="2"' in page  # saving again is a choice
 

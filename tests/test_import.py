@@ -163,7 +163,7 @@ def test_a_141_character_string_is_refused(app, runner, tmp_path):
     path = write_csv(tmp_path / "long.csv", [["x" * 140, "1", ""], ["y" * 141, "2", ""]])
     result = run_import(runner, path)
     assert result.exit_code == 1
-    assert "row 2, string_column: At most 140 characters." in result.output
+    assert "row 2, string_column: At most 140 characters (this has 141)." in result.output
     assert "row 1" not in result.output
     assert_nothing_written(app)
 
@@ -268,7 +268,7 @@ def test_a_value_over_the_long_text_limit_is_a_row_problem(app, runner, tmp_path
     path.write_text("full_name,notes\nA," + "n" * 1_000_001 + "\n", encoding="utf-8")
     result = run_import(runner, path, "register_person")
     assert result.exit_code == 1
-    assert "row 1, notes: At most 1,000,000 characters." in result.output
+    assert "row 1, notes: At most 1,000,000 characters (this has 1,000,001)." in result.output
 
 
 def test_an_upload_over_the_file_size_limit_gets_a_clear_413(app, client, auth, users):

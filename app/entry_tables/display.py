@@ -1,36 +1,89 @@
 """Stored values as a person reads them: dates in the column's written format, Yes/No,
-the label of a choice. Used wherever a page shows an entry value."""
+the label of a choice. Used wherever a page shows an entry value or a field's name."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+
+from app.entry_tables.fields import written_format
+from app.entry_tables.forms import column_choices
+from app.entry_tables.registry import get_entry_table
 
 
 def show(value: Any, column: sa.Column) -> str:
     """One stored value of `column` as text for a page ("" for no value)."""
     if value is None:
         return ""
+    value = from_snapshot(value, column)  # an audit snapshot's ISO text reads like the rest
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, enum.Enum):
         value = value.value
-    choices = column.info.get("choices")
-    if choices:
-        labels = {str(c[0]) if isinstance(c, tuple | list) else str(c):
-                  str(c[1]) if isinstance(c, tuple | list) else str(c) for c in choices}
+    labels = _choice_labels(column)
+    if labels:
         return labels.get(str(value), str(value))
     if isinstance(value, dt.datetime):
-        text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
-        return text[:-3] if text.endswith(":00") else text
+        return written_format(column.info).write(_naive_utc(value), exact=False)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return written_format(column.info).write(value)
     return str(value)
 
 
-def label(column: sa.Column) -> str:
-    """The name a person reads for a column: its `info` label, else a tidied column name."""
-    return column.info.get("label") or column.key.replace("_", " ").capitalize()
+def label(subject: sa.Column | str, field: str | None = None) -> str:
+    """The name a person reads: a column's `info` label (else a tidied column name); given a
+    table name, the entry table's label, and with a field, "Table label · Field label"."""
+    if isinstance(subject, sa.Column):
+        name = subject.key.removesuffix("_id") if subject.foreign_keys else subject.key
+        return subject.info.get("label") or name.replace("_", " ").capitalize()
+    table = get_entry_table(subject)
+    if table is None:
+        return subject if field is None else f"{subject} · {field}"
+    if field is None:
+        return table.label
+    column = table.table.columns.get(field)
+    return f"{table.label} · {label(column) if column is not None else field}"
+
+
+def from_snapshot(value: Any, column: sa.Column | None) -> Any:
+    """A value as the audit trail keeps it (JSON: ISO text for times, text for decimals)
+    back as the column's Python value; datetimes as naive UTC, so that one instant spelt
+    with or without "+00:00" compares equal."""
+    if column is None or not isinstance(value, str):
+        return value
+    python_type = _python_type(column)
+    try:
+        if python_type is dt.datetime:
+            return _naive_utc(dt.datetime.fromisoformat(value))
+        if python_type is dt.date:
+            return dt.date.fromisoformat(value)
+        if python_type is Decimal:
+            return Decimal(value)
+    except (ValueError, InvalidOperation):
+        return value  # written by an older version or by hand: shown as it is
+    return value
+
+
+@lru_cache(maxsize=256)
+def _choice_labels(column: sa.Column) -> dict[str, str]:
+    """The labels the form offers for a column's choices (the same words in every page)."""
+    return dict(column_choices(column) or ())
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _python_type(column: sa.Column) -> type | None:
+    column_type = column.type
+    if isinstance(column_type, sa.TypeDecorator):
+        column_type = column_type.impl_instance
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return None

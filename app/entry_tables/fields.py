@@ -6,18 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from wtforms import Field, StringField
-from wtforms.validators import StopValidation, ValidationError
+from wtforms.validators import Length, StopValidation, ValidationError
 
 INT_PATTERN = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: no full-width, no exponent
 FLOAT_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 DECIMAL_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-DATE_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-DATETIME_PATTERN = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?")
+# "1,5": a decimal comma. Refused, never read as 15 or 1: the message asks for a dot.
+DECIMAL_COMMA_PATTERN = re.compile(r"[+-]?[0-9]*,[0-9]+")
 # The range every backend stores (MySQL's DATE/DATETIME is the narrowest).
 MIN_YEAR, MAX_YEAR = 1000, 9999
 
@@ -55,8 +56,14 @@ class StrictIntegerField(ParsedField):
         return int(text)
 
 
+def _refuse_decimal_comma(text: str) -> None:
+    if DECIMAL_COMMA_PATTERN.fullmatch(text):
+        raise ValueError(f"Use a dot for decimals: {text.replace(',', '.')}, not {text}.")
+
+
 class StrictFloatField(ParsedField):
     def parse(self, text: str) -> float:
+        _refuse_decimal_comma(text)
         if not FLOAT_PATTERN.fullmatch(text):
             raise ValueError("Enter a number using the digits 0-9 and a dot, like 1.75.")
         value = float(text)
@@ -72,6 +79,7 @@ class StrictDecimalField(ParsedField):
         self.precision, self.scale = precision, scale
 
     def parse(self, text: str) -> Decimal:
+        _refuse_decimal_comma(text)
         if not DECIMAL_PATTERN.fullmatch(text):
             raise ValueError("Enter a number using the digits 0-9 and a dot, like 12.50.")
         try:
@@ -90,51 +98,127 @@ class StrictDecimalField(ParsedField):
         return value
 
 
-def _calendar_date(year: str, month: str, day: str) -> dt.date:
+def _calendar_date(year: str, month: str, day: str, typed: str) -> dt.date:
     y, m, d = int(year), int(month), int(day)
     if not MIN_YEAR <= y <= MAX_YEAR:
         raise ValueError(f"Years from {MIN_YEAR} to {MAX_YEAR} can be stored.")
     try:
         return dt.date(y, m, d)
     except ValueError:
-        raise ValueError(f"{year}-{month}-{day} is not a day of the calendar.") from None
+        raise ValueError(f"{typed} is not a day of the calendar.") from None
 
 
-class IsoDateField(ParsedField):
-    message = "Use the format YYYY-MM-DD, for example 1989-01-31."
+@dataclass(frozen=True)
+class WrittenFormat:
+    """How a register writes its dates, e.g. "DD/MM/YYYY" or "YYYY-MM-DD HH:MM".
+
+    The date part names DD, MM and YYYY once each, between single separators; an optional time
+    part is HH:MM (seconds and fractions may always be added, so a stored value re-displays
+    exactly)."""
+
+    spelling: str
+
+    @cached_property
+    def date_part(self) -> str:
+        return self.spelling.split(" ")[0]
+
+    @cached_property
+    def date_regex(self) -> re.Pattern[str]:
+        pattern = ""
+        for token in re.findall(r"YYYY|MM|DD|.", self.date_part):
+            pattern += {"YYYY": r"(?P<year>[0-9]{4})", "MM": r"(?P<month>[0-9]{2})",
+                        "DD": r"(?P<day>[0-9]{2})"}.get(token, re.escape(token))
+        return re.compile(pattern)
+
+    def parse_date(self, text: str) -> dt.date | None:
+        """The day written as `text` in this format or in ISO; None when it matches neither."""
+        for regex in (self.date_regex, ISO_DATE_REGEX):
+            match = regex.fullmatch(text)
+            if match:
+                return _calendar_date(match["year"], match["month"], match["day"], text)
+        return None
+
+    def write(self, value: dt.date | dt.datetime, exact: bool = True) -> str:
+        """`value` in this format; a time gets its seconds (and fraction, when exact) if any."""
+        text = (self.date_part.replace("YYYY", f"{value.year:04d}")
+                .replace("MM", f"{value.month:02d}").replace("DD", f"{value.day:02d}"))
+        if isinstance(value, dt.datetime):
+            text += f" {value.hour:02d}:{value.minute:02d}"
+            if value.second or (exact and value.microsecond):
+                text += f":{value.second:02d}"
+            if exact and value.microsecond:
+                text += f".{value.microsecond:06d}".rstrip("0")
+        return text
+
+    def example(self, with_time: bool) -> str:
+        return self.write(EXAMPLE_TIME if with_time else EXAMPLE_TIME.date())
+
+    def hint(self, with_time: bool) -> str:
+        """The spelling a field asks for: the date part alone for a date column."""
+        return f"{self.date_part} HH:MM" if with_time else self.date_part
+
+    def message(self, with_time: bool) -> str:
+        clock = " (24-hour)" if with_time else ""
+        return f"Use the format {self.hint(with_time)}{clock}, for example " \
+               f"{self.example(with_time)}."
+
+
+ISO_DATE_REGEX = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})")
+TIME_REGEX = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?")
+EXAMPLE_TIME = dt.datetime(1989, 1, 31, 14, 5)
+ISO = WrittenFormat("YYYY-MM-DD")
+
+
+def written_format(info: dict[str, Any]) -> WrittenFormat:
+    """The column's written date format (`info["format"]`), ISO when it names none."""
+    spelling = str(info.get("format") or "").strip()
+    if not spelling:
+        return ISO
+    if not all(token in spelling.split(" ")[0] for token in ("YYYY", "MM", "DD")):
+        raise ValueError(f"date format {spelling!r} must name YYYY, MM and DD")
+    return WrittenFormat(spelling)
+
+
+class WrittenDateField(ParsedField):
+    """A day typed in the column's written format (ISO is always understood too)."""
+
+    def __init__(self, *args: Any, written: WrittenFormat = ISO, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written = written
 
     def parse(self, text: str) -> dt.date:
-        match = DATE_PATTERN.fullmatch(text)
-        if not match:
-            raise ValueError(self.message)
-        return _calendar_date(*match.groups())
+        day = self.written.parse_date(text)
+        if day is None:
+            raise ValueError(self.written.message(with_time=False))
+        return day
 
     def format(self, value: dt.date) -> str:
-        return value.isoformat()
+        return self.written.write(value)
 
 
-class IsoDateTimeField(ParsedField):
-    message = "Use the format YYYY-MM-DD HH:MM (24-hour), for example 1989-01-31 14:05."
+class WrittenDateTimeField(WrittenDateField):
+    """A day and a time of day; a day alone means midnight. ISO's "T" is understood too."""
 
     def parse(self, text: str) -> dt.datetime:
-        if DATE_PATTERN.fullmatch(text):
-            text += "T00:00"  # a bare date means midnight
-        match = DATETIME_PATTERN.fullmatch(text)
-        if not match:
-            raise ValueError(self.message)
-        year, month, day, hour, minute, second, fraction = match.groups()
-        date = _calendar_date(year, month, day)
+        date_text, _, time_text = text.replace("T", " ", 1).partition(" ")
+        day = self.written.parse_date(date_text.strip())
+        match = TIME_REGEX.fullmatch(time_text.strip()) if time_text.strip() else None
+        if day is None or (time_text.strip() and match is None):
+            raise ValueError(self.written.message(with_time=True))
+        if match is None:
+            return dt.datetime.combine(day, dt.time())
+        hour, minute, second, fraction = match.groups()
         try:
             time = dt.time(int(hour), int(minute), int(second or 0),
                            int((fraction or "0").ljust(6, "0")))
         except ValueError:
             raise ValueError(f"{hour}:{minute} is not a time of day.") from None
-        return dt.datetime.combine(date, time)
+        return dt.datetime.combine(day, time)
 
     def format(self, value: dt.datetime) -> str:
-        # datetime-local inputs want "YYYY-MM-DDTHH:MM[:SS]"
-        text = value.replace(tzinfo=None).isoformat(timespec="seconds")
-        return text[:-3] if text.endswith(":00") else text
+        if value.tzinfo is not None:  # stored as UTC; shown and typed as UTC
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return self.written.write(value)
 
 
 class TrimmedStringField(StringField):
@@ -159,3 +243,17 @@ def no_control_characters(form: Any, field: Field) -> None:
     PostgreSQL would refuse NUL anyway, SQLite and MySQL would store it silently."""
     if isinstance(field.data, str) and any(c in CONTROL_CHARACTERS for c in field.data):
         raise ValidationError("Remove the invisible control characters from this text.")
+
+
+class MaxChars(Length):
+    """At most `max` characters, counted as the database counts them (code points); the
+    message says how many the value has, since nothing in the page cuts it short."""
+
+    def __init__(self, max: int) -> None:  # noqa: A002 - Length's own name for the limit
+        super().__init__(max=max)
+        self.field_flags = {}  # Length's flag would render maxlength, which cuts a paste
+
+    def __call__(self, form: Any, field: Field) -> None:
+        length = len(field.data or "")
+        if length > self.max:
+            raise ValidationError(f"At most {self.max:,} characters (this has {length:,}).")

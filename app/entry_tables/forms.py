@@ -1,9 +1,12 @@
 """The one converter from an entry table's columns (and their `info`) to a Flask-WTF form.
 
-Validators mirror the database: String(n) gets Length(max=n), Integer the 32-bit range,
+Numbers and dates are text inputs parsed on the server (exactly what was typed, or a message).
+Validators mirror the database: String(n) gets MaxChars(n) (no maxlength), Integer the 32-bit range,
 Numeric(p, s) its digits, dates the calendar and the years every backend stores; NOT NULL
 columns are required. `Column.info` adds: label, help, placeholder, choices, min, max,
-pattern (+ pattern_message), and the soft rules expected_min / expected_max.
+pattern (+ pattern_message), format (a date column's written format, e.g. "DD/MM/YYYY" or
+"DD/MM/YYYY HH:MM"; ISO by default, and ISO is always accepted too) and the soft rules
+expected_min / expected_max.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 from app.entry_tables.fields import (
-    IsoDateField,
-    IsoDateTimeField,
+    MaxChars,
     StrictDecimalField,
     StrictFloatField,
     StrictIntegerField,
     TrimmedStringField,
+    WrittenDateField,
+    WrittenDateTimeField,
     no_control_characters,
     not_blank,
+    written_format,
 )
 from app.entry_tables.registry import EntryTable
 from app.services import drafts
@@ -86,7 +91,7 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
     kwargs = {"label": info.get("label") or column.key.replace("_", " ").capitalize(),
               "description": info.get("help", ""), "validators": validators,
               "render_kw": render_kw}
-    choices = _choices(column)
+    choices = column_choices(column)
     if choices is not None:
         options = [SelectChoice(value, label) for value, label in choices]
         if not required:
@@ -115,25 +120,40 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
         low, high = max(low, info.get("min", low)), min(high, info.get("max", high))
         validators.append(NumberRange(min=low, max=high,
                                       message=f"Enter a whole number from {low} to {high}."))
-        render_kw.update(type="number", step=1, min=low, max=high, inputmode="numeric")
+        render_kw.update(_TYPED_TEXT, inputmode="numeric")
         return StrictIntegerField(**kwargs)
     if python_type is float:
-        _number_range(info, validators, render_kw)
-        render_kw.update(type="number", step="any", inputmode="decimal")
+        _number_range(info, validators)
+        render_kw.update(_TYPED_TEXT, inputmode="decimal")
         return StrictFloatField(**kwargs)
     if python_type is Decimal:
-        _number_range(info, validators, render_kw)
-        scale = column.type.scale
-        render_kw.update(type="number", inputmode="decimal",
-                         step=f"{10 ** -scale:.{scale}f}" if scale else "any")
-        return StrictDecimalField(precision=column.type.precision, scale=scale, **kwargs)
-    if python_type is dt.datetime:
-        render_kw.update(type="datetime-local", step=1)
-        return IsoDateTimeField(**kwargs)
-    if python_type is dt.date:
-        render_kw.update(type="date")
-        return IsoDateField(**kwargs)
+        _number_range(info, validators)
+        render_kw.update(_TYPED_TEXT, inputmode="decimal")
+        return StrictDecimalField(precision=column.type.precision, scale=column.type.scale,
+                                  **kwargs)
+    if python_type in (dt.datetime, dt.date):
+        return _date_field(column, kwargs, with_time=python_type is dt.datetime)
     return _text_field(column, kwargs)
+
+
+# Numbers and dates are typed as text: a native number or date input turns "12e", "4O" or a
+# half-typed date into an empty value, which would be saved as "no value" (or as "now").
+_TYPED_TEXT = {"type": "text", "autocomplete": "off", "spellcheck": "false"}
+
+
+def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> Field:
+    written = written_format(column.info)
+    hint = written.hint(with_time)
+    # No inputmode: a phone's numeric keypad lacks the separators ("-", "/", ":", space).
+    kwargs["render_kw"].update(_TYPED_TEXT)
+    kwargs["render_kw"].setdefault("placeholder", hint)
+    kwargs["render_kw"]["data-format"] = hint
+    # Worded for the clerk and for the codebook alike: it is how values are typed, while the
+    # database stores every date the same way (ISO).
+    sentence = f"Type it as {hint}, for example {written.example(with_time)}."
+    kwargs["description"] = " ".join(filter(None, [kwargs["description"], sentence]))
+    field_class = WrittenDateTimeField if with_time else WrittenDateField
+    return field_class(written=written, **kwargs)
 
 
 def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
@@ -141,13 +161,16 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     length = getattr(column.type, "length", None)
     if isinstance(column.type, sa.Text) or length is None:
         limit = LONG_TEXT_MAX_CHARS if _is_long_text(column) else TEXT_MAX_CHARS
-        validators.append(Length(max=limit, message=f"At most {limit:,} characters."))
+        validators.append(MaxChars(limit))
         validators.append(no_control_characters)
         render_kw.setdefault("rows", 3)
+        render_kw["data-maxchars"] = limit
         return TextAreaField(**kwargs)
-    validators.append(Length(max=length, message=f"At most {length} characters."))
+    # No maxlength: the browser would cut a pasted value without a word. fields.js counts,
+    # the server refuses what is longer.
+    validators.append(MaxChars(length))
     validators.append(no_control_characters)
-    render_kw["maxlength"] = length
+    render_kw["data-maxchars"] = length
     if info.get("pattern"):
         validators.append(Regexp(f"^(?:{info['pattern']})$", message=info.get(
             "pattern_message", f"Must match the pattern {info['pattern']}.")))
@@ -155,7 +178,8 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     return TrimmedStringField(**kwargs)
 
 
-def _choices(column: sa.Column) -> list[tuple[str, str]] | None:
+def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
+    """(stored value, label) of a column with choices (info or Enum); None for the others."""
     if column.info.get("choices"):
         return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
     if isinstance(column.type, sa.Enum):
@@ -188,7 +212,7 @@ def _int_range(column_type: sa.types.TypeEngine[Any]) -> tuple[int, int]:
     return INT32
 
 
-def _number_range(info: dict[str, Any], validators: list[Any], render_kw: dict[str, Any]) -> None:
+def _number_range(info: dict[str, Any], validators: list[Any]) -> None:
     low, high = info.get("min"), info.get("max")
     if low is None and high is None:
         return
@@ -199,7 +223,6 @@ def _number_range(info: dict[str, Any], validators: list[Any], render_kw: dict[s
     else:
         message = f"Enter a number of at most {high}."
     validators.append(NumberRange(min=low, max=high, message=message))
-    render_kw.update({k: v for k, v in (("min", low), ("max", high)) if v is not None})
 
 
 def _is_long_text(column: sa.Column) -> bool:

@@ -38,7 +38,8 @@ class RegisterPerson(EntryMixin, db.Model):
                           "expected_min": 0, "expected_max": 100,
                           "help": "Ages over 100 are possible but are flagged for review."})
     birth_date: Mapped[dt.date | None] = mapped_column(
-        sa.Date, info={"label": "Date of birth", "duplicate_key": True})
+        sa.Date, info={"label": "Date of birth", "duplicate_key": True,
+                       "format": "DD/MM/YYYY"})  # as the registers write it
     recorded_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime, info={"label": "Recorded at", "help": "Date and time of the entry."})
     height_m: Mapped[float | None] = mapped_column(

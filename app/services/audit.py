@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.entry_tables import display
+from app.entry_tables.registry import EntryTable
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
@@ -61,9 +63,19 @@ def history(table_name: str, row_key: str) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
-def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) for every field an event changed."""
+def changes(event: AuditEvent, table: EntryTable | None = None) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for every field an event changed.
+
+    Given the entry table, values are compared (and returned) parsed by the column's type, so
+    one instant written as "09:00:00" in one snapshot and "09:00:00+00:00" in the next is not
+    reported as a change."""
     before = json.loads(event.before) if event.before else {}
     after = json.loads(event.after) if event.after else {}
-    keys = list(dict.fromkeys([*before, *after]))
-    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+    columns = table.table.columns if table is not None else None
+    result = []
+    for key in dict.fromkeys([*before, *after]):
+        column = columns.get(key) if columns is not None else None
+        old, new = (display.from_snapshot(side.get(key), column) for side in (before, after))
+        if old != new:
+            result.append((key, old, new))
+    return result

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.entry_tables import display
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.quality import QualityFlag
@@ -31,7 +32,7 @@ def soft_warnings(table: EntryTable, values: dict[str, Any]) -> list[Warning]:
         info, value = column.info, values.get(column.key)
         if value is None or value == "":
             continue
-        label = info.get("label", column.key)
+        label = display.label(column)
         low, high = info.get("expected_min"), info.get("expected_max")
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             if low is not None and value < low:
