@@ -122,6 +122,8 @@ def test_a_pasted_141_character_key_is_counted_and_refused(clerk_page, live_serv
     page.context.grant_permissions(["clipboard-read", "clipboard-write"],
                                    origin=live_server.url)
     page.goto("/data/testDB/new")
+    # The limit is in view before anything is typed.
+    assert page.locator("#string_column-counter").inner_text() == "0 / 140 characters"
     key = "P" * 141
     page.evaluate("text => navigator.clipboard.writeText(text)", key)
     page.locator("[name=string_column]").focus()

@@ -25,9 +25,8 @@
     }
     var n = length(field);
     var over = n - limit;
-    // Shown near the limit (from 80 %), so the form stays short beside the document.
-    var visible = n > 0 && n >= limit * 0.8;
-    counter.textContent = !visible ? "" : n.toLocaleString("en") + " / " +
+    // Always shown: the clerk sees the limit before typing past it.
+    counter.textContent = n.toLocaleString("en") + " / " +
       limit.toLocaleString("en") + " characters" +
       (over > 0 ? " \u2014 " + over.toLocaleString("en") + " too many" : "");
     counter.classList.toggle("text-danger", over > 0);
