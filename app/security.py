@@ -23,6 +23,7 @@ NEVER_ECHOED = {"csrf_token", "password", "password2", "new_password", "confirm"
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
+    "worker-src 'self'",  # the PDF.js worker (static/vendor/pdfjs), same origin only
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "object-src 'self'",

@@ -1,12 +1,21 @@
-"""Checking uploaded files: their real type (by content), size, name, and zip archives."""
+"""Checking uploaded files: their real type (by content), size, name, zip archives, and the
+PNG pages made from a TIFF (browsers cannot show TIFF)."""
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 ACCEPTED = {  # content type -> (magic prefixes, stored extension)
     "application/pdf": ((b"%PDF-",), "pdf"),
@@ -18,6 +27,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 NAME_MAX = 255
 ZIP_MAX_RATIO = 100
 ZIP_MAX_ENTRIES = 2000
+TIFF_MAX_PAGES = 1000
+# Modes a PNG keeps as they are; any other (CMYK, YCbCr, 32-bit...) becomes RGB(A).
+PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
 
 
 class UploadRefused(ValueError):
@@ -119,3 +131,66 @@ def _check_zip_entry(name: str, info: zipfile.ZipInfo, max_bytes: int) -> None:
     if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
         raise UploadRefused(f"{name}: the entry {info.filename!r} has a compression ratio over "
                             f"{ZIP_MAX_RATIO} (a zip bomb?); nothing was extracted.")
+
+
+def tiff_page_count(data: bytes) -> int:
+    """How many pages a TIFF holds; UploadRefused when it cannot be opened or holds too many."""
+    try:
+        with _quiet_about_size(), Image.open(io.BytesIO(data)) as image:
+            count = getattr(image, "n_frames", 1)
+    except Exception as exc:  # Pillow raises many kinds on damaged input; all mean "unreadable"
+        raise UploadRefused(_unreadable(None, exc)) from None
+    if count > TIFF_MAX_PAGES:
+        raise UploadRefused(f"This TIFF has {count} pages; at most {TIFF_MAX_PAGES} are accepted "
+                            "in one file. Split it and upload the parts.")
+    return count
+
+
+def tiff_pages(data: bytes) -> Iterator[bytes]:
+    """Each page of a TIFF as PNG bytes, in order, decoded one at a time (a long scan need not
+    fit in memory at once). Raises UploadRefused, naming the page, when one cannot be read."""
+    count = tiff_page_count(data)
+    with Image.open(io.BytesIO(data)) as image:
+        for number in range(1, count + 1):
+            try:
+                with _quiet_about_size():
+                    image.seek(number - 1)
+                    page = _png(image)
+            except Exception as exc:  # a damaged strip shows only when the page is decoded
+                raise UploadRefused(_unreadable(number, exc)) from None
+            yield page
+
+
+@contextmanager
+def _quiet_about_size() -> Iterator[None]:
+    # Big scans are normal: Pillow's size warning is noise, while its hard decompression-bomb
+    # limit (an error) still refuses the file. Its other warnings (odd metadata) are logged the
+    # same way in tests and in production; damage that matters raises an error of its own.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if not issubclass(warning.category, Image.DecompressionBombWarning):
+            log.info("TIFF: %s", warning.message)
+
+
+def _png(frame: Image.Image) -> bytes:
+    page = ImageOps.exif_transpose(frame)  # the TIFF's orientation tag, as a viewer would
+    if page.mode not in PNG_MODES:
+        page = page.convert("RGBA" if "A" in page.mode else "RGB")
+    buffer = io.BytesIO()
+    page.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _unreadable(page: int | None, exc: Exception) -> str:
+    log.info("TIFF refused: %s: %s", type(exc).__name__, exc)
+    where = f"page {page} cannot be read" if page else "it cannot be read"
+    if isinstance(exc, UnidentifiedImageError):
+        reason = "not an image format Pillow knows"
+    elif isinstance(exc, Image.DecompressionBombError):
+        reason = "too many pixels for one page"
+    else:
+        reason = str(exc).split(" <")[0] or type(exc).__name__  # no object reprs
+    return (f"This TIFF file is damaged or incomplete: {where} ({reason}). "
+            "Nothing was stored.")

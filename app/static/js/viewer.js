@@ -1,0 +1,363 @@
+// The document viewer (templates/documents/_viewer.html): PDF.js draws a PDF page on a canvas;
+// an image, or a TIFF's PNG pages, is an img. Both get page turning, zoom, fit width, rotation,
+// panning, and keys that act only while focus is inside the viewer (plus Alt+PageDown/PageUp from
+// anywhere: no text field uses them), so a clerk's typing is never taken. Page, zoom and rotation
+// are kept per user and document in localStorage, so a save, a reload or a later visit finds the
+// document where the clerk left it.
+
+const ZOOM_STEPS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5];
+const MIN_ZOOM = ZOOM_STEPS[0];
+const MAX_ZOOM = ZOOM_STEPS[ZOOM_STEPS.length - 1];
+const CSS_PER_POINT = 96 / 72; // 100 % is a PDF page at its printed size, as PDF.js counts it
+const MAX_CANVAS_PIXELS = 16777216; // beyond this a canvas costs too much memory
+const SHEET_MARGIN = 16; // px around the page inside the stage (the sheet's margin, both sides)
+const TYPING = "input, textarea, select, [contenteditable=''], [contenteditable='true']";
+const ready = new WeakSet();
+
+function clampZoom(zoom) {
+  return Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, zoom));
+}
+
+// --- remembered state ---------------------------------------------------------------------------
+
+function storageKey(root) {
+  return `portal.viewer.u${root.dataset.userId}.d${root.dataset.documentId}`;
+}
+
+function loadState(root, pageCount) {
+  const state = { page: 1, zoom: 1, rotation: 0, fit: true };
+  let saved = null;
+  try {
+    saved = JSON.parse(window.localStorage.getItem(storageKey(root)) || "null");
+  } catch (error) {
+    saved = null; // private mode or a damaged entry: start from the first page
+  }
+  if (!saved || typeof saved !== "object") return state;
+  if (Number.isInteger(saved.page)) state.page = Math.min(pageCount, Math.max(1, saved.page));
+  if (typeof saved.zoom === "number" && Number.isFinite(saved.zoom)) state.zoom = clampZoom(saved.zoom);
+  if ([0, 90, 180, 270].includes(saved.rotation)) state.rotation = saved.rotation;
+  state.fit = saved.fit === true;
+  return state;
+}
+
+function saveState(root, state) {
+  try {
+    window.localStorage.setItem(storageKey(root), JSON.stringify(state));
+  } catch (error) {
+    // storage full or forbidden: the viewer still works, it just forgets
+  }
+}
+
+// --- sources: what a page is and how it is drawn -------------------------------------------------
+
+async function pdfSource(root) {
+  const pdfjs = await import(root.dataset.pdfjs);
+  pdfjs.GlobalWorkerOptions.workerSrc = root.dataset.pdfjsWorker;
+  // isEvalSupported: the CSP forbids eval; PDF.js would otherwise probe it and log a violation.
+  const pdf = await pdfjs.getDocument({ url: root.dataset.src, isEvalSupported: false }).promise;
+  let task = null;
+  return {
+    count: pdf.numPages,
+    async size(number, rotation) {
+      const page = await pdf.getPage(number);
+      const viewport = page.getViewport({ scale: CSS_PER_POINT, rotation: (page.rotate + rotation) % 360 });
+      return { width: viewport.width, height: viewport.height };
+    },
+    async draw(sheet, number, zoom, rotation) {
+      const page = await pdf.getPage(number);
+      const viewport = page.getViewport({
+        scale: zoom * CSS_PER_POINT, rotation: (page.rotate + rotation) % 360,
+      });
+      const area = viewport.width * viewport.height;
+      const ratio = Math.min(window.devicePixelRatio || 1, Math.sqrt(MAX_CANVAS_PIXELS / area));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.floor(viewport.width * ratio);
+      canvas.height = Math.floor(viewport.height * ratio);
+      canvas.style.width = `${Math.round(viewport.width)}px`;
+      canvas.style.height = `${Math.round(viewport.height)}px`;
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `Page ${number} of ${pdf.numPages}`);
+      if (task) task.cancel(); // a newer drawing wins; the old one ends with a cancel error
+      task = page.render({ canvas, viewport, transform: ratio === 1 ? null : [ratio, 0, 0, ratio, 0, 0] });
+      const mine = task;
+      try {
+        await mine.promise;
+      } finally {
+        if (task === mine) task = null;
+      }
+      // Drawn off-screen, swapped in whole: the clerk never sees a blank page between zooms.
+      canvas.id = "viewer-canvas";
+      sheet.replaceChildren(canvas);
+      sheet.style.width = canvas.style.width;
+      sheet.style.height = canvas.style.height;
+      return canvas;
+    },
+  };
+}
+
+function imageSource(root) {
+  const template = root.dataset.pageUrl;
+  const count = template ? Number(root.dataset.pages) || 1 : 1;
+  const urlOf = (number) => (template ? template.replace("{n}", String(number)) : root.dataset.src);
+  const existing = root.querySelector("#viewer-image");
+  const name = existing ? existing.alt.replace(/, page \d+$/, "") : "Document";
+  const loaded = new Map();
+
+  // The page's own img (already in the HTML, shown without JavaScript) serves page 1.
+  function whenLoaded(img, number) {
+    return new Promise((resolve, reject) => {
+      if (img.complete && img.naturalWidth) {
+        resolve(img);
+        return;
+      }
+      img.addEventListener("load", () => resolve(img), { once: true });
+      img.addEventListener("error", () => reject(new Error(`page ${number} could not be loaded`)), { once: true });
+      if (img !== existing || (img.complete && !img.naturalWidth)) img.src = urlOf(number);
+    });
+  }
+
+  function load(number) {
+    if (!loaded.has(number)) {
+      const done = whenLoaded(number === 1 && existing ? existing : new Image(), number);
+      loaded.set(number, done);
+      done.catch(() => loaded.delete(number)); // a later try may load it
+    }
+    return loaded.get(number);
+  }
+
+  return {
+    count,
+    async size(number, rotation) {
+      const img = await load(number);
+      const turned = rotation % 180 !== 0;
+      return turned ? { width: img.naturalHeight, height: img.naturalWidth }
+        : { width: img.naturalWidth, height: img.naturalHeight };
+    },
+    async draw(sheet, number, zoom, rotation) {
+      const img = await load(number);
+      const width = img.naturalWidth * zoom;
+      const height = img.naturalHeight * zoom;
+      const turned = rotation % 180 !== 0;
+      img.id = "viewer-image";
+      img.alt = count > 1 ? `${name}, page ${number}` : name;
+      img.draggable = false;
+      img.style.width = `${width}px`;
+      img.style.height = `${height}px`;
+      img.style.transform = `translate(-50%, -50%) rotate(${rotation}deg)`;
+      sheet.style.width = `${Math.round(turned ? height : width)}px`;
+      sheet.style.height = `${Math.round(turned ? width : height)}px`;
+      if (sheet.firstElementChild !== img || sheet.childElementCount !== 1) sheet.replaceChildren(img);
+      return img;
+    },
+  };
+}
+
+// --- the viewer ------------------------------------------------------------------------------------
+
+class Viewer {
+  constructor(root) {
+    this.root = root;
+    this.stage = root.querySelector(".doc-viewer-stage");
+    this.sheet = root.querySelector(".doc-viewer-sheet");
+    this.pageInput = root.querySelector("#viewer-page");
+    this.pageCount = root.querySelector("#viewer-page-count");
+    this.zoomOutput = root.querySelector("#viewer-zoom");
+    this.message = root.querySelector("#viewer-message");
+    this.drawing = Promise.resolve();
+    this.wanted = 0; // the number of the latest drawing asked for; older ones are dropped
+  }
+
+  async start() {
+    const kind = this.root.dataset.kind;
+    if (kind !== "pdf" && kind !== "image" && kind !== "pages") return;
+    try {
+      this.source = kind === "pdf" ? await pdfSource(this.root) : imageSource(this.root);
+    } catch (error) {
+      this.say(`The document could not be opened here (${error.message}). Use “Original”.`);
+      return;
+    }
+    this.state = loadState(this.root, this.source.count);
+    this.pageCount.textContent = `/ ${this.source.count}`;
+    this.root.querySelector(".doc-viewer-toolbar").hidden = false;
+    this.root.classList.add("is-ready");
+    this.listen();
+    await this.render();
+  }
+
+  say(text) {
+    this.message.textContent = text;
+  }
+
+  listen() {
+    this.root.querySelector(".doc-viewer-toolbar").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (button) this.act(button.dataset.action);
+    });
+    this.pageInput.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault(); // never submits a form around the viewer
+        this.goToTyped();
+      } else if (event.key === "Escape") {
+        this.pageInput.value = String(this.state.page);
+      }
+    });
+    this.pageInput.addEventListener("change", () => this.goToTyped());
+    this.root.addEventListener("keydown", (event) => this.onKey(event));
+    document.addEventListener("keydown", (event) => this.onAnyKey(event));
+    this.stage.addEventListener("wheel", (event) => this.onWheel(event), { passive: false });
+    this.enablePanning();
+    new ResizeObserver(() => {
+      if (this.state.fit) this.render();
+    }).observe(this.stage);
+  }
+
+  // Keys typed in a field (the clerk's form, or the page box) are the clerk's, never the viewer's.
+  onKey(event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target.closest(TYPING)) return;
+    const actions = {
+      PageDown: "next", PageUp: "prev", "+": "zoom-in", "=": "zoom-in", "-": "zoom-out",
+      _: "zoom-out", 0: "fit", 1: "actual", r: "rotate", R: "rotate-back",
+    };
+    const action = actions[event.key];
+    if (!action) return;
+    event.preventDefault();
+    this.act(action);
+  }
+
+  onAnyKey(event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.key !== "PageDown" && event.key !== "PageUp") return;
+    if (!this.root.isConnected) return;
+    event.preventDefault();
+    this.act(event.key === "PageDown" ? "next" : "prev");
+  }
+
+  onWheel(event) {
+    if (!event.ctrlKey) return; // a plain wheel scrolls the page as always
+    event.preventDefault();
+    this.act(event.deltaY < 0 ? "zoom-in" : "zoom-out");
+  }
+
+  enablePanning() {
+    let start = null;
+    this.stage.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0 || event.pointerType !== "mouse") return;
+      start = { x: event.clientX, y: event.clientY, left: this.stage.scrollLeft, top: this.stage.scrollTop };
+      this.stage.setPointerCapture(event.pointerId);
+      this.stage.classList.add("is-dragging");
+    });
+    this.stage.addEventListener("pointermove", (event) => {
+      if (!start) return;
+      this.stage.scrollLeft = start.left - (event.clientX - start.x);
+      this.stage.scrollTop = start.top - (event.clientY - start.y);
+    });
+    const stop = () => {
+      start = null;
+      this.stage.classList.remove("is-dragging");
+    };
+    this.stage.addEventListener("pointerup", stop);
+    this.stage.addEventListener("pointercancel", stop);
+  }
+
+  goToTyped() {
+    const typed = this.pageInput.value.trim();
+    const number = /^\d+$/.test(typed) ? Number(typed) : NaN;
+    if (!(number >= 1 && number <= this.source.count)) {
+      this.say(`There is no page “${typed}”: type a number from 1 to ${this.source.count}.`);
+      this.pageInput.value = String(this.state.page);
+      return;
+    }
+    this.say("");
+    this.change({ page: number });
+  }
+
+  act(action) {
+    const { page, zoom, rotation } = this.state;
+    const moves = {
+      next: () => this.change({ page: Math.min(this.source.count, page + 1) }),
+      prev: () => this.change({ page: Math.max(1, page - 1) }),
+      "zoom-in": () => this.change({ zoom: ZOOM_STEPS.find((z) => z > zoom + 0.001) || MAX_ZOOM, fit: false }),
+      "zoom-out": () => this.change({ zoom: [...ZOOM_STEPS].reverse().find((z) => z < zoom - 0.001) || MIN_ZOOM, fit: false }),
+      actual: () => this.change({ zoom: 1, fit: false }),
+      fit: () => this.change({ fit: true }),
+      rotate: () => this.change({ rotation: (rotation + 90) % 360 }),
+      "rotate-back": () => this.change({ rotation: (rotation + 270) % 360 }),
+    };
+    if (moves[action]) moves[action]();
+  }
+
+  change(update) {
+    const turned = update.page !== undefined && update.page !== this.state.page;
+    Object.assign(this.state, update);
+    saveState(this.root, this.state);
+    return this.render({ toTop: turned });
+  }
+
+  // Drawings run one after another; while one runs, only the latest request waits for its turn.
+  render(options = {}) {
+    const ticket = ++this.wanted;
+    this.drawing = this.drawing.then(() => (ticket === this.wanted ? this.draw(options) : null));
+    return this.drawing;
+  }
+
+  async draw({ toTop = false }) {
+    const { page, rotation } = this.state;
+    try {
+      if (this.state.fit) this.state.zoom = await this.fitZoom(page, rotation);
+      const centre = this.centre();
+      const shown = await this.source.draw(this.sheet, page, this.state.zoom, rotation);
+      this.keepCentre(toTop ? null : centre);
+      this.showState(shown);
+    } catch (error) {
+      if (error && error.name === "RenderingCancelledException") return;
+      this.say(`Page ${page} could not be shown (${error.message}). Use “Original”.`);
+    }
+  }
+
+  async fitZoom(page, rotation) {
+    const { width } = await this.source.size(page, rotation);
+    const room = this.stage.clientWidth - SHEET_MARGIN;
+    return clampZoom(Math.floor((room / width) * 100) / 100);
+  }
+
+  centre() {
+    const { scrollLeft, scrollTop, clientWidth, clientHeight, scrollWidth, scrollHeight } = this.stage;
+    return { x: (scrollLeft + clientWidth / 2) / scrollWidth, y: (scrollTop + clientHeight / 2) / scrollHeight };
+  }
+
+  // A zoom or a rotation keeps the same spot of the page in the middle of the stage.
+  keepCentre(centre) {
+    const { clientWidth, clientHeight, scrollWidth, scrollHeight } = this.stage;
+    this.stage.scrollLeft = centre ? centre.x * scrollWidth - clientWidth / 2 : 0;
+    this.stage.scrollTop = centre ? centre.y * scrollHeight - clientHeight / 2 : 0;
+  }
+
+  showState(shown) {
+    const { page, zoom, rotation } = this.state;
+    const percent = `${Math.round(zoom * 100)} %`;
+    this.pageInput.value = String(page);
+    this.zoomOutput.textContent = percent;
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus on it.
+    this.root.querySelector("[data-action=prev]").setAttribute("aria-disabled", String(page <= 1));
+    this.root.querySelector("[data-action=next]").setAttribute("aria-disabled", String(page >= this.source.count));
+    this.root.querySelector("[data-action=fit]").setAttribute("aria-pressed", String(this.state.fit));
+    for (const element of [this.root, shown]) {
+      element.dataset.renderedPage = String(page);
+      element.dataset.renderedZoom = String(zoom);
+      element.dataset.renderedRotation = String(rotation);
+    }
+  }
+}
+
+function startViewers(scope) {
+  for (const root of scope.querySelectorAll("#document-viewer[data-kind]")) {
+    if (ready.has(root)) continue;
+    ready.add(root);
+    new Viewer(root).start();
+  }
+}
+
+startViewers(document);
+// A page that swaps fragments in (htmx) may bring a viewer with it.
+document.addEventListener("htmx:load", (event) => startViewers(event.detail.elt.parentNode || document));
