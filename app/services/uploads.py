@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import struct
 import unicodedata
 import warnings
 import zipfile
@@ -28,6 +29,7 @@ NAME_MAX = 255
 ZIP_MAX_RATIO = 100
 ZIP_MAX_ENTRIES = 2000
 TIFF_MAX_PAGES = 1000
+TIFF_TYPE_SIZES = {3: 2, 4: 4, 5: 8, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}  # others: 1 byte
 # Modes a PNG keeps as they are; any other (CMYK, YCbCr, 32-bit...) becomes RGB(A).
 PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
 
@@ -134,16 +136,55 @@ def _check_zip_entry(name: str, info: zipfile.ZipInfo, max_bytes: int) -> None:
 
 
 def tiff_page_count(data: bytes) -> int:
-    """How many pages a TIFF holds; UploadRefused when it cannot be opened or holds too many."""
+    """How many pages a TIFF holds; UploadRefused when it cannot be opened, ends before its
+    last page, or holds too many."""
+    count = _directory_count(data)
     try:
         with _quiet_about_size(), Image.open(io.BytesIO(data)) as image:
-            count = getattr(image, "n_frames", 1)
+            opened = getattr(image, "n_frames", 1)
     except Exception as exc:  # Pillow raises many kinds on damaged input; all mean "unreadable"
         raise UploadRefused(_unreadable(None, exc)) from None
-    if count > TIFF_MAX_PAGES:
-        raise UploadRefused(f"This TIFF has {count} pages; at most {TIFF_MAX_PAGES} are accepted "
-                            "in one file. Split it and upload the parts.")
+    if opened != count:
+        raise UploadRefused(_unreadable(None, ValueError(f"{count} pages listed, {opened} "
+                                                         "readable")))
     return count
+
+
+def _directory_count(data: bytes) -> int:
+    """Walk the chain of page directories (IFDs) of a classic TIFF. Pillow stops quietly at a
+    link that points past the end, so a cut-off file would otherwise lose its last pages."""
+    order = "<" if data.startswith(b"II") else ">"
+    offset, count, seen = _unpack(order + "I", data, 4), 0, set()
+    while offset:
+        if offset in seen:
+            raise UploadRefused(_unreadable(None, ValueError("its pages loop back")))
+        seen.add(offset)
+        count += 1
+        if count > TIFF_MAX_PAGES:
+            raise UploadRefused(f"This TIFF has more than {TIFF_MAX_PAGES} pages; at most "
+                                f"{TIFF_MAX_PAGES} are accepted in one file. Split it and "
+                                "upload the parts.")
+        entries = _unpack(order + "H", data, offset)
+        for entry in range(offset + 2, offset + 2 + 12 * entries, 12):
+            _check_value(order, data, entry)
+        offset = _unpack(order + "I", data, offset + 2 + 12 * entries)
+    return count
+
+
+def _check_value(order: str, data: bytes, entry: int) -> None:
+    """A directory entry's value, when stored apart from it, lies inside the file."""
+    kind, length = _unpack(order + "H", data, entry + 2), _unpack(order + "I", data, entry + 4)
+    size = TIFF_TYPE_SIZES.get(kind, 1) * length
+    if size > 4:
+        _unpack(f"{order}{size}s", data, _unpack(order + "I", data, entry + 8))
+
+
+def _unpack(fmt: str, data: bytes, at: int) -> int:
+    try:
+        return struct.unpack_from(fmt, data, at)[0]
+    except struct.error:
+        raise UploadRefused("This TIFF file is damaged or incomplete: it ends before its last "
+                            "page. Nothing was stored.") from None
 
 
 def tiff_pages(data: bytes) -> Iterator[bytes]:
