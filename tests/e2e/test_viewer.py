@@ -9,6 +9,7 @@ import os
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 
+from app.documents.samples import pdf_document
 from app.extensions import db
 from app.models import Document, TestDB
 from app.services import documents as docs
@@ -77,7 +78,7 @@ def _open_pdf_at_page_4_and_150(page) -> None:
     page.keyboard.type("4")
     page.keyboard.press("Enter")
     page.wait_for_selector("#document-viewer[data-rendered-page='4']")
-    page.locator("#document-viewer").focus()
+    page.locator("#viewer-stage").focus()
     page.keyboard.press("1")  # actual size, then the zoom steps 110 %, 125 %, 150 %
     for _ in range(3):
         page.keyboard.press("+")
@@ -91,6 +92,11 @@ def _assert_page_4_at_150(page) -> None:
     assert (shown["canvasPage"], shown["canvasZoom"]) == ("4", "1.5")
     # 612 pt wide at 150 %, with PDF.js's 96/72 CSS pixels per point
     assert abs(shown["cssWidth"] - 612 * 1.5 * 96 / 72) <= 1
+
+
+def _scroll(page) -> dict:
+    return page.evaluate("() => { const s = document.getElementById('viewer-stage');"
+                         " return {top: s.scrollTop, left: s.scrollLeft}; }")
 
 
 def _type_row(page, key: str, number: str) -> None:
@@ -128,18 +134,51 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
     assert _canvas_is_drawn(page)
     page.screenshot(path=f"{SCREENSHOTS}/viewer-page4-150.png")
 
+    page.locator("#viewer-stage").focus()
+    page.keyboard.press("ArrowDown")  # the stage scrolls like any box, and that place is kept
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(400)  # the scroll position is stored once scrolling settles
+    place = _scroll(page)
+    assert place["top"] > 0
+
     _type_row(page, "ROW-1", "11")  # today a save reloads the page; with htmx it does not
     _assert_page_4_at_150(page)
     _type_row(page, "ROW-2", "22")
     _assert_page_4_at_150(page)
     page.reload()
     _assert_page_4_at_150(page)
+    assert abs(_scroll(page)["top"] - place["top"]) <= 2
+    assert abs(_scroll(page)["left"] - place["left"]) <= 2
     with live_server.app.app_context():
         rows = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
                                             TestDB.document_id)
                                   .order_by(TestDB.string_column)).all()
     assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 22, document_id)]
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_a_text_pdf_opens_at_the_top_of_its_first_page(page, live_server, live_user):
+    live_user("clerk1")
+    document_id = _assigned(live_server, "clerk1", "register.pdf",
+                            pdf_document("Parish register", ["Doe, Jane, 34"]))
+    log_in(page, "clerk1")
+    page.goto(f"/work/documents/{document_id}")
+    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    assert _scroll(page) == {"top": 0, "left": 0}
+    # The title sits near the top of the page: the first 120 CSS pixels hold dark ink.
+    assert page.evaluate("""() => {
+        const c = document.getElementById('viewer-canvas');
+        const scale = c.width / parseFloat(c.style.width);
+        const data = c.getContext('2d').getImageData(0, 0, c.width, 120 * scale).data;
+        let dark = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] < 100) dark++;
+        return dark;
+    }""") > 100
+    page.locator("#viewer-original").focus()
+    page.keyboard.press("Tab")  # the page area is the next tab stop, and shows its focus ring
+    assert page.evaluate("() => document.activeElement.id") == "viewer-stage"
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineWidth")
+    assert outline == "3px"
 
 
 def test_viewer_state_is_per_user_and_document(new_page, live_server, live_user):
@@ -150,7 +189,7 @@ def test_viewer_state_is_per_user_and_document(new_page, live_server, live_user)
     log_in(clerk, "clerk1")
     clerk.goto(f"/work/documents/{document_id}")
     _open_pdf_at_page_4_and_150(clerk)
-    clerk.locator("#document-viewer").focus()
+    clerk.locator("#viewer-stage").focus()
     clerk.keyboard.press("r")
     _wait_drawn(clerk, 4, "1.5", 90)
     width, height = clerk.evaluate("() => { const c = document.getElementById('viewer-canvas');"
@@ -234,7 +273,7 @@ def test_multi_page_tiff_shows_its_pages(page, live_server, live_user):
     page.goto(f"/work/documents/{document_id}")
     page.wait_for_selector("#document-viewer[data-rendered-page='1']")
     assert page.locator("#viewer-page-count").inner_text() == "/ 3"
-    page.locator("#document-viewer").focus()
+    page.locator("#viewer-stage").focus()
     page.keyboard.press("PageDown")
     page.wait_for_selector("#document-viewer[data-rendered-page='2']")
     image = page.locator("#viewer-image")
@@ -259,7 +298,7 @@ def test_an_image_pans_by_dragging(page, live_server, live_user):
     page.goto(f"/work/documents/{document_id}")
     page.wait_for_selector("#document-viewer[data-rendered-page='1']")
     assert page.locator("#viewer-page-count").inner_text() == "/ 1"
-    page.locator("#document-viewer").focus()
+    page.locator("#viewer-stage").focus()
     for _ in range(4):
         page.keyboard.press("+")
     page.wait_for_function("() => { const s = document.getElementById('viewer-stage');"

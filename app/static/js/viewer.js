@@ -25,7 +25,7 @@ function storageKey(root) {
 }
 
 function loadState(root, pageCount) {
-  const state = { page: 1, zoom: 1, rotation: 0, fit: true };
+  const state = { page: 1, zoom: 1, rotation: 0, fit: true, centre: null };
   let saved = null;
   try {
     saved = JSON.parse(window.localStorage.getItem(storageKey(root)) || "null");
@@ -37,6 +37,10 @@ function loadState(root, pageCount) {
   if (typeof saved.zoom === "number" && Number.isFinite(saved.zoom)) state.zoom = clampZoom(saved.zoom);
   if ([0, 90, 180, 270].includes(saved.rotation)) state.rotation = saved.rotation;
   state.fit = saved.fit === true;
+  const { centre } = saved;
+  if (centre && [centre.x, centre.y].every((v) => typeof v === "number" && v >= 0 && v <= 1)) {
+    state.centre = { x: centre.x, y: centre.y };
+  }
   return state;
 }
 
@@ -53,8 +57,16 @@ function saveState(root, state) {
 async function pdfSource(root) {
   const pdfjs = await import(root.dataset.pdfjs);
   pdfjs.GlobalWorkerOptions.workerSrc = root.dataset.pdfjsWorker;
-  // isEvalSupported: the CSP forbids eval; PDF.js would otherwise probe it and log a violation.
-  const pdf = await pdfjs.getDocument({ url: root.dataset.src, isEvalSupported: false }).promise;
+  const vendor = new URL(".", new URL(root.dataset.pdfjs, window.location.href)).href;
+  const pdf = await pdfjs.getDocument({
+    url: root.dataset.src,
+    isEvalSupported: false, // the CSP forbids eval: PDF.js would probe it and log a violation
+    // The CSP has no 'wasm-unsafe-eval': PDF.js decodes JBIG2 / JPEG 2000 scans with its plain
+    // JavaScript decoders from wasm/ instead, and draws unembedded fonts from standard_fonts/.
+    useWasm: false,
+    wasmUrl: `${vendor}wasm/`,
+    standardFontDataUrl: `${vendor}standard_fonts/`,
+  }).promise;
   let task = null;
   return {
     count: pdf.numPages,
@@ -181,7 +193,7 @@ class Viewer {
     this.root.querySelector(".doc-viewer-toolbar").hidden = false;
     this.root.classList.add("is-ready");
     this.listen();
-    await this.render();
+    await this.render({ centre: this.state.centre }); // where the clerk was looking last time
   }
 
   say(text) {
@@ -206,8 +218,19 @@ class Viewer {
     document.addEventListener("keydown", (event) => this.onAnyKey(event));
     this.stage.addEventListener("wheel", (event) => this.onWheel(event), { passive: false });
     this.enablePanning();
-    new ResizeObserver(() => {
-      if (this.state.fit) this.render();
+    let scrolled = null;
+    this.stage.addEventListener("scroll", () => { // remembered once scrolling settles
+      clearTimeout(scrolled);
+      scrolled = setTimeout(() => {
+        this.state.centre = this.centre();
+        saveState(this.root, this.state);
+      }, 250);
+    }, { passive: true });
+    let width = this.stage.clientWidth;
+    new ResizeObserver(() => { // a narrower window refits the page; the first call is no change
+      if (this.stage.clientWidth === width) return;
+      width = this.stage.clientWidth;
+      if (this.state.fit) this.render({ keep: true });
     }).observe(this.stage);
   }
 
@@ -289,9 +312,10 @@ class Viewer {
 
   change(update) {
     const turned = update.page !== undefined && update.page !== this.state.page;
+    const centre = turned ? { x: 0.5, y: 0 } : this.centre(); // a new page starts at its top
     Object.assign(this.state, update);
     saveState(this.root, this.state);
-    return this.render({ toTop: turned });
+    return this.render({ centre });
   }
 
   // Drawings run one after another; while one runs, only the latest request waits for its turn.
@@ -301,13 +325,13 @@ class Viewer {
     return this.drawing;
   }
 
-  async draw({ toTop = false }) {
+  async draw({ centre = null, keep = false }) {
     const { page, rotation } = this.state;
+    const middle = centre || (keep ? this.centre() : { x: 0.5, y: 0 });
     try {
       if (this.state.fit) this.state.zoom = await this.fitZoom(page, rotation);
-      const centre = this.centre();
       const shown = await this.source.draw(this.sheet, page, this.state.zoom, rotation);
-      this.keepCentre(toTop ? null : centre);
+      this.keepCentre(middle);
       this.showState(shown);
     } catch (error) {
       if (error && error.name === "RenderingCancelledException") return;
@@ -326,11 +350,11 @@ class Viewer {
     return { x: (scrollLeft + clientWidth / 2) / scrollWidth, y: (scrollTop + clientHeight / 2) / scrollHeight };
   }
 
-  // A zoom or a rotation keeps the same spot of the page in the middle of the stage.
+  // A zoom keeps the same spot of the page in the middle of the stage; y 0 is the page's top.
   keepCentre(centre) {
     const { clientWidth, clientHeight, scrollWidth, scrollHeight } = this.stage;
-    this.stage.scrollLeft = centre ? centre.x * scrollWidth - clientWidth / 2 : 0;
-    this.stage.scrollTop = centre ? centre.y * scrollHeight - clientHeight / 2 : 0;
+    this.stage.scrollLeft = centre.x * scrollWidth - clientWidth / 2;
+    this.stage.scrollTop = centre.y * scrollHeight - clientHeight / 2;
   }
 
   showState(shown) {
