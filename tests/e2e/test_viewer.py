@@ -181,6 +181,47 @@ def test_a_text_pdf_opens_at_the_top_of_its_first_page(page, live_server, live_u
     assert outline == "3px"
 
 
+def _jpeg2000_pdf() -> bytes:
+    """A one-page PDF whose page is a JPEG 2000 image (JPXDecode), as many scanned PDFs are."""
+    buffer = io.BytesIO()
+    _numbered_pages(1)[0].save(buffer, "JPEG2000")
+    image = buffer.getvalue()
+    width, height = PAGE_SIZE
+    content = f"q {width} 0 0 {height} 0 0 cm /Im1 Do Q".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Contents 4 0 R "
+        "/Resources << /XObject << /Im1 5 0 R >> >> >>".encode(),
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /Filter /JPXDecode "
+        f"/Length {len(image)} >>\nstream\n".encode() + image + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_jpeg2000_scan_is_drawn_without_webassembly(page, live_server, live_user):
+    live_user("clerk1")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    document_id = _assigned(live_server, "clerk1", "scan-jpx.pdf", _jpeg2000_pdf())
+    log_in(page, "clerk1")
+    page.goto(f"/work/documents/{document_id}")
+    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    assert _canvas_is_drawn(page)  # the big "1" and the frame: PDF.js decoded the JPEG 2000
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
 def test_viewer_state_is_per_user_and_document(new_page, live_server, live_user):
     live_user("clerk1")
     live_user("boss", "reviewer")
