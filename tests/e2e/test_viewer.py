@@ -359,3 +359,24 @@ def _png_scan() -> bytes:
     buffer = io.BytesIO()
     _numbered_pages(1)[0].save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_the_reviewer_gets_the_same_viewer(page, live_server, live_user):
+    live_user("clerk1")
+    live_user("boss", "reviewer")
+    document_id = _assigned(live_server, "clerk1", "scan.tif", _multi_page("TIFF", 3))
+    with live_server.app.app_context():
+        db.session.get(Document, document_id).status = "submitted"  # as if the clerk had
+        db.session.commit()
+    log_in(page, "boss")
+    page.goto(f"/review/documents/{document_id}")
+    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    comment = page.locator("#comment")
+    comment.click()
+    page.keyboard.type("page 2 r+0")
+    page.keyboard.press("Alt+PageDown")  # turns the page without leaving the comment
+    page.wait_for_selector("#document-viewer[data-rendered-page='2']")
+    assert comment.input_value() == "page 2 r+0"
+    assert page.evaluate("() => document.activeElement.id") == "comment"
+    assert page.locator("#document-viewer").get_attribute("data-rendered-rotation") == "0"
+    assert page.evaluate("() => document.getElementById('viewer-image').naturalWidth") == 612
