@@ -303,6 +303,28 @@ def test_toolbar_buttons_turn_zoom_fit_and_rotate(page, live_server, live_user):
     page.wait_for_selector("#document-viewer[data-rendered-page='1'][data-rendered-rotation='90']")
     link = page.locator("#viewer-original")
     assert link.get_attribute("href") == f"/documents/{document_id}/file"
+    page.locator("#viewer-page").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("9")
+    page.keyboard.press("Enter")  # no page 9: said so, and the viewer stays where it was
+    assert page.locator("#viewer-message").inner_text() == (
+        "There is no page “9”: type a number from 1 to 5.")
+    assert page.input_value("#viewer-page") == "1"
+    assert page.locator("#document-viewer").get_attribute("data-rendered-page") == "1"
+
+
+def test_a_pdf_that_cannot_be_opened_says_so_and_links_the_original(page, live_server,
+                                                                    live_user):
+    live_user("clerk1")
+    document_id = _assigned(live_server, "clerk1", "broken.pdf",
+                            b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    log_in(page, "clerk1")
+    page.goto(f"/work/documents/{document_id}")
+    message = page.locator("#viewer-message")
+    message.locator("a").wait_for()
+    assert message.inner_text().startswith("The document could not be opened here (")
+    assert message.locator("a").get_attribute("href") == f"/documents/{document_id}/file"
+    assert page.locator(".doc-viewer-toolbar").is_hidden()
 
 
 def test_multi_page_tiff_shows_its_pages(page, live_server, live_user):

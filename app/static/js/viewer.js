@@ -185,7 +185,7 @@ class Viewer {
     try {
       this.source = kind === "pdf" ? await pdfSource(this.root) : imageSource(this.root);
     } catch (error) {
-      this.say(`The document could not be opened here (${error.message}). Use “Original”.`);
+      this.fail(`The document could not be opened here (${error.message}).`);
       return;
     }
     this.state = loadState(this.root, this.source.count);
@@ -198,6 +198,16 @@ class Viewer {
 
   say(text) {
     this.message.textContent = text;
+  }
+
+  // The toolbar may be hidden (nothing could be opened): the message carries its own link.
+  fail(text) {
+    const link = document.createElement("a");
+    link.href = this.root.dataset.src;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = "Open the original file";
+    this.message.replaceChildren(`${text} `, link, ".");
   }
 
   listen() {
@@ -292,7 +302,7 @@ class Viewer {
       return;
     }
     this.say("");
-    this.change({ page: number });
+    if (number !== this.state.page) this.change({ page: number }); // Enter, then change on blur
   }
 
   act(action) {
@@ -335,7 +345,7 @@ class Viewer {
       this.showState(shown);
     } catch (error) {
       if (error && error.name === "RenderingCancelledException") return;
-      this.say(`Page ${page} could not be shown (${error.message}). Use “Original”.`);
+      this.fail(`Page ${page} could not be shown (${error.message}).`);
     }
   }
 
