@@ -145,6 +145,8 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
     _assert_page_4_at_150(page)
     _type_row(page, "ROW-2", "22")
     _assert_page_4_at_150(page)
+    _type_row(page, "ROW-3", "33")
+    _assert_page_4_at_150(page)
     page.reload()
     _assert_page_4_at_150(page)
     assert abs(_scroll(page)["top"] - place["top"]) <= 2
@@ -153,7 +155,8 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
         rows = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
                                             TestDB.document_id)
                                   .order_by(TestDB.string_column)).all()
-    assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 22, document_id)]
+    assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 22, document_id),
+                                        ("ROW-3", 33, document_id)]
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
