@@ -680,9 +680,9 @@ def test_a_storage_failure_on_a_page_leaves_nothing(app, admin, monkeypatch):
 
 
 def test_a_tiff_with_too_many_pages_is_refused(app, admin, monkeypatch):
-    from app.services import uploads
+    from app.services import tiff as tiff_module
 
-    monkeypatch.setattr(uploads, "TIFF_MAX_PAGES", 2)
+    monkeypatch.setattr(tiff_module, "TIFF_MAX_PAGES", 2)
     response = upload(admin, ("long.tif", tiff(3)))
     assert results(response) == [(False, "long.tif", "This TIFF has more than 2 pages; at most "
                                   "2 are accepted in one file. Split it and upload the parts.")]

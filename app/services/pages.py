@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models.document import Document
-from app.services.uploads import UploadRefused, tiff_pages
+from app.services.tiff import tiff_pages
+from app.services.uploads import UploadRefused
 from app.storage import DocumentStorage, StorageError, page_key
 
 log = logging.getLogger(__name__)
