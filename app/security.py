@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ NEVER_ECHOED = {"csrf_token", "password", "password2", "new_password", "confirm"
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
+    "worker-src 'self'",  # the PDF.js worker (static/vendor/pdfjs), same origin only
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "object-src 'self'",
@@ -92,7 +94,9 @@ def set_security_headers(response: Any) -> Any:
     headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user and current_user.is_authenticated:
+    # Pages hold personal data: never kept. Static files are the same for everyone and are
+    # revalidated (ETag), so the viewer's PDF.js (1.8 MB) is not fetched again on every page.
+    if current_user and current_user.is_authenticated and request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     return response
 
@@ -111,6 +115,9 @@ def handle_csrf_error(error: CSRFError) -> Any:
 
 
 def register(app: Flask) -> None:
+    # Module scripts (the viewer's PDF.js) are refused unless served as JavaScript, and nosniff
+    # forbids guessing: do not depend on the host's /etc/mime.types knowing ".mjs".
+    mimetypes.add_type("text/javascript", ".mjs")
     proxies = app.config.get("PROXY_FIX_COUNT", 0)
     forwarded_for = app.config.get("PROXY_FIX_FOR", proxies)
     if proxies or forwarded_for:

@@ -16,7 +16,8 @@ from flask import Flask, current_app
 
 from config import PROJECT_ROOT, ConfigError
 
-KEY_PATTERN = re.compile(r"[a-f0-9]{32}\.(pdf|png|jpg|tif)")
+# An original ("<hex>.tif") or one of its page images ("<hex>-p2.png").
+KEY_PATTERN = re.compile(r"[a-f0-9]{32}(-p[1-9][0-9]{0,4})?\.(pdf|png|jpg|tif)")
 
 
 class StorageError(RuntimeError):
@@ -28,6 +29,11 @@ class DocumentStorage(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def describe(self) -> str: ...
+
+
+def page_key(key: str, number: int) -> str:
+    """The key of page `number` (from 1) of the document stored under `key`."""
+    return _checked(f"{key.rpartition('.')[0]}-p{number}.png")
 
 
 def _checked(key: str) -> str:

@@ -53,6 +53,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "documents.unassign": ADMIN,
     "documents.reassign": ADMIN,
     "documents.file": LOGGED_IN,
+    "documents.page": LOGGED_IN,
     "workspace.queue": CLERK,
     "workspace.next_document": CLERK,
     "workspace.document": LOGGED_IN,

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 from markupsafe import escape
+from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
@@ -29,7 +30,7 @@ from app.models import Assignment, AuditEvent, Document, TestDB, User
 from app.services import documents as docs
 from app.services.errors import Invalid
 from app.services.uploads import IncomingFile
-from app.storage import KEY_PATTERN, get_storage
+from app.storage import KEY_PATTERN, get_storage, page_key
 
 PASSWORD = "correct-horse-battery"
 HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
@@ -46,6 +47,26 @@ def pdf(n: int = 1) -> bytes:
 
 def png(n: int = 1) -> bytes:
     return png_image(width=8, height=8, seed=n, note=f"scan {n}")
+
+
+def tiff(pages: int = 1, mode: str = "L", shade: int = 0) -> bytes:
+    """A TIFF of `pages` pages, each a different size (so each PNG page can be told apart)."""
+    frames = [Image.new(mode, (20 + 10 * n, 30), shade) for n in range(pages)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:],
+                   compression="tiff_lzw" if mode != "I;16B" else None)
+    return buffer.getvalue()
+
+
+def tiff_with_a_damaged_page(page: int = 2, pages: int = 3) -> bytes:
+    """A TIFF whose page `page` has its first compressed strip overwritten: it opens, and
+    pages before it decode, but that page cannot."""
+    data = bytearray(tiff(pages))
+    with Image.open(io.BytesIO(bytes(data))) as image:
+        image.seek(page - 1)
+        offset, length = image.tag_v2[273][0], image.tag_v2[279][0]  # StripOffsets, -ByteCounts
+    data[offset:offset + length] = b"\xff" * length
+    return bytes(data)
 
 
 def zipped(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -112,9 +133,12 @@ def stored_files(app) -> list[str]:
 
 
 def assert_whole(app) -> list[Document]:
-    """Every stored file has its row and every row its file (and no partial files)."""
+    """Every stored file has its row and every row its files, pages included (and no partial
+    files)."""
     rows = documents(app)
-    assert stored_files(app) == sorted(d.storage_key for d in rows)
+    assert stored_files(app) == sorted(
+        [d.storage_key for d in rows]
+        + [page_key(d.storage_key, n) for d in rows for n in range(1, (d.page_count or 0) + 1)])
     for document in rows:
         assert KEY_PATTERN.fullmatch(document.storage_key)
     return rows
@@ -238,7 +262,8 @@ def test_a_pdf_renamed_png_is_stored_as_pdf(app, admin):
 
 def test_other_accepted_types_by_their_magic_bytes(app, admin):
     jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
-    tiff_le, tiff_be = b"II*\x00" + b"\x00" * 32, b"MM\x00*" + b"\x00" * 32
+    tiff_le, tiff_be = tiff(1), tiff(1, "I;16B")
+    assert (tiff_le[:4], tiff_be[:4]) == (b"II*\x00", b"MM\x00*")
     response = upload(admin, ("a.bin", jpeg), ("b", tiff_le), ("c.tiff", tiff_be))
     assert response.status_code == 200, results(response)
     assert [(d.content_type, d.storage_key[-3:]) for d in assert_whole(app)] == [
@@ -539,6 +564,182 @@ def test_a_file_missing_from_storage_is_a_404_not_a_crash(app, users):
     for path in Path(app.config["DOCUMENT_STORAGE"]).rglob("*.pdf"):
         path.unlink()
     assert login(app, "admin").get(f"/documents/{document_id}/file").status_code == 404
+
+
+# --- TIFF pages ------------------------------------------------------------------------------
+
+def page_sizes(client, document_id: int, count: int) -> list[tuple[int, int]]:
+    sizes = []
+    for number in range(1, count + 1):
+        response = client.get(f"/documents/{document_id}/pages/{number}.png")
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        with Image.open(io.BytesIO(response.data)) as image:
+            assert image.format == "PNG"
+            sizes.append(image.size)
+    return sizes
+
+
+def test_a_multi_page_tiff_is_stored_with_a_png_per_page(app, admin):
+    response = upload(admin, ("register.tif", tiff(3)), ("scan.tiff", tiff(1, "RGB", 90)))
+    assert response.status_code == 200, results(response)
+    multi, single = assert_whole(app)
+    assert (multi.page_count, single.page_count) == (3, 1)
+    assert page_sizes(admin, multi.id, 3) == [(20, 30), (30, 30), (40, 30)]
+    assert page_sizes(admin, single.id, 1) == [(20, 30)]
+    assert admin.get(f"/documents/{multi.id}/file").data == tiff(3)  # the original is kept
+
+
+def test_every_way_in_makes_the_pages(app, admin, runner, tmp_path):
+    upload(admin, ("batch.zip", zipped({"inside.tif": tiff(2)})))
+    (tmp_path / "cli.tif").write_bytes(tiff(4, "RGB", 200))
+    result = runner.invoke(args=["documents", "add", str(tmp_path / "cli.tif")])
+    assert result.exit_code == 0, result.output
+    assert [(d.original_name, d.page_count) for d in assert_whole(app)] == [
+        ("inside.tif", 2), ("cli.tif", 4)]
+
+
+def test_pdf_and_png_documents_have_no_pages(app, admin):
+    upload(admin, ("a.pdf", pdf()), ("b.png", png()))
+    rows = assert_whole(app)
+    assert [d.page_count for d in rows] == [None, None]
+    for document in rows:
+        assert admin.get(f"/documents/{document.id}/pages/1.png").status_code == 404
+
+
+@pytest.fixture
+def assigned_tiff(app, users, clerks):
+    document_id = add(app, "Kirchenbuch Straße.tif", tiff(3))
+    with app.app_context():
+        docs.assign([db.session.get(Document, document_id)],
+                    [db.session.get(User, clerks["ann"])], actor=None)
+    return document_id
+
+
+@pytest.mark.parametrize("username,status", [
+    ("admin", 200), ("reviewer", 200), ("ann", 200), ("bob", 404), ("clerk", 404)])
+def test_pages_have_the_same_access_as_the_file(app, assigned_tiff, username, status):
+    client = login(app, username)
+    for number in (1, 3):
+        response = client.get(f"/documents/{assigned_tiff}/pages/{number}.png")
+        assert response.status_code == status
+        assert (response.data.startswith(b"\x89PNG")) == (status == 200)
+
+
+def test_pages_outside_the_document_and_strangers_get_nothing(app, assigned_tiff, client):
+    response = client.get(f"/documents/{assigned_tiff}/pages/1.png")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    admin = login(app, "admin")
+    for number in (0, 4, 99999999999):
+        assert admin.get(f"/documents/{assigned_tiff}/pages/{number}.png").status_code == 404
+    assert admin.get(f"/documents/{assigned_tiff}/pages/-1.png").status_code == 404
+    assert admin.get("/documents/99999/pages/1.png").status_code == 404
+
+
+def test_a_page_is_served_as_safely_as_the_file(app, assigned_tiff):
+    response = login(app, "ann").get(f"/documents/{assigned_tiff}/pages/2.png")
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('inline; filename="Kirchenbuch_Strae_page_2.png"')
+    assert "filename*=UTF-8''Kirchenbuch%20Stra%C3%9Fe%20%28page%202%29.png" in disposition
+
+
+def test_a_damaged_tiff_is_refused_and_nothing_is_stored(app, admin):
+    truncated = tiff(3)[:300]
+    response = upload(admin, ("damaged.tif", tiff_with_a_damaged_page(2)),
+                      ("truncated.tif", truncated), ("ok.pdf", pdf()))
+    assert response.status_code == 422
+    assert results(response)[:2] == [
+        (False, "damaged.tif", "This TIFF file is damaged or incomplete: page 2 cannot be read "
+                               "(decoder error -2). Nothing was stored."),
+        (False, "truncated.tif", results(response)[1][2])]
+    assert results(response)[1][2] == ("This TIFF file is damaged or incomplete: it ends "
+                                       "before its last page. Nothing was stored.")
+    assert [d.original_name for d in assert_whole(app)] == ["ok.pdf"]
+    assert not any(name.endswith(".png") for name in stored_files(app))  # page 1 removed
+
+
+def test_a_storage_failure_on_a_page_leaves_nothing(app, admin, monkeypatch):
+    from app.storage import FolderStorage, StorageError
+
+    real_put = FolderStorage.put
+
+    def full_after_two(self, key, data, content_type):
+        if key.endswith("-p3.png"):
+            raise StorageError("could not write the document: No space left on device")
+        real_put(self, key, data, content_type)
+
+    monkeypatch.setattr(FolderStorage, "put", full_after_two)
+    response = upload(admin, ("long.tif", tiff(4)))
+    assert response.status_code == 422
+    assert "No space left on device" in results(response)[0][2]
+    assert assert_whole(app) == [] and stored_files(app) == []
+
+
+def test_a_tiff_with_too_many_pages_is_refused(app, admin, monkeypatch):
+    from app.services import tiff as tiff_module
+
+    monkeypatch.setattr(tiff_module, "TIFF_MAX_PAGES", 2)
+    response = upload(admin, ("long.tif", tiff(3)))
+    assert results(response) == [(False, "long.tif", "This TIFF has more than 2 pages; at most "
+                                  "2 are accepted in one file. Split it and upload the parts.")]
+    assert assert_whole(app) == []
+
+
+def _as_before_pages(app, document_id: int, original: bytes | None = None) -> None:
+    """Make a stored TIFF look as one stored before this feature: no pages, no page count."""
+    with app.app_context():
+        document = db.session.get(Document, document_id)
+        storage = get_storage()
+        for number in range(1, document.page_count + 1):
+            storage.delete(page_key(document.storage_key, number))
+        if original is not None:
+            storage.put(document.storage_key, original, "image/tiff")
+        document.page_count = None
+        db.session.commit()
+
+
+def test_cli_pages_makes_the_pages_of_older_tiffs(app, runner, users):
+    old = add(app, "old.tif", tiff(2))
+    broken = add(app, "broken.tif", tiff(3, shade=50))
+    add(app, "a.pdf", pdf())
+    _as_before_pages(app, old)
+    _as_before_pages(app, broken, original=tiff_with_a_damaged_page(3))
+    viewer = login(app, "admin").get(f"/documents/{old}").get_data(as_text=True)
+    assert "flask documents pages" in viewer and 'data-kind="unpaged"' in viewer
+    result = runner.invoke(args=["documents", "pages"])
+    assert result.exit_code == 1, result.output
+    assert f"pages    #{old} old.tif: 2 page(s)" in result.output
+    assert f"failed   #{broken} broken.tif: This TIFF file is damaged" in result.output
+    assert "1 of 2 TIFF document(s) without pages now have them." in result.output
+    with app.app_context():
+        assert db.session.get(Document, old).page_count == 2
+        assert db.session.get(Document, broken).page_count is None
+    assert page_sizes(login(app, "admin"), old, 2) == [(20, 30), (30, 30)]
+    assert not any("-p" in name and name.startswith(documents(app)[1].storage_key[:32])
+                   for name in stored_files(app))  # no page of the broken one left behind
+
+
+def test_the_viewer_names_the_document_and_its_pages(app, admin):
+    upload(admin, ("a.pdf", pdf()), ("b.png", png()), ("c.tif", tiff(2)))
+    a, b, c = (d.id for d in assert_whole(app))
+    shown = {}
+    for document_id in (a, b, c):
+        page = admin.get(f"/documents/{document_id}").get_data(as_text=True)
+        shown[document_id] = re.search(r'<section[^>]*id="document-viewer"[^>]*>', page,
+                                        re.S).group(0)
+        assert f'data-src="/documents/{document_id}/file"' in shown[document_id]
+        assert f'href="/documents/{document_id}/file"' in page  # "Original" link
+        assert 'src="/static/js/viewer.js"' in page
+    assert 'data-kind="pdf"' in shown[a] and 'data-kind="image"' in shown[b]
+    assert 'data-kind="pages"' in shown[c] and 'data-pages="2"' in shown[c]
+    assert f'data-page-url="/documents/{c}/pages/{{n}}.png"' in shown[c]
+    assert f'data-user-id="{user_id(app, "admin")}"' in shown[c]
+    page = admin.get(f"/documents/{c}").get_data(as_text=True)
+    assert f'<img id="viewer-image" alt="c.tif, page 1" src="/documents/{c}/pages/1.png">' in page
 
 
 # --- assignment ------------------------------------------------------------------------------

@@ -30,6 +30,17 @@ def test_authenticated_pages_are_not_cached(client, auth, users):
     assert client.get("/").headers["Cache-Control"] == "no-store"
 
 
+def test_static_files_are_revalidated_not_fetched_again(client, auth, users):
+    auth.login("clerk")
+    with client.get("/static/vendor/pdfjs/pdf.min.mjs") as first:
+        assert first.status_code == 200
+        assert "no-store" not in first.headers.get("Cache-Control", "")
+        assert first.mimetype == "text/javascript"  # a module script needs a JavaScript type
+        etag = first.headers["ETag"]
+    with client.get("/static/vendor/pdfjs/pdf.min.mjs", headers={"If-None-Match": etag}) as again:
+        assert again.status_code == 304
+
+
 def test_session_cookie_flags(client, auth, users):
     response = auth.login("clerk")
     cookie = next(v for v in response.headers.getlist("Set-Cookie") if v.startswith("session="))

@@ -11,6 +11,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
+from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
@@ -22,6 +23,7 @@ from app.storage import (
     FolderStorage,
     S3Storage,
     StorageError,
+    page_key,
     storage_from_setting,
 )
 from config import PROJECT_ROOT, ConfigError
@@ -223,6 +225,31 @@ def test_upload_to_s3_and_serve_it_back(s3_app, s3):
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     assert login(s3_app, "reviewer").get(f"/documents/{rows[1].id}/file").data == image
     assert login(s3_app, "clerk").get(f"/documents/{rows[1].id}/file").status_code == 404
+
+
+def test_a_tiff_in_s3_keeps_its_pages_beside_it(s3_app, s3):
+    frames = [Image.new("L", (10 + n, 12), 255) for n in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:])
+    admin = login(s3_app, "admin")
+    assert upload(admin, ("scan.tif", buffer.getvalue())).status_code == 200
+    with s3_app.app_context():
+        document = db.session.scalar(sa.select(Document))
+    stem = document.storage_key.removesuffix(".tif")
+    assert bucket_keys(s3) == sorted(f"trove/scans/{k}" for k in (
+        document.storage_key, f"{stem}-p1.png", f"{stem}-p2.png", f"{stem}-p3.png"))
+    head = s3.head_object(Bucket=BUCKET, Key=f"trove/scans/{stem}-p2.png")
+    assert head["ContentType"] == "image/png"
+    served = admin.get(f"/documents/{document.id}/pages/3.png")
+    assert served.status_code == 200 and Image.open(io.BytesIO(served.data)).size == (12, 12)
+    assert login(s3_app, "clerk").get(f"/documents/{document.id}/pages/1.png").status_code == 404
+
+
+def test_page_keys_sit_beside_their_original():
+    assert page_key(KEY.replace(".pdf", ".tif"), 12) == KEY.replace(".pdf", "-p12.png")
+    for bad in (0, -1, 123456):
+        with pytest.raises(StorageError, match="not a storage key"):
+            page_key(KEY, bad)
 
 
 def test_s3_refusing_the_file_stores_no_row(app, s3, users):

@@ -184,8 +184,9 @@ def test_next_document_with_nothing_left(app, ann):
 def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
-    viewer = re.search(r'<iframe[^>]*id="document-viewer"[^>]*>', page).group(0)
-    src = re.search(r'src="([^"]+)"', viewer).group(1)
+    viewer = re.search(r'<section[^>]*id="document-viewer"[^>]*>', page).group(0)
+    assert 'data-kind="pdf"' in viewer  # drawn by PDF.js (static/js/viewer.js)
+    src = re.search(r'data-src="([^"]+)"', viewer).group(1)
     assert src == f"/documents/{document_id}/file"
     served = ann.get(src)
     assert served.status_code == 200 and served.mimetype == "application/pdf"
@@ -199,7 +200,7 @@ def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
 def test_workspace_shows_an_image_as_img(app, ann):
     document_id = add(app, "scan.png", png_image(8, 8), to=["ann"])
     page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
-    viewer = re.search(r'<img[^>]*id="document-viewer"[^>]*>', page).group(0)
+    viewer = re.search(r'<img[^>]*id="viewer-image"[^>]*>', page).group(0)
     assert f'src="/documents/{document_id}/file"' in viewer
     assert ann.get(f"/documents/{document_id}/file").mimetype == "image/png"
 

@@ -14,11 +14,11 @@ from flask.cli import with_appcontext
 from app.documents.samples import sample_files
 from app.extensions import db
 from app.models.document import Document
-from app.services import accounts
+from app.services import accounts, pages
 from app.services import documents as docs
 from app.services.errors import DomainError
-from app.services.uploads import IncomingFile
-from app.storage import get_storage
+from app.services.uploads import IncomingFile, UploadRefused
+from app.storage import StorageError, get_storage
 
 
 @click.group("documents")
@@ -87,6 +87,26 @@ def list_() -> None:
     """List documents with their status."""
     for document in db.session.scalars(sa.select(Document).order_by(Document.id)):
         click.echo(f"#{document.id:<6} {document.status:<12} {document.original_name}")
+
+
+@documents_cli.command("pages")
+@with_appcontext
+def pages_() -> None:
+    """Make the PNG pages of TIFF documents stored before pages were made at upload."""
+    todo = pages.missing_pages()
+    failed = 0
+    for document in todo:
+        try:
+            count = pages.make_pages(document, get_storage())
+        except (UploadRefused, StorageError) as exc:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"failed   #{document.id} {document.original_name}: {exc}")
+            continue
+        click.echo(f"pages    #{document.id} {document.original_name}: {count} page(s)")
+    click.echo(f"{len(todo) - failed} of {len(todo)} TIFF document(s) without pages now have them.")
+    if failed:
+        raise SystemExit(1)
 
 
 @click.command("demo")

@@ -28,7 +28,7 @@ from app.services import documents as docs
 from app.services import progress
 from app.services.errors import DomainError
 from app.services.uploads import IncomingFile
-from app.storage import StorageError, get_storage
+from app.storage import StorageError, get_storage, page_key
 from app.web import bounded_int
 
 PAGE_SIZE = 50
@@ -135,24 +135,43 @@ def reassign(document_id: int):
 @bp.get("/<int:document_id>/file")
 @login_required
 def file(document_id: int):
+    document = _viewable(document_id)
+    return _file_response(document, document.storage_key, document.original_name,
+                          document.content_type)
+
+
+@bp.get("/<int:document_id>/pages/<int:number>.png")
+@login_required
+def page(document_id: int, number: int):
+    """Page `number` (from 1) of a TIFF, as the PNG made at upload."""
+    document = _viewable(document_id)
+    if not document.page_count or not 1 <= number <= document.page_count:
+        abort(404)
+    stem = document.original_name.rpartition(".")[0] or document.original_name
+    return _file_response(document, page_key(document.storage_key, number),
+                          f"{stem} (page {number}).png", "image/png")
+
+
+def _viewable(document_id: int) -> Document:
     document = db.session.get(Document, document_id)
     if document is None or not docs.can_view(document, current_user):
         abort(404)  # another clerk's document does not exist, as far as a clerk can tell
+    return document
+
+
+def _file_response(document: Document, key: str, name: str, content_type: str) -> Response:
+    """The stored file under `key`, shown inline under `name`, with the strict headers."""
     try:
-        data = get_storage().get(document.storage_key)
+        data = get_storage().get(key)
     except StorageError:
-        current_app.logger.exception("document %s missing from storage", document.id)
+        current_app.logger.exception("document %s: %s missing from storage", document.id, key)
         abort(404)
-    return _file_response(document, data)
-
-
-def _file_response(document: Document, data: bytes) -> Response:
-    ascii_name = secure_filename(document.original_name)
+    ascii_name = secure_filename(name)
     if not ascii_name.rpartition(".")[0]:  # nothing ASCII left of the name ("документ.pdf")
-        ascii_name = f"document-{document.id}.{document.storage_key.rpartition('.')[2]}"
+        ascii_name = f"document-{document.id}.{key.rpartition('.')[2]}"
     disposition = (f"inline; filename=\"{ascii_name}\"; "
-                   f"filename*=UTF-8''{quote(document.original_name, safe='')}")
-    response = Response(data, mimetype=document.content_type)
+                   f"filename*=UTF-8''{quote(name, safe='')}")
+    response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = disposition
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Only the browser's own viewer may show it: no scripts, framed only by the portal.

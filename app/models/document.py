@@ -31,6 +31,9 @@ class Document(db.Model):
     double_entry: Mapped[bool] = mapped_column(sa.Boolean, default=False,
                                                server_default=sa.false())
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    # PNG pages stored beside the original, for files a browser cannot show (TIFF); None: the
+    # original is shown as it is (or, for a TIFF stored before pages existed, not yet made).
+    page_count: Mapped[int | None] = mapped_column(sa.Integer)
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True)

@@ -19,7 +19,7 @@ from app.models.document import Assignment, Document
 from app.models.quality import DoubleEntryRow
 from app.models.types import utcnow
 from app.models.user import User
-from app.services import audit, double_entry, quality, review, settings, tallies
+from app.services import audit, double_entry, pages, quality, review, settings, tallies
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.uploads import (
     IncomingFile,
@@ -90,17 +90,19 @@ def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | 
                                         f"({existing.original_name}).")
     key = f"{uuid.uuid4().hex}.{extension_for(content_type)}"
     try:
-        storage.put(key, incoming.data, content_type)
-    except StorageError as exc:
+        page_count = _store(key, incoming.data, content_type, storage)
+    except (UploadRefused, StorageError) as exc:
         return UploadResult(name, error=str(exc))
     document = Document(storage_key=key, original_name=name, content_type=content_type,
                         size_bytes=len(incoming.data), sha256=digest, status="new",
-                        double_entry=double_entry, uploaded_by_id=getattr(actor, "id", None))
+                        double_entry=double_entry, uploaded_by_id=getattr(actor, "id", None),
+                        page_count=page_count)
     db.session.add(document)
     try:
         db.session.commit()
     except (IntegrityError, SQLAlchemyError) as exc:
         db.session.rollback()
+        pages.delete_pages(key, page_count or 0, storage)
         try:
             storage.delete(key)  # the row did not make it, so neither does the file
         except StorageError:
@@ -109,6 +111,21 @@ def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | 
         return UploadResult(name, error="The database refused this document (uploaded twice "
                                         "at the same moment?); nothing was kept.")
     return UploadResult(name, document=document)
+
+
+def _store(key: str, data: bytes, content_type: str, storage: DocumentStorage) -> int | None:
+    """Store the original and, for a TIFF, its PNG pages (pages first: a damaged TIFF is refused
+    with nothing left behind). Returns the page count, None when there are none."""
+    if not pages.needs_pages(content_type):
+        storage.put(key, data, content_type)
+        return None
+    count = pages.store_pages(key, data, storage)
+    try:
+        storage.put(key, data, content_type)
+    except StorageError:
+        pages.delete_pages(key, count, storage)
+        raise
+    return count
 
 
 def get_document(document_id: int) -> Document:

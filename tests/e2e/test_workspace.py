@@ -32,7 +32,7 @@ def test_clerk_enters_two_rows_submits_and_lands_on_the_next(page, live_server, 
     page.click("#next-document")
     page.wait_for_url(f"**/work/documents/{first}")
     viewer = page.locator("#document-viewer")
-    src = viewer.get_attribute("src")
+    src = viewer.get_attribute("data-src")  # the document URL; PDF.js draws it on a canvas
     assert src.endswith(f"/documents/{first}/file")
     response = page.request.get(src)
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
