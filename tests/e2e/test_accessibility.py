@@ -23,7 +23,7 @@ from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models import Document, RegisterPerson, TestDB
 from app.services import documents as docs
-from app.services import double_entry, entries, quality
+from app.services import double_entry, entries, quality, review
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
@@ -41,6 +41,7 @@ class Portal:
     submitted_doc: int  # clerk1's rows, submitted, waiting for the reviewer
     double_doc: int  # double-entered by clerk1 and clerk2, one difference
     image_doc: int  # a PNG scan, assigned to clerk1
+    returned_doc: int  # clerk1's, returned by the reviewer with a comment
     clerk_id: int
 
 
@@ -67,7 +68,13 @@ def _seed(live_server, live_user) -> Portal:
         double = _add("register-1904.pdf", pdf_document("Register 1904", ["Poe, 7"]),
                       ["clerk1", "clerk2"], double=True)
         _enter_double(double)
-        return Portal(open_doc.id, submitted.id, double.id, image_doc.id, clerk.id)
+        returned = _add("register-1905.pdf", pdf_document("Register 1905", ["Loe, 40"]),
+                        ["clerk1"])
+        entries.create_row(get_entry_table("testDB"), {"string_column": "REG-1905-001"},
+                           actor=clerk, document_id=returned.id)
+        docs.submit(returned, clerk)
+        review.return_document(returned, find_user("boss"), "Row 1 has no number: check it.")
+        return Portal(open_doc.id, submitted.id, double.id, image_doc.id, returned.id, clerk.id)
 
 
 def _enter_submitted_rows(document: Document, clerk) -> None:
@@ -161,15 +168,23 @@ def _screenshot(page, state: str) -> None:
 
 
 def check_state(page, state: str, axe_check) -> None:
-    """axe, headings and landmarks at the laptop size, then axe and no sideways scroll at 390."""
+    """axe, headings and landmarks at the laptop size, then axe and no sideways scroll at 390.
+
+    A sideways scroll known to come from a template owned by someone else (KNOWN_OVERFLOW)
+    makes the test xfail, but only after every axe check of the state has passed."""
     check_structure(page, state)
     axe_check(page, state)
     _screenshot(page, state)
     page.set_viewport_size(PHONE)
     page.reload()
-    check_no_horizontal_scroll(page, f"{state} @390px")
     axe_check(page, f"{state} @390px")
     _screenshot(page, f"{state} @390px")
+    try:
+        check_no_horizontal_scroll(page, f"{state} @390px")
+    except AssertionError as exc:
+        if state in KNOWN_OVERFLOW:
+            pytest.xfail(f"{KNOWN_OVERFLOW[state]} -- {exc}")
+        raise
     page.set_viewport_size(VIEWPORT)
 
 
@@ -201,6 +216,7 @@ PAGES = [
     ("clerk queue", "clerk1", "/work/"),
     ("workspace: PDF document", "clerk1", "/work/documents/{open_doc}"),
     ("workspace: image document", "clerk1", "/work/documents/{image_doc}"),
+    ("workspace: returned document", "clerk1", "/work/documents/{returned_doc}"),
     ("entry form, empty", "clerk1", "/data/testDB/new"),
     ("entry tables", "clerk1", "/data/"),
     ("change password", "clerk1", "/account/password"),
@@ -228,23 +244,18 @@ PAGES = [
 ]
 
 
-# Known failures in templates owned by others (fix there, then drop the entry): state -> reason.
-KNOWN = {
-    "home, clerk": "390px: workspace/queue.html table#queue is not inside a .table-responsive "
-                   "(scrollWidth 411 > 390); the clerk's home is this queue",
-    "clerk queue": "390px: workspace/queue.html table#queue is not inside a .table-responsive "
-                   "(scrollWidth 411 > 390)",
-    "row history": "390px: entries/history.html table#history is not inside a .table-responsive "
-                   "and its date cell is .text-nowrap (scrollWidth 512 > 390)",
+# Sideways scrolling at 390 px caused by templates owned by others (fix there, then drop the
+# entry): state -> what to fix. Their axe checks still run and must pass.
+KNOWN_OVERFLOW = {
+    "home, clerk": "workspace/queue.html: table#queue is not inside a .table-responsive "
+                   "(the clerk's home is this queue)",
+    "clerk queue": "workspace/queue.html: table#queue is not inside a .table-responsive",
+    "row history": "entries/history.html: table#history is not inside a .table-responsive "
+                   "and its date cell is .text-nowrap",
 }
 
 
-def _param(state: str, user: str | None, path: str):
-    marks = [pytest.mark.xfail(reason=KNOWN[state], strict=False)] if state in KNOWN else []
-    return pytest.param(state, user, path, id=state, marks=marks)
-
-
-@pytest.mark.parametrize(("state", "user", "path"), [_param(*p) for p in PAGES])
+@pytest.mark.parametrize(("state", "user", "path"), [pytest.param(*p, id=p[0]) for p in PAGES])
 def test_page_state(page, portal, axe_check, state, user, path):
     if user:
         log_in(page, user)
@@ -323,6 +334,57 @@ def test_entry_form_soft_warning(page, axe_check, portal, live_server):
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson).where(
             RegisterPerson.full_name == "Poe, Edgar")) == 0
+
+
+def test_review_return_refused_without_a_comment(page, axe_check, portal, live_server):
+    log_in(page, "boss")
+    page.goto(f"/review/documents/{portal.submitted_doc}")
+    page.get_by_role("button", name="Return").click()  # no comment typed: refused
+    page.wait_for_selector("#comment.is-invalid")
+    axe_check(page, "review document, return refused")
+    check_structure(page, "review document, return refused")
+    with live_server.app.app_context():
+        assert db.session.get(Document, portal.submitted_doc).status == "submitted"
+
+
+def test_compare_refused_with_a_bad_value(page, axe_check, portal, live_server):
+    log_in(page, "boss")
+    page.goto(f"/review/documents/{portal.double_doc}/compare")
+    row = page.locator("tr.difference[data-field=integer_column]")
+    row.locator("input[type=radio][value=other]").check()
+    other = row.locator("input[name^=other-]")
+    other.press_sequentially("12a")  # not a whole number: refused at the field
+    other.press("Enter")
+    page.wait_for_selector("tr.difference .is-invalid")
+    axe_check(page, "double-entry compare with an error")
+    with live_server.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
+            TestDB.document_id == portal.double_doc)) == 0
+
+
+def test_workspace_submit_with_empty_expected_values(page, axe_check, portal):
+    log_in(page, "clerk1")
+    page.goto(f"/work/documents/{portal.open_doc}")
+    _enter_person_without_sex(page)
+    page.locator("#submit-document").click()
+    page.wait_for_selector("#missing-before-submit")
+    axe_check(page, "workspace, submit asks about empty values")
+    check_structure(page, "workspace, submit asks about empty values")
+
+
+def test_upload_results(page, axe_check, portal, live_server):
+    log_in(page, "root")
+    page.goto("/documents/upload")
+    page.set_input_files("input[type=file]", files=[
+        {"name": "new-scan.png", "mimeType": "image/png", "buffer": png_image(seed=3)},
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a document"}])
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("#upload-results")
+    axe_check(page, "document upload with results")
+    check_structure(page, "document upload with results")
+    with live_server.app.app_context():
+        names = set(db.session.scalars(sa.select(Document.original_name)))
+        assert "new-scan.png" in names and "notes.txt" not in names
 
 
 def test_admin_create_user_refused(page, axe_check, portal, live_server):
