@@ -188,6 +188,13 @@ def check_state(page, state: str, axe_check) -> None:
     page.set_viewport_size(VIEWPORT)
 
 
+def check_here(page, state: str, axe_check) -> None:
+    """A state reached by typing: headings and axe as it stands, without reloading it."""
+    check_structure(page, state)
+    axe_check(page, state)
+    _screenshot(page, state)
+
+
 def test_axe_is_vendored_locally():
     """The test harness uses the committed axe-core, not a download."""
     head = AXE_JS.read_text(encoding="utf-8")[:200]
@@ -276,8 +283,7 @@ def test_login_page_empty_and_with_an_error(page, axe_check, live_server, live_u
     page.locator("[name=password]").press_sequentially("not-the-password")
     page.press("[name=password]", "Enter")
     page.wait_for_selector("#login-error")
-    axe_check(page, "login with an error")
-    check_structure(page, "login with an error")
+    check_here(page, "login with an error", axe_check)
 
 
 def test_entry_form_refused_with_field_errors(page, axe_check, portal, live_server):
@@ -286,8 +292,7 @@ def test_entry_form_refused_with_field_errors(page, axe_check, portal, live_serv
     page.locator("[name=integer_column]").press_sequentially("5")
     page.press("[name=integer_column]", "Enter")  # the key is left empty: refused
     page.wait_for_selector(".is-invalid")
-    axe_check(page, "entry form with errors")
-    check_structure(page, "entry form with errors")
+    check_here(page, "entry form with errors", axe_check)
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
             TestDB.integer_column == 5)) == 0
@@ -300,8 +305,7 @@ def test_workspace_refused_save_with_field_errors(page, axe_check, portal, live_
     number.press_sequentially("5")
     number.press("Enter")  # no key typed: refused at the field
     page.wait_for_selector("#panel-testDB .is-invalid")
-    axe_check(page, "workspace with field errors")
-    check_structure(page, "workspace with field errors")
+    check_here(page, "workspace with field errors", axe_check)
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
             TestDB.document_id == portal.open_doc)) == 0
@@ -315,8 +319,7 @@ def test_workspace_soft_warning(page, axe_check, portal, live_server):
     age.press_sequentially("105")
     age.press("Enter")  # above the expected maximum: asks for a confirmation
     page.wait_for_selector(".soft-warnings")
-    axe_check(page, "workspace with a soft warning")
-    check_structure(page, "workspace with a soft warning")
+    check_here(page, "workspace with a soft warning", axe_check)
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson).where(
             RegisterPerson.document_id == portal.open_doc)) == 0
@@ -330,7 +333,7 @@ def test_entry_form_soft_warning(page, axe_check, portal, live_server):
     age.press_sequentially("105")
     age.press("Enter")
     page.wait_for_selector(".soft-warnings")
-    axe_check(page, "entry form with a soft warning")
+    check_here(page, "entry form with a soft warning", axe_check)
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson).where(
             RegisterPerson.full_name == "Poe, Edgar")) == 0
@@ -341,8 +344,7 @@ def test_review_return_refused_without_a_comment(page, axe_check, portal, live_s
     page.goto(f"/review/documents/{portal.submitted_doc}")
     page.get_by_role("button", name="Return").click()  # no comment typed: refused
     page.wait_for_selector("#comment.is-invalid")
-    axe_check(page, "review document, return refused")
-    check_structure(page, "review document, return refused")
+    check_here(page, "review document, return refused", axe_check)
     with live_server.app.app_context():
         assert db.session.get(Document, portal.submitted_doc).status == "submitted"
 
@@ -356,7 +358,7 @@ def test_compare_refused_with_a_bad_value(page, axe_check, portal, live_server):
     other.press_sequentially("12a")  # not a whole number: refused at the field
     other.press("Enter")
     page.wait_for_selector("tr.difference .is-invalid")
-    axe_check(page, "double-entry compare with an error")
+    check_here(page, "double-entry compare with an error", axe_check)
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
             TestDB.document_id == portal.double_doc)) == 0
@@ -368,8 +370,7 @@ def test_workspace_submit_with_empty_expected_values(page, axe_check, portal):
     _enter_person_without_sex(page)
     page.locator("#submit-document").click()
     page.wait_for_selector("#missing-before-submit")
-    axe_check(page, "workspace, submit asks about empty values")
-    check_structure(page, "workspace, submit asks about empty values")
+    check_here(page, "workspace, submit asks about empty values", axe_check)
 
 
 def test_upload_results(page, axe_check, portal, live_server):
@@ -380,8 +381,7 @@ def test_upload_results(page, axe_check, portal, live_server):
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a document"}])
     page.get_by_role("button", name="Upload").click()
     page.wait_for_selector("#upload-results")
-    axe_check(page, "document upload with results")
-    check_structure(page, "document upload with results")
+    check_here(page, "document upload with results", axe_check)
     with live_server.app.app_context():
         names = set(db.session.scalars(sa.select(Document.original_name)))
         assert "new-scan.png" in names and "notes.txt" not in names
@@ -394,8 +394,7 @@ def test_admin_create_user_refused(page, axe_check, portal, live_server):
     field.press_sequentially("x")  # too short a name, no password: refused
     field.press("Enter")
     page.wait_for_selector(".is-invalid, .alert-danger")
-    axe_check(page, "admin users with errors")
-    check_structure(page, "admin users with errors")
+    check_here(page, "admin users with errors", axe_check)
     assert find_user_in(live_server, "x") is None
 
 
@@ -537,3 +536,23 @@ def test_dashboard_refresh_keeps_the_keyboard_focus(page, portal):
     page.wait_for_function("(n) => window.dashboardRefreshes >= n + 2", arg=before[1])
     assert page.evaluate("() => document.activeElement.textContent") == before[0]
     assert page.evaluate("() => document.activeElement.closest('#dashboard-live') !== null")
+
+
+def test_phone_navigation_menu_opens_by_keyboard(page, axe_check, portal):
+    """At 390 px the navbar collapses behind its toggler; Enter opens it, every link shows."""
+    log_in(page, "boss")
+    page.set_viewport_size(PHONE)
+    page.goto("/review/")
+    assert not page.locator("#main-nav a.nav-link").first.is_visible()
+    _tab_to(page, ".navbar-toggler")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#main-nav.show")
+    assert page.get_attribute(".navbar-toggler", "aria-expanded") == "true"
+    page.wait_for_function("() => !document.querySelector('#main-nav.collapsing')")
+    page.screenshot(path="/tmp/a11y-phone-menu.png")
+    links = page.locator("#main-nav a.nav-link")
+    assert links.count() >= 4 and all(links.nth(i).is_visible() for i in range(links.count()))
+    check_no_horizontal_scroll(page, "navigation menu open @390px")
+    axe_check(page, "navigation menu open @390px")
+    page.keyboard.press("Tab")  # the next stop is the first link of the opened menu
+    assert page.evaluate("() => document.activeElement.matches('#main-nav a.nav-link')")
