@@ -362,7 +362,8 @@ def test_the_page_is_complete_without_javascript(app, client, auth, dataset):
     assert scripts and all('src="/' in attrs and not body.strip() for attrs, body in scripts)
     assert any("js/dashboard.js" in attrs for attrs, _ in scripts)
     assert "cdn" not in " ".join(attrs for attrs, _ in scripts).lower()
-    assert '<a class="nav-link active" href="/dashboard/">Dashboard</a>' in page
+    assert ('<a class="nav-link active" aria-current="page" href="/dashboard/">Dashboard</a>'
+            in page)
 
 
 @pytest.mark.parametrize(("asked", "used"), [("1", 1), ("0", 1), ("-5", 1), ("2", 2),

@@ -235,9 +235,77 @@ def live_user(live_server: LiveServer) -> Callable[..., str]:
 
 
 def log_in(page: Any, username: str, password: str = E2E_PASSWORD) -> None:
-    """Log in through the real form, typing like a person."""
+    """Log in through the real form, typing like a person (key presses, not `fill`)."""
     page.goto("/login")
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", password)
+    page.locator("[name=username]").press_sequentially(username)
+    page.locator("[name=password]").press_sequentially(password)
     page.press("[name=password]", "Enter")
     page.wait_for_selector("#nav-user")
+
+
+# --- accessibility (axe-core) ---------------------------------------------------------------------
+
+AXE_JS = E2E_DIR.parents[1] / "app" / "static" / "vendor" / "axe-core" / "axe.min.js"
+AXE_URL = "/static/vendor/axe-core/axe.min.js"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe has no "wcag22a" tag: 2.2 added only AA rules
+# to axe's set). Best-practice rules are left out: the bar is the standard.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+_RUN_AXE = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags},
+                                          resultTypes: ["violations"]});
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary})),
+  }));
+}"""
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG A/AA violations on the page as it is now (axe injected once per page)."""
+    assert AXE_JS.is_file(), f"axe-core is missing: {AXE_JS}"
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # By URL, not by inlined content: the portal's CSP (script-src 'self') refuses inline
+        # scripts, and a test must not switch the CSP off to see the page a person sees.
+        page.add_script_tag(url=AXE_URL)
+    return page.evaluate(_RUN_AXE, WCAG_TAGS)
+
+
+def format_violations(violations: list[dict[str, Any]]) -> str:
+    """One paragraph per violated rule, with each offending element and axe's explanation."""
+    lines = []
+    for v in violations:
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']}")
+        for node in v["nodes"][:10]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']}: {summary[:400]}")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def axe_check(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
+    """`axe_check(page, state)`: fail unless axe-core finds no WCAG 2.0/2.1/2.2 A or AA
+    violation in this page state; the count is kept for the run's summary either way."""
+
+    def check(page: Any, state: str) -> None:
+        violations = axe_violations(page)
+        # On the test item, not in a module global: this conftest is imported twice (as
+        # `e2e.conftest` by pytest and `tests.e2e.conftest` by the tests).
+        request.node.user_properties.append(("axe", (state, len(violations))))
+        print(f"axe: {len(violations)} violation(s) in state {state!r}")
+        if violations:
+            ids = ", ".join(v["id"] for v in violations)
+            pytest.fail(f"axe: {len(violations)} violation(s) in {state!r} ({ids}):\n"
+                        f"{format_violations(violations)}", pytrace=False)
+
+    return check
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the number of axe violations found in each page state the run checked."""
+    counts = [value for reports in terminalreporter.stats.values() for report in reports
+              if getattr(report, "when", None) == "call"
+              for name, value in getattr(report, "user_properties", ()) if name == "axe"]
+    if counts:
+        terminalreporter.section("axe-core violations per page state")
+        for state, count in counts:
+            terminalreporter.write_line(f"{count:3d}  {state}")

@@ -21,7 +21,13 @@
     Array.prototype.forEach.call(live.querySelectorAll("[id]"), function (el) {
       if (el.scrollTop || el.scrollLeft) { boxes.push([el.id, el.scrollTop, el.scrollLeft]); }
     });
-    return { x: window.scrollX, y: window.scrollY, boxes: boxes };
+    // The keyboard focus too: a swap would otherwise drop it to <body> every few seconds.
+    var focused = Array.prototype.indexOf.call(focusables(), document.activeElement);
+    return { x: window.scrollX, y: window.scrollY, boxes: boxes, focused: focused };
+  }
+
+  function focusables() {
+    return live.querySelectorAll("a[href], button, input, select, textarea, [tabindex]");
   }
 
   function restore(state) {
@@ -30,6 +36,8 @@
       if (el) { el.scrollTop = box[1]; el.scrollLeft = box[2]; }
     });
     window.scrollTo(state.x, state.y);
+    var again = state.focused >= 0 && focusables()[state.focused];
+    if (again) { again.focus({ preventScroll: true }); }
   }
 
   function schedule() {
