@@ -406,10 +406,12 @@ def measure(url: str, servers: dict[str, GunicornServer], clerks: Sequence[Clerk
             args: argparse.Namespace) -> dict[str, Measured]:
     """Every scenario, `args.rounds` times, alternating, each on a freshly emptied table."""
     measured = {s.key: Measured(s, []) for s in scenarios(args.prefill)}
-    for _round in range(args.rounds):
+    for round_number in range(1, args.rounds + 1):
         for entry in measured.values():
             scenario = entry.scenario
             result = run_scenario(url, servers[scenario.server], scenario, clerks, args)
+            print(f"  round {round_number}: {scenario.label}: {result.per_second:,.1f}/s, "
+                  f"{result.cycles} in {result.seconds:.1f} s", flush=True)
             for problem in result.problems:
                 print(f"  [{scenario.key}] {problem}", flush=True)
             entry.rounds.append(result)
@@ -545,13 +547,13 @@ def targets(backend: str, measured: dict[str, Measured]) -> list[list[object]]:
     first, page = (measured["first_load"].pooled.latency_ms(0.5),
                    measured["bare_page"].pooled.latency_ms(0.5))
     checks = [
-        ("cycle vs bare GET+POST", _ratio(rate["portal"], rate["bare_form"]), ">=",
+        ("cycle / bare GET+POST, rows/s", _ratio(rate["portal"], rate["bare_form"]), ">=",
          TARGET_VS_BARE, ("portal", "bare_form")),
-        ("cycle vs Flask-Admin", _ratio(rate["portal"], rate["admin"]), ">=",
+        ("cycle / Flask-Admin, rows/s", _ratio(rate["portal"], rate["admin"]), ">=",
          TARGET_VS_ADMIN, ("portal", "admin")),
-        ("500-row cycle vs empty", _ratio(rate["portal"], rate["portal_full"]), "<=",
+        ("empty cycle / 500-row cycle, rows/s", _ratio(rate["portal"], rate["portal_full"]), "<=",
          TARGET_FULL_VS_EMPTY, ("portal", "portal_full")),
-        ("first load vs bare form page (p50 ms)", _ratio(first, page), "<=",
+        ("first load / bare form page, p50 ms", _ratio(first, page), "<=",
          TARGET_FIRST_LOAD, ("first_load", "bare_page")),
     ]
     summary, explained = [], set()
@@ -579,13 +581,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                      description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
     parser.add_argument("--seconds", type=float, help="timed part of each scenario and "
-                        "round: each client cycles until it is over (default 5; --quick 1.5)")
+                        "round: each client cycles until it is over (default 4; --quick 1.5)")
     parser.add_argument("--cycles", type=int, help="instead of --seconds: exactly this many "
                         "timed cycles per scenario and round, over all clients")
     parser.add_argument("--clients", type=int, default=8,
                         help="client processes, each its own clerk and document (default 8)")
     parser.add_argument("--warmup", type=int, help="untimed cycles per client first "
-                        "(default 3; --quick 1)")
+                        "(default 1)")
     parser.add_argument("--prefill", type=int, default=500,
                         help="rows already on each document in the 'full' scenarios (500)")
     shipped = shipped_gunicorn_settings()
@@ -598,8 +600,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="scenarios run alternately this many "
                         "times; rows/s is their median (default 3; --quick 1)")
     args = parser.parse_args(argv)
-    args.seconds = args.seconds or (1.5 if args.quick else 5.0)
-    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
+    args.seconds = args.seconds or (1.5 if args.quick else 4.0)
+    args.warmup = 1 if args.warmup is None else args.warmup
     args.rounds = args.rounds or (1 if args.quick else 3)
     return args
 
