@@ -56,6 +56,7 @@ from bench._load import (
     run_load,
     snippet,
 )
+from bench._profile import InProcessClient, profile_cycles
 from bench._support import (
     BENCH_PASSWORD,
     ENTRY_TABLE,
@@ -435,6 +436,22 @@ def run_scenario(url: str, server: GunicornServer, scenario: Scenario,
     return result
 
 
+def profile_portal_cycle(url: str, scratch: Path, clerk: Clerk, count: int) -> None:
+    """The portal's cycle in-process (CSRF on), under cProfile: where the time goes."""
+    from app.extensions import db
+
+    app = portal_app(url, scratch, WTF_CSRF_ENABLED=True)
+    person = PortalClerk(0, clerk)
+    person.recorder.client = InProcessClient(app)  # type: ignore[assignment]
+    empty_entry_table(url)
+    person.start()
+    person.cycle("profile-warm")
+    profile_cycles(lambda i: person.cycle(f"profile-{i}"), count)
+    person.recorder.client.close()
+    with app.app_context():
+        db.engine.dispose()
+
+
 def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     url = database_url(backend, args, scratch)
     clerks = prepare_clerks(url, scratch, args.clients)
@@ -452,6 +469,10 @@ def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict
                                args)
         finally:
             empty_entry_table(url)
+    if args.profile:
+        print(f"{backend}: where the portal's cycle spends its time")
+        profile_portal_cycle(url, scratch, clerks[0], args.profile)
+        empty_entry_table(url)
     return {"measured": measured, "keystrokes": keys}
 
 
@@ -600,6 +621,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=shipped["threads"],
                         help=f"threads per worker (default: gunicorn.conf.py's, "
                              f"{shipped['threads']} here)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also run N portal cycles in-process under cProfile and list "
+                             "the portal's heaviest functions (default: off)")
     parser.add_argument("--rounds", type=int, help="scenarios run alternately this many "
                         "times; rows/s is their median (default 3; --quick 1)")
     args = parser.parse_args(argv)
