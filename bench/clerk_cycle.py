@@ -52,7 +52,7 @@ from bench._load import (
     CycleFailed,
     LoadResult,
     Recorder,
-    WorkloadFactory,
+    Workload,
     run_load,
     snippet,
 )
@@ -346,7 +346,7 @@ class Scenario:
     key: str
     label: str
     server: str  # "portal" | "bare" | "admin"
-    workload: Callable[[int, Clerk], Any]
+    workload: Callable[[int, Clerk], Workload]
     prefill: int = 0
     page_load: bool = False  # timed cycles are page GETs, not saved rows
 
@@ -426,11 +426,10 @@ def run_scenario(url: str, server: GunicornServer, scenario: Scenario,
     if scenario.prefill:
         prefill(url, clerks, scenario.prefill)
 
-    def factory(port: int, index: int) -> Any:
-        return scenario.workload(port, clerks[index])
+    def factory(port: int, index: int) -> Workload:
+        return scenario.workload(port, clerks[index])  # client i is clerk i, on their document
 
-    typed: WorkloadFactory = factory
-    result = run_load(scenario.key, typed, server, len(clerks),
+    result = run_load(scenario.key, factory, server, len(clerks),
                       Budget(args.cycles, args.seconds), args.warmup)
     check_rows(url, scenario, result, len(clerks))
     return result
