@@ -2,7 +2,7 @@
 
     python -m bench                      # all of them, full size
     python -m bench --quick              # all of them, small sizes
-    python -m bench entry_save list_page --backend sqlite
+    python -m bench clerk_cycle list_page --backend sqlite
     make bench BENCH_ARGS="--quick"
 
 `--quick` and `--backend` are passed on to each module; other options after the module names
@@ -21,7 +21,7 @@ from pathlib import Path
 
 PACKAGE = "bench"
 # Run first, in this order; any other benchmark module follows alphabetically.
-PREFERRED_ORDER = ("entry_save", "list_page")
+PREFERRED_ORDER = ("clerk_cycle", "list_page")
 
 
 def discover() -> dict[str, Callable[[list[str]], int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import runpy
 import shutil
 import signal
 import socket
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from http.client import HTTPConnection
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -39,6 +40,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         or DEFAULT_MYSQL_URL,
                         help="MariaDB/MySQL database the benchmark may empty "
                              "(default: $BENCH_MYSQL_URL or the portal_test_bench database)")
+
+
+def shipped_gunicorn_settings() -> dict[str, Any]:
+    """The worker and thread counts the portal is deployed with (gunicorn.conf.py, which reads
+    WEB_CONCURRENCY / GUNICORN_THREADS), used for every app a benchmark serves."""
+    return runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
 
 
 def stop_cleanly_on_sigterm() -> None:
