@@ -54,6 +54,24 @@ def draft_values(draft: Draft) -> dict[str, str]:
     return json.loads(draft.data)
 
 
+def has_input(draft: Draft) -> bool:
+    """Whether anything was typed: a draft of only empty fields holds nothing to lose."""
+    return any(str(v).strip() for v in draft_values(draft).values())
+
+
+def unsaved_drafts(user_id: int, document_id: int) -> list[Draft]:
+    """The user's drafts of forms on this document that hold typed input, oldest first."""
+    query = (sa.select(Draft).where(Draft.user_id == user_id, Draft.document_id == document_id)
+             .order_by(Draft.updated_at, Draft.id))
+    return [d for d in db.session.scalars(query) if has_input(d)]
+
+
+def row_key_of(draft: Draft) -> str | None:
+    """The row a draft edits, or None for a new row (the last part of its scope)."""
+    key = draft.scope.split("|", 2)[-1]
+    return None if key == "new" else key
+
+
 DRAFTS = Draft.__table__
 
 

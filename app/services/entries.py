@@ -166,6 +166,8 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
     audit.record("delete", table.name, key, actor=actor, document_id=row.document_id,
                  before=audit.snapshot(row, list(table.table.columns)), reason=reason[:2000])
     db.session.delete(row)
+    # An unsaved edit of a row that no longer exists would only stand in the way of "Submit".
+    discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
     try:
         db.session.commit()
     except StaleDataError:
@@ -297,3 +299,24 @@ def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
         return column.op("GLOB")(f"{escaped}*")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(f"{escaped}%", escape="\\")
+
+
+LATEST_ROWS = 10
+
+
+def latest_rows(table: EntryTable, actor: User, document_id: int, *, page: int = 1,
+                page_size: int = LATEST_ROWS) -> Page:
+    """The document's rows this actor sees, newest first, one short page at a time.
+
+    A page beside the document costs the same with 5 rows on it or 5,000."""
+    return list_rows(table, actor, document_id=document_id, sort="created_at", descending=True,
+                     page=page, page_size=page_size)
+
+
+def count_rows(table: EntryTable, actor: User, document_id: int) -> int:
+    """How many rows of the document this actor sees (one indexed COUNT)."""
+    model = table.model
+    query = sa.select(sa.func.count()).select_from(model).where(model.document_id == document_id)
+    if not sees_all_rows(actor):
+        query = query.where(model.entered_by_id == actor.id)
+    return db.session.scalar(query) or 0

@@ -16,9 +16,9 @@ from app.security import login_required, roles_required
 from app.services import documents as docs
 from app.services import double_entry, progress, quality
 from app.services.errors import DomainError
-from app.web import attach_error
+from app.web import attach_error, bounded_int
 from app.workspace import bp
-from app.workspace.render import render_workspace
+from app.workspace.render import is_htmx, render_panel, render_workspace
 
 
 @bp.get("/")
@@ -53,6 +53,10 @@ def submit(document_id: int):
     doc = _visible_document(document_id)
     try:
         docs.submit(doc, current_user, confirm_missing=request.form.get("confirm_missing") == "1")
+    except docs.UnsavedInput as exc:
+        db.session.rollback()
+        # The first form with unsaved input is shown, its restored text in view.
+        return render_workspace(doc, unsaved=exc.forms, status=409, panel=exc.forms[0][0])
     except docs.MissingBeforeSubmit as exc:
         db.session.rollback()
         return render_workspace(doc, missing=exc.missing)
@@ -65,6 +69,20 @@ def submit(document_id: int):
     if following is None:
         return redirect(url_for(".queue"), code=303)
     return redirect(url_for(".document", document_id=following.id), code=303)
+
+
+@bp.get("/documents/<int:document_id>/panel/<table_name>")
+@login_required
+def panel(document_id: int, table_name: str):
+    """One entry table's panel (its blank form and a page of its latest rows) as a fragment;
+    without htmx, the workspace showing that panel."""
+    doc = _visible_document(document_id)
+    table = get_entry_table(table_name) or abort(404)
+    page = bounded_int(request.args.get("page"), 1, low=1)
+    if not is_htmx():
+        return redirect(url_for(".document", document_id=doc.id, panel=table.name,
+                                **({"page": page} if page > 1 else {})))
+    return render_panel(doc, table, page=page)
 
 
 @bp.post("/documents/<int:document_id>/entry/<table_name>")
