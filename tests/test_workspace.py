@@ -514,3 +514,19 @@ def test_an_htmx_discard_answers_with_a_blank_panel(app, ann):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "Draft discarded." in body and "GONE" not in body
     assert drafts_of(app) == []
+
+
+def test_a_reviewers_correction_is_beside_the_document(app, ann, users):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "C-1", "1").status_code == 303
+    reviewer = login(app, "reviewer")
+    page = reviewer.get("/review/correct/testDB?key=C-1").get_data(as_text=True)
+    assert f'src="/documents/{document_id}/file"' in page and 'id="correct-form"' in page
+    assert f'href="/review/documents/{document_id}"' in page  # and back to the review
+    refused = reviewer.post("/review/correct/testDB?key=C-1",
+                            data={"string_column": "C-1", "integer_column": "2",
+                                  "version": "1", "reason": ""})
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert 'class="alert alert-danger error-summary"' in text and 'href="#reason"' in text
+    assert 'id="document-viewer"' in text and saved_rows(app)[0].integer_column == 1

@@ -4,6 +4,8 @@ the first field, messages are in view, and nothing typed is lost at "Submit docu
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 from app.documents.samples import pdf_document
@@ -13,7 +15,7 @@ from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import E2E_PASSWORD, log_in
 
 SHOTS = "/tmp"
 
@@ -33,12 +35,15 @@ def _open(page, live_server, live_user) -> int:
     log_in(page, "clerk1")
     page.goto(f"/work/documents/{document_id}?panel=testDB")
     page.wait_for_function("() => document.activeElement?.name === 'string_column'")
-    page.evaluate("() => { window.__marker = 1; }")  # gone if the page ever reloads
+    # Both gone if the page reloads or the viewer is swapped.
+    page.evaluate("() => { window.__marker = 1;"
+                  " document.getElementById('document-viewer').__kept = 1; }")
     return document_id
 
 
 def _not_reloaded(page) -> None:
     assert page.evaluate("() => window.__marker") == 1
+    assert page.evaluate("() => document.getElementById('document-viewer').__kept") == 1
 
 
 def _focused(page) -> str:
@@ -51,6 +56,14 @@ def _rows(live_server, model=TestDB):
 
 
 def test_three_rows_saved_with_enter_keep_the_page_and_the_focus(page, live_server, live_user):
+    errors = []  # a CSP refusal (inline script, eval) shows up as a console error
+
+    def console(message) -> None:
+        if message.type == "error" and not message.location.get("url", "").endswith(
+                "/favicon.ico"):
+            errors.append((message.text, message.location.get("url")))
+
+    page.on("console", console)
     document_id = _open(page, live_server, live_user)
     for number, key in enumerate(("IP-1", "IP-2", "IP-3"), start=1):
         page.keyboard.type(key)
@@ -69,6 +82,7 @@ def test_three_rows_saved_with_enter_keep_the_page_and_the_focus(page, live_serv
     assert page.locator("#panel-testDB .workspace-rows tr").count() == 3
     assert page.inner_text("#count-testDB").strip() == "3"
     page.screenshot(path=f"{SHOTS}/inplace-three-rows.png")
+    assert errors == []
 
 
 def test_a_row_is_edited_and_deleted_beside_the_document(page, live_server, live_user):
@@ -181,7 +195,86 @@ def test_the_last_keys_before_the_tab_closes_are_sent_by_beacon(page, live_serve
             if drafts:
                 break
             db.session.remove()
-            import time
             time.sleep(0.1)
         (draft,) = drafts
         assert draft.document_id == document_id and '"BEACON-7"' in draft.data
+
+
+def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_server,
+                                                                 live_user):
+    live_user("clerk1")
+    document_id = _document(live_server, "clerk1")
+    context = browser.new_context(viewport={"width": 1366, "height": 900},
+                                  base_url=live_server.url)
+    try:
+        page = context.new_page()
+        log_in(page, "clerk1", E2E_PASSWORD)
+        page.goto(f"/work/documents/{document_id}")
+        page.wait_for_function("() => document.activeElement?.name === 'full_name'")
+        tabs = page.locator("[role=tablist] [role=tab]")
+        assert tabs.count() == 2
+        assert page.get_attribute("#tab-register_person", "aria-selected") == "true"
+        page.focus("#tab-register_person")
+        page.keyboard.press("ArrowRight")  # Bootstrap's tabs follow the arrow keys
+        page.wait_for_function("() => document.activeElement?.id === 'tab-testDB'")
+        assert page.get_attribute("#tab-testDB", "aria-selected") == "true"
+        assert not page.locator("#panel-register_person [name=full_name]").is_visible()
+        page.keyboard.press("Tab")  # from the tab straight into its form's first field
+        assert _focused(page) == "string_column"
+        field = page.locator("#panel-testDB [name=string_column]")
+        box = field.bounding_box()
+        assert box["y"] + box["height"] < 900 and page.evaluate("() => window.scrollY") == 0
+        assert page.locator("#panel-testDB h2").inner_text() == "Test values"
+        page.screenshot(path=f"{SHOTS}/inplace-tabs-1366x900.png")
+
+        page.goto(f"/work/documents/{document_id}")  # the choice is remembered
+        page.wait_for_function("() => document.activeElement?.name === 'string_column'")
+        assert page.get_attribute("#tab-testDB", "aria-selected") == "true"
+        page.goto(f"/work/documents/{document_id}?panel=register_person")  # the server's wins
+        page.wait_for_function("() => document.activeElement?.name === 'full_name'")
+    finally:
+        context.close()
+
+
+def test_a_restored_draft_puts_the_caret_at_its_end_and_can_be_discarded(page, live_server,
+                                                                          live_user):
+    document_id = _open(page, live_server, live_user)
+    page.keyboard.type("DRAFT-9")
+    page.keyboard.press("Tab")  # leaving the field sends the draft
+    page.locator("#panel-testDB .draft-status", has_text="Draft saved").wait_for()
+    page.goto(f"/work/documents/{document_id}?panel=testDB")
+    page.wait_for_function("() => document.activeElement?.name === 'string_column'")
+    assert page.locator("#panel-testDB [name=string_column]").input_value() == "DRAFT-9"
+    assert page.evaluate("() => document.activeElement.selectionStart") == len("DRAFT-9")
+    page.keyboard.type("1")  # typing goes on at the end
+    assert page.locator("#panel-testDB [name=string_column]").input_value() == "DRAFT-91"
+    page.evaluate("() => { window.__marker = 1;"
+                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.get_by_role("button", name="Discard draft").click()
+    page.locator("#status-testDB", has_text="Draft discarded.").wait_for()
+    _not_reloaded(page)
+    assert page.locator("#panel-testDB [name=string_column]").input_value() == ""
+    with live_server.app.app_context():
+        assert db.session.scalars(sa.select(Draft)).all() == []
+
+
+def test_older_rows_are_paged_in_the_panel(page, live_server, live_user):
+    document_id = _open(page, live_server, live_user)
+    with live_server.app.app_context():
+        clerk = find_user("clerk1")
+        from app.entry_tables.registry import get_entry_table
+        from app.services import entries
+        for n in range(12):
+            entries.create_row(get_entry_table("testDB"), {"string_column": f"OLD-{n:02}",
+                                                           "integer_column": n},
+                               actor=clerk, document_id=document_id)
+    page.goto(f"/work/documents/{document_id}?panel=testDB")
+    page.evaluate("() => { window.__marker = 1;"
+                  " document.getElementById('document-viewer').__kept = 1; }")
+    assert page.locator("#panel-testDB .workspace-rows tr").count() == 10
+    assert "12 rows on this document" in page.inner_text("#panel-testDB .rows-count")
+    page.click("#panel-testDB .rows-older")
+    page.locator("#panel-testDB .rows-count", has_text="page 2").wait_for()
+    cells = page.locator("#panel-testDB .workspace-rows tr td:first-child").all_inner_texts()
+    assert cells == ["OLD-01", "OLD-00"]
+    _not_reloaded(page)
