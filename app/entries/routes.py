@@ -92,7 +92,7 @@ def _created(table, row, document, warnings):
         message += f" {len(warnings)} value(s) flagged for the reviewer to check."
     if document is not None and is_htmx():
         # No flash: it would stay in the session and pop up on some later page.
-        return render_panel(document, table, message=message)
+        return render_panel(document, table, message=message, restore=False)
     flash(message, "success")
     if document is not None:
         # No #fragment: browsers skip autofocus when the URL names a target element.

@@ -8,7 +8,6 @@ from flask_login import current_user
 from app.entry_tables.forms import EntryFormBase
 from app.entry_tables.registry import EntryTable, get_entry_table
 from app.services import drafts
-from app.services.errors import DomainError
 
 
 def table_or_404(name: str) -> EntryTable:
@@ -29,13 +28,7 @@ def draft_fields(table: EntryTable) -> set[str]:
 
 def keep_refused_draft(table: EntryTable, form: EntryFormBase, document_id: int | None,
                        row_key: str | None) -> None:
-    """A refused save keeps what was posted as the form's draft, so nothing typed is lost
-    even if the tab closes before the clerk corrects it."""
-    posted = {c.key: request.form.get(c.key, "") for c in table.data_columns
-              if c.key in request.form}
-    try:
-        drafts.save_draft(current_user.id, table.name, document_id, row_key, posted,
-                          draft_fields(table))
-    except DomainError:  # too large to keep: the form itself still shows every value
-        return
-    form.draft_kept.data = "1"
+    """A refused save: what was posted becomes the form's draft (see drafts.keep_refused)."""
+    if drafts.keep_refused(current_user.id, table.name, document_id, row_key, request.form,
+                           draft_fields(table)):
+        form.draft_kept.data = "1"

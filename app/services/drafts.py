@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,18 @@ def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: 
         except IntegrityError:  # two saves raced to create it: the second updates instead
             db.session.rollback()
     raise Invalid("The draft could not be saved; it will be tried again.")
+
+
+def keep_refused(user_id: int, table_name: str, document_id: int | None, row_key: str | None,
+                 posted: Mapping[str, str], allowed_fields: set[str]) -> bool:
+    """A refused save keeps what was posted as the form's draft, so nothing typed is lost even
+    if the tab closes before the clerk corrects it. False when it cannot be kept (too large)."""
+    values = {name: posted.get(name, "") for name in allowed_fields if name in posted}
+    try:
+        save_draft(user_id, table_name, document_id, row_key, values, allowed_fields)
+    except Invalid:
+        return False
+    return True
 
 
 def load_draft(user_id: int, scope: str) -> Draft | None:

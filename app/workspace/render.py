@@ -64,13 +64,16 @@ def render_panel(document: Document, table: EntryTable, *, status: int = 200,
 def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | None = None,
                 mode: str = "create", row: Any = None, warnings: list[Any] | None = None,
                 conflict: Any = None, error: str | None = None, page: int = 1,
-                focus: bool = False) -> dict[str, Any]:
-    """Everything a panel shows: its form (blank, restored from a draft, or as posted)."""
+                focus: bool = False, restore: bool = True) -> dict[str, Any]:
+    """Everything a panel shows: its form (blank, restored from a draft, or as posted).
+
+    restore=False right after a save: that save deleted the draft, no need to look for it."""
     blind = document.double_entry and current_user.role == "clerk"
     draft = None
     if form is None and mode == "create":
         form = blank_form(table)
-        draft = restore_draft(table, form, current_user.id, document.id, None)
+        if restore:
+            draft = restore_draft(table, form, current_user.id, document.id, None)
     rows, count, has_next = (_blind_rows(document, table, page) if blind
                              else _table_rows(document, table, page))
     key = table.key_of(row) if row is not None else None

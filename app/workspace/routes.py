@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
-from app.services import double_entry, progress, quality
+from app.services import double_entry, drafts, progress, quality
 from app.services.errors import DomainError
 from app.web import attach_error, bounded_int
 from app.workspace import bp
@@ -91,20 +91,33 @@ def double_create(document_id: int, table_name: str):
     doc, table = _blind_document(document_id, table_name)
     form = entry_form_class(table)()
     if not form.validate():
-        return render_workspace(doc, failed={table.name: form}, status=422)
+        return _refused_blind(doc, table, form, 422)
     values = form_values(table, form, creating=True)
     warnings = quality.soft_warnings(table, values)
     if warnings and not form.confirm_warnings.data:
-        return render_workspace(doc, failed={table.name: form}, warnings=warnings)
+        return _refused_blind(doc, table, form, 200, warnings=warnings)
     try:
         docs.note_entry(doc, current_user)
         double_entry.save_row(table, doc, current_user, values)
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return render_workspace(doc, failed={table.name: form}, status=422)
-    flash(f"Saved a {table.label} row.", "success")
+        return _refused_blind(doc, table, form, 422)
+    message = f"Saved a {table.label} row."
+    if is_htmx():
+        return render_panel(doc, table, message=message, restore=False)
+    flash(message, "success")
     return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
+
+
+def _refused_blind(doc, table, form, status, warnings=None):
+    """A refused blind save: the typed values become the draft; the form says why."""
+    if drafts.keep_refused(current_user.id, table.name, doc.id, None, request.form,
+                           {c.key for c in table.data_columns}):
+        form.draft_kept.data = "1"
+    if is_htmx():
+        return render_panel(doc, table, form=form, warnings=warnings, status=status)
+    return render_workspace(doc, failed={table.name: form}, warnings=warnings, status=status)
 
 
 @bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>",

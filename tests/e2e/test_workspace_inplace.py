@@ -151,7 +151,8 @@ def test_a_soft_warning_is_confirmed_by_a_second_enter(page, live_server, live_u
     log_in(page, "clerk1")
     page.goto(f"/work/documents/{document_id}?panel=register_person")
     page.wait_for_function("() => document.activeElement?.name === 'full_name'")
-    page.evaluate("() => { window.__marker = 1; }")
+    page.evaluate("() => { window.__marker = 1;"
+                  " document.getElementById('document-viewer').__kept = 1; }")
     page.keyboard.type("Old, Very")
     page.keyboard.press("Tab")
     page.keyboard.press("ArrowDown")  # sex: Female

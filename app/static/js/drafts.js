@@ -83,13 +83,6 @@
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(save, 2000); });
     form.addEventListener("focusout", save);
     form.addEventListener("submit", function () { clearTimeout(timer); last = values(); });
-    // An in-place save waits for a draft still on its way, or the draft would arrive after
-    // the save deleted it and come back as "unsaved input".
-    form.addEventListener("htmx:confirm", function (event) {
-      if (!inflight) { return; }
-      event.preventDefault();
-      inflight.then(function () { event.detail.issueRequest(true); });
-    });
     // Ctrl+Enter in a text area saves too (plain Enter there starts a new line).
     form.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && event.ctrlKey && event.target.tagName === "TEXTAREA") {
@@ -103,7 +96,10 @@
     }, 5000);
     last = values();  // nothing to save until something changes
     watched.push({ form: form, save: save, beacon: beacon,
-                   dirty: function () { return form.isConnected && values() !== last; } });
+                   dirty: function () { return form.isConnected && values() !== last; },
+                   pending: function () { return inflight; },
+                   // The form is being saved or discarded: nothing more to send for it.
+                   quiet: function () { clearTimeout(timer); last = values(); } });
     // A restored draft: the caret goes to the end of the focused field, ready to go on typing.
     if (form.elements.draft_kept && form.elements.draft_kept.value === "1" &&
         form.contains(document.activeElement)) {
@@ -125,6 +121,22 @@
       return results.filter(function (f) { return f; });
     });
   }
+
+  // An in-place save or discard waits for a draft still on its way, or that draft would
+  // arrive after the save deleted it and come back as "unsaved input".
+  document.addEventListener("htmx:confirm", function (event) {
+    var source = event.target.closest ? event.target.closest("form") : null;
+    if (!source || !source.dataset.panel) { return; }
+    var pending = [];
+    live().forEach(function (w) {
+      if (w.form.dataset.panel !== source.dataset.panel) { return; }
+      w.quiet();
+      if (w.pending()) { pending.push(w.pending()); }
+    });
+    if (!pending.length) { return; }
+    event.preventDefault();
+    Promise.all(pending).then(function () { event.detail.issueRequest(true); });
+  });
 
   window.addEventListener("pagehide", function () {
     live().forEach(function (w) { w.beacon(); });

@@ -91,6 +91,14 @@
     box.textContent = text;
     status.appendChild(box);
   }
+  // Anything but a panel (the login page after the session ended, say) is not swapped in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var text = event.detail.serverResponse || "";
+    if (!event.detail.shouldSwap || text.indexOf('class="panel-body"') !== -1) { return; }
+    event.detail.shouldSwap = false;
+    sayInPanel(event.detail.elt, "Not saved: the page has to be loaded again (has your session " +
+               "ended?). What you typed is still in the form.");
+  });
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     sayInPanel(event.detail.elt, "Not saved: the server answered " + xhr.status + " " +
