@@ -4,29 +4,8 @@
 (function () {
   "use strict";
   var column = document.getElementById("workspace-forms");
-  if (!column) { return; }
   var drafts = window.portalDrafts || { watch: function () {}, caretToEnd: function () {},
                                         flushAll: function () { return Promise.resolve([]); } };
-  var storeKey = "portal-panel:" + column.dataset.user + ":" + column.dataset.document;
-
-  // --- tabs: the server's choice (?panel=, a refused save) wins, else this clerk's last one
-  function remember(name) { try { localStorage.setItem(storeKey, name); } catch (e) { /* private mode */ } }
-  function recalled() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
-
-  function showTab(name) {
-    var tab = document.getElementById("tab-" + name);
-    if (tab && window.bootstrap) { window.bootstrap.Tab.getOrCreateInstance(tab).show(); }
-    return !!tab;
-  }
-
-  Array.prototype.forEach.call(column.querySelectorAll('[role="tab"]'), function (tab) {
-    tab.addEventListener("shown.bs.tab", function () { remember(tab.dataset.panel); });
-  });
-
-  function activeBody() {
-    var pane = column.querySelector(".tab-pane.active") || column.querySelector(".workspace-panel");
-    return pane ? pane.querySelector(".panel-body") : null;
-  }
 
   // --- where the focus goes after a save, a refusal or a restored draft
   function fields(body) {
@@ -55,7 +34,7 @@
   }
 
   // Enter on "I checked these values" ticks it and saves (a checkbox ignores Enter by itself).
-  column.addEventListener("keydown", function (event) {
+  document.addEventListener("keydown", function (event) {
     var el = event.target;
     if (event.key !== "Enter" || el.name !== "confirm_warnings" || !el.form) { return; }
     event.preventDefault();
@@ -64,13 +43,39 @@
   });
 
   // A link in the error summary focuses its field in the same panel (ids may repeat across panels).
-  column.addEventListener("click", function (event) {
+  document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest(".error-summary a[data-focus]") : null;
     if (!link) { return; }
-    var body = link.closest(".panel-body");
+    var body = link.closest(".panel-body") || link.closest("main");
     var field = body && body.querySelector('form [id="' + link.dataset.focus + '"]');
     if (field) { event.preventDefault(); field.focus(); }
   });
+
+  // The standalone entry form (no workspace around it): the same focus rules.
+  if (!column) {
+    settle(document.querySelector("main"));
+    return;
+  }
+  var storeKey = "portal-panel:" + column.dataset.user + ":" + column.dataset.document;
+
+  // --- tabs: the server's choice (?panel=, a refused save) wins, else this clerk's last one
+  function remember(name) { try { localStorage.setItem(storeKey, name); } catch (e) { /* private mode */ } }
+  function recalled() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
+
+  function showTab(name) {
+    var tab = document.getElementById("tab-" + name);
+    if (tab && window.bootstrap) { window.bootstrap.Tab.getOrCreateInstance(tab).show(); }
+    return !!tab;
+  }
+
+  Array.prototype.forEach.call(column.querySelectorAll('[role="tab"]'), function (tab) {
+    tab.addEventListener("shown.bs.tab", function () { remember(tab.dataset.panel); });
+  });
+
+  function activeBody() {
+    var pane = column.querySelector(".tab-pane.active") || column.querySelector(".workspace-panel");
+    return pane ? pane.querySelector(".panel-body") : null;
+  }
 
   // --- htmx: new panel content is watched for drafts and takes the focus
   document.addEventListener("htmx:load", function (event) {
