@@ -530,3 +530,14 @@ def test_a_reviewers_correction_is_beside_the_document(app, ann, users):
     text = refused.get_data(as_text=True)
     assert 'class="alert alert-danger error-summary"' in text and 'href="#reason"' in text
     assert 'id="document-viewer"' in text and saved_rows(app)[0].integer_column == 1
+
+
+def test_a_draft_that_crosses_its_forms_save_is_not_kept(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))
+    assert save_row(ann, document_id, "X-1", headers=HX, form_token=token).status_code == 200
+    late = ann.post(f"/data/testDB/draft?document={document_id}",
+                    json={"data": {"string_column": "X-1"}, "form_token": token})
+    assert late.status_code == 200 and late.get_json() == {"saved": False, "already_saved": True}
+    assert drafts_of(app) == []
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303

@@ -254,11 +254,15 @@ def save_draft(table_name: str):
     document_id = document.id if document is not None else None
     if key is not None:
         document_id = _row_or_404(table, key).document_id
+    token = payload.get("form_token") if key is None else None
     try:
-        draft = drafts.save_draft(current_user.id, table.name, document_id, key,
-                                  payload.get("data"), draft_fields(table))
+        draft = drafts.save_form_draft(current_user.id, table.name, document_id, key,
+                                       payload.get("data"), draft_fields(table),
+                                       token if isinstance(token, str) else None)
     except DomainError as exc:
         return jsonify(error=type(exc).__name__, message=exc.message), exc.status_code
+    if draft is None:
+        return jsonify(saved=False, already_saved=True)
     return jsonify(saved=True, at=draft.updated_at.isoformat())
 
 

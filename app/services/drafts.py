@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models.entry import Draft
 from app.models.types import utcnow
+from app.services import audit
 from app.services.errors import Invalid
 
 MAX_DRAFT_BYTES = 2_000_000
@@ -44,6 +45,21 @@ def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: 
         except IntegrityError:  # two saves raced to create it: the second updates instead
             db.session.rollback()
     raise Invalid("The draft could not be saved; it will be tried again.")
+
+
+def save_form_draft(user_id: int, table_name: str, document_id: int | None,
+                    row_key: str | None, data: Any, allowed_fields: set[str],
+                    form_token: str | None) -> Draft | None:
+    """Save a create form's draft, unless that form was saved as a row meanwhile (None).
+
+    A draft request may cross the save of its form on the wire; checked after writing, so
+    whichever commits last, no draft of a saved form is left to block "Submit document"."""
+    draft = save_draft(user_id, table_name, document_id, row_key, data, allowed_fields)
+    if form_token and audit.saved_by_form(form_token[:64]) is not None:
+        discard_draft(user_id, draft.scope)
+        db.session.commit()
+        return None
+    return draft
 
 
 def keep_refused(user_id: int, table_name: str, document_id: int | None, row_key: str | None,

@@ -185,6 +185,32 @@ def test_a_half_typed_row_stops_submit_and_is_not_lost(page, live_server, live_u
         assert '"HALF-"' in draft.data
     assert _rows(live_server) == []
 
+    page.keyboard.type("1")  # finish the key, save it with the "Save" beside the message
+    page.locator("#unsaved-before-submit").get_by_role("link", name="Save").click()
+    page.locator("#status-testDB .alert-success", has_text="HALF-1").wait_for()
+    assert [r.string_column for r in _rows(live_server)] == ["HALF-1"]
+    page.click("#submit-document")
+    page.wait_for_url("**/work/")  # nothing left to do: back to the queue
+    with live_server.app.app_context():
+        assert db.session.get(Document, document_id).status == "submitted"
+        assert db.session.scalars(sa.select(Draft)).all() == []
+
+
+def test_the_standalone_form_puts_its_errors_in_view(page, live_server, live_user):
+    live_user("clerk1")
+    log_in(page, "clerk1")
+    page.goto("/data/testDB/new")
+    page.wait_for_function("() => document.activeElement?.name === 'string_column'")
+    page.keyboard.type("SOLO-1")
+    page.keyboard.press("Tab")
+    page.keyboard.type("99999999999")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    page.wait_for_function("() => document.activeElement?.name === 'integer_column'")
+    summary = page.locator("#error-summary")
+    assert summary.is_visible() and summary.get_attribute("role") == "alert"
+    assert _rows(live_server) == []
+
 
 def test_the_last_keys_before_the_tab_closes_are_sent_by_beacon(page, live_server, live_user):
     document_id = _open(page, live_server, live_user)

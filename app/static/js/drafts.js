@@ -30,7 +30,9 @@
             el.form !== form) { return; }
         data[el.name] = el.type === "checkbox" ? (el.checked ? "y" : "") : el.value;
       });
-      return JSON.stringify({ data: data });
+      // The one-time token lets the server drop a draft that crossed its form's save.
+      var formToken = form.elements.form_token ? form.elements.form_token.value : "";
+      return JSON.stringify({ data: data, form_token: formToken });
     }
 
     function say(text) { if (status) { status.textContent = text; } }
