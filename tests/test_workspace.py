@@ -541,3 +541,20 @@ def test_a_draft_that_crosses_its_forms_save_is_not_kept(app, ann):
     assert late.status_code == 200 and late.get_json() == {"saved": False, "already_saved": True}
     assert drafts_of(app) == []
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+
+
+def test_each_table_is_a_tab_with_a_heading_and_one_is_shown(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    page = ann.get(f"/work/documents/{document_id}?panel=testDB").get_data(as_text=True)
+    assert 'role="tablist"' in page
+    for table in entry_tables():
+        tab = re.search(rf'<a class="nav-link[^"]*" id="tab-{table.name}"[^>]*>', page).group(0)
+        assert 'role="tab"' in tab and f'aria-controls="panel-{table.name}"' in tab
+        # without JavaScript the tab is a link that opens its table
+        assert f'href="/work/documents/{document_id}?panel={table.name}"' in tab
+        assert f'<h2 class="h6 mb-2" id="heading-{table.name}">{table.label}' in page
+        selected = 'aria-selected="true"' in tab
+        assert selected == (table.name == "testDB")
+    assert re.search(r'id="panel-testDB" class="workspace-panel tab-pane show active"', page)
+    assert re.search(r'id="panel-register_person" class="workspace-panel tab-pane"\s', page)
+    assert 'role="status" aria-live="polite"' in page
