@@ -94,6 +94,7 @@ def test_a_row_is_edited_and_deleted_beside_the_document(page, live_server, live
     page.locator("#status-testDB .alert-success").wait_for()
     page.get_by_role("link", name="Edit row ED-1").click()
     page.locator("#panel-testDB h3", has_text="Editing row ED-1").wait_for()
+    page.screenshot(path=f"{SHOTS}/inplace-edit.png")
     number = page.locator("#panel-testDB [name=integer_column]")
     number.click()
     page.keyboard.press("Control+A")
@@ -111,6 +112,7 @@ def test_a_row_is_edited_and_deleted_beside_the_document(page, live_server, live
     reason.wait_for()
     page.wait_for_function("() => document.activeElement?.id === 'reason-testDB'")
     page.keyboard.type("typed twice")
+    page.screenshot(path=f"{SHOTS}/inplace-delete.png")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # "Delete the row"
     page.locator("#status-testDB .alert-success", has_text="Deleted Test values row ED-1"
@@ -205,10 +207,11 @@ def test_the_standalone_form_puts_its_errors_in_view(page, live_server, live_use
     page.keyboard.press("Tab")
     page.keyboard.type("99999999999")
     page.keyboard.press("Enter")
-    page.wait_for_load_state()
-    page.wait_for_function("() => document.activeElement?.name === 'integer_column'")
     summary = page.locator("#error-summary")
+    summary.wait_for()  # the page came back (422) with the summary on top
+    page.wait_for_function("() => document.activeElement?.name === 'integer_column'")
     assert summary.is_visible() and summary.get_attribute("role") == "alert"
+    page.screenshot(path=f"{SHOTS}/inplace-standalone-refused.png")
     assert _rows(live_server) == []
 
 
