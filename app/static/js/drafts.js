@@ -22,6 +22,7 @@
     var last = null;
     var timer = null;
     var inflight = null;  // the draft request on its way, if any
+    var closed = false;  // saved or discarded in place: this form sends nothing more
 
     function values() {
       var data = {};
@@ -44,7 +45,7 @@
 
     // Resolves true when the server holds what is in the form now.
     function save() {
-      if (!form.isConnected) { return Promise.resolve(true); }
+      if (closed || !form.isConnected) { return inflight || Promise.resolve(true); }
       var body = values();
       if (body === last) { return inflight || Promise.resolve(true); }
       markKept();
@@ -55,7 +56,7 @@
         body: body
       }).then(function (response) {
         if (response.ok) {
-          last = body;
+          if (!closed) { last = body; }
           say("Draft saved " + new Date().toLocaleTimeString());
           return true;
         }
@@ -72,7 +73,7 @@
 
     // sendBeacon cannot set headers: the CSRF token and the JSON travel as form fields.
     function beacon() {
-      if (!form.isConnected || !navigator.sendBeacon) { return; }
+      if (closed || !form.isConnected || !navigator.sendBeacon) { return; }
       var body = values();
       if (body === last) { return; }
       markKept();
@@ -98,10 +99,12 @@
     }, 5000);
     last = values();  // nothing to save until something changes
     watched.push({ form: form, save: save, beacon: beacon,
-                   dirty: function () { return form.isConnected && values() !== last; },
+                   dirty: function () { return !closed && form.isConnected && values() !== last; },
                    pending: function () { return inflight; },
                    // The form is being saved or discarded: nothing more to send for it.
-                   quiet: function () { clearTimeout(timer); last = values(); } });
+                   quiet: function () { clearTimeout(timer); last = values(); closed = true; },
+                   // The request failed and the form is still here: keep its drafts going.
+                   reopen: function () { closed = false; } });
     // A restored draft: the caret goes to the end of the focused field, ready to go on typing.
     if (form.elements.draft_kept && form.elements.draft_kept.value === "1" &&
         form.contains(document.activeElement)) {
@@ -138,6 +141,10 @@
     if (!pending.length) { return; }
     event.preventDefault();
     Promise.all(pending).then(function () { event.detail.issueRequest(true); });
+  });
+
+  document.addEventListener("htmx:afterRequest", function () {
+    setTimeout(function () { live().forEach(function (w) { w.reopen(); }); }, 0);
   });
 
   window.addEventListener("pagehide", function () {

@@ -19,17 +19,20 @@
     var summary = body.querySelector(".error-summary");
     var invalid = body.querySelector("form .is-invalid");
     var confirm = body.querySelector("[name=confirm_warnings]");
-    if (summary) { summary.scrollIntoView({ block: "nearest" }); }
+    if (summary) { summary.scrollIntoView({ block: "nearest", behavior: "instant" }); }
     var target = invalid || confirm || body.querySelector("form [autofocus]") || fields(body)[0];
     if (!target) { return; }
     if (confirm && target === confirm) {
       // The box is the next thing to answer: in view and focused, so Enter confirms.
-      confirm.scrollIntoView({ block: "center" });
+      confirm.scrollIntoView({ block: "center", behavior: "instant" });
       confirm.focus({ preventScroll: true });
       return;
     }
-    target.focus({ preventScroll: !!summary });
-    if (!summary) { target.scrollIntoView({ block: "nearest" }); }
+    // The summary first, then the field and the message beside it (scrolled to if further down).
+    target.focus({ preventScroll: true });
+    var message = document.getElementById(target.id + "-error");
+    target.scrollIntoView({ block: summary ? "center" : "nearest", behavior: "instant" });
+    if (message) { message.scrollIntoView({ block: "nearest", behavior: "instant" }); }
     drafts.caretToEnd(target);
   }
 
