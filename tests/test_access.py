@@ -57,6 +57,7 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "workspace.queue": CLERK,
     "workspace.next_document": CLERK,
     "workspace.document": LOGGED_IN,
+    "workspace.panel": LOGGED_IN,
     "workspace.submit": CLERK,
     "dashboard.index": STAFF,
     "dashboard.fragment": STAFF,

@@ -70,9 +70,10 @@ def feedback(response) -> list[str]:
                       response.get_data(as_text=True))
 
 
-def save_row(client, document_id: int, key: str, number: str = "1", **extra):
+def save_row(client, document_id: int, key: str, number: str = "1", headers=None, **extra):
     return client.post(f"/data/testDB/new?document={document_id}",
-                       data={"string_column": key, "integer_column": number, **extra})
+                       data={"string_column": key, "integer_column": number, **extra},
+                       headers=headers)
 
 
 def queue_rows(page: str) -> dict[int, list[str]]:
@@ -335,3 +336,226 @@ def test_a_malformed_document_parameter_is_a_404(app, ann, value):
     add(app, "page.pdf", pdf(1), to=["ann"])
     assert save_row(ann, value, "ODD").status_code == 404  # type: ignore[arg-type]
     assert saved_rows(app) == []
+
+
+# --- in-place saves (htmx): the panel comes back, the page around it stays ------------------
+
+HX = {"HX-Request": "true"}
+
+
+def form_token(body: str) -> str:
+    return re.search(r'name="form_token"[^>]*value="([^"]*)"', body).group(1)
+
+
+def drafts_of(app) -> list[Draft]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Draft).order_by(Draft.id)))
+
+
+def test_an_htmx_save_answers_with_the_panel_not_a_redirect(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    first = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    response = save_row(ann, document_id, "A-1", "7", headers=HX,
+                        form_token=form_token(first))
+    assert response.status_code == 200 and "Location" not in response.headers
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="panel-body-testDB"') and "<html" not in body
+    assert 'id="document-viewer"' not in body  # the viewer is never sent again
+    assert "Saved Test values row A-1: Number = 7, Date and time = " in body
+    assert re.search(r'id="status-testDB" hx-swap-oob="innerHTML"><div class="alert alert-success',
+                     body)
+    assert form_token(body) and form_token(body) != form_token(first)  # a fresh blank form
+    assert re.search(r'<input(?=[^>]*name="string_column")[^>]*autofocus', body)
+    assert "A-1" in re.search(r'class="table table-sm mb-1 workspace-rows".*?</table>', body,
+                              re.S).group(0)
+    assert [(r.string_column, r.integer_column) for r in saved_rows(app)] == [("A-1", 7)]
+    with ann.session_transaction() as session:
+        assert not session.get("_flashes")  # nothing left to pop up on a later page
+
+
+def test_an_htmx_double_send_gives_one_row(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))
+    assert save_row(ann, document_id, "ONCE", headers=HX, form_token=token).status_code == 200
+    again = save_row(ann, document_id, "ONCE", headers=HX, form_token=token)
+    assert again.status_code == 200
+    assert "already saved" in again.get_data(as_text=True)
+    assert [r.string_column for r in saved_rows(app)] == ["ONCE"]
+
+
+def test_an_invalid_htmx_save_is_a_422_panel_with_a_summary_and_keeps_a_draft(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    response = save_row(ann, document_id, "BAD-1", "twelve", headers=HX)
+    assert response.status_code == 422 and "Location" not in response.headers
+    body = response.get_data(as_text=True)
+    summary = re.search(r'<div class="alert alert-danger error-summary" role="alert" '
+                        r'tabindex="-1"[^>]*>.*?</div>', body, re.S).group(0)
+    assert 'href="#integer_column"' in summary and "whole number" in summary
+    assert "is-invalid" in re.search(r'<input[^>]*name="integer_column"[^>]*>', body).group(0)
+    assert saved_rows(app) == []
+    (draft,) = drafts_of(app)  # the refused values are the draft now
+    assert draft.document_id == document_id and '"twelve"' in draft.data
+    assert 'name="draft_kept" type="hidden" value="1"' in body
+
+
+def test_soft_warnings_come_back_in_the_panel_and_a_confirmed_save_clears_the_draft(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    url = f"/data/register_person/new?document={document_id}"
+    data = {"full_name": "Old, Very", "age": "120", "sex": "female"}
+    warned = ann.post(url, data=data, headers=HX)
+    assert warned.status_code == 200 and "I checked these values" in warned.get_data(as_text=True)
+    assert len(drafts_of(app)) == 1
+    saved = ann.post(url, data={**data, "confirm_warnings": "y", "draft_kept": "1"}, headers=HX)
+    assert saved.status_code == 200 and "Saved Register: people row" in saved.get_data(
+        as_text=True)
+    assert drafts_of(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(RegisterPerson.age)) == 120
+
+
+def test_edit_and_delete_happen_in_the_panel(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "E-1", "1").status_code == 303
+    form = ann.get("/data/testDB/edit?key=E-1", headers=HX)
+    body = form.get_data(as_text=True)
+    assert form.status_code == 200 and body.lstrip().startswith('<div id="panel-body-testDB"')
+    assert "Editing row E-1" in body and 'hx-post="/data/testDB/edit?key=E-1"' in body
+    assert f'hx-get="/work/documents/{document_id}/panel/testDB"' in body  # Cancel
+    saved = ann.post("/data/testDB/edit?key=E-1", headers=HX,
+                     data={"string_column": "E-1", "integer_column": "2", "version": "1"})
+    text = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "Saved changes to Test values row E-1." in text
+    assert 'action="/data/testDB/new?document=' in text  # back to the create form
+    assert saved_rows(app)[0].integer_column == 2
+
+    stale = ann.post("/data/testDB/edit?key=E-1", headers=HX,
+                     data={"string_column": "E-1", "integer_column": "3", "version": "1"})
+    assert stale.status_code == 409 and 'id="conflict"' in stale.get_data(as_text=True)
+    assert saved_rows(app)[0].integer_column == 2
+
+    asked = ann.get("/data/testDB/delete?key=E-1", headers=HX).get_data(as_text=True)
+    assert "Why is it deleted?" in asked and 'id="document-viewer"' not in asked
+    refused = ann.post("/data/testDB/delete?key=E-1", headers=HX, data={"reason": " "})
+    assert refused.status_code == 422 and "is-invalid" in refused.get_data(as_text=True)
+    deleted = ann.post("/data/testDB/delete?key=E-1", headers=HX, data={"reason": "typo"})
+    assert deleted.status_code == 200 and "Deleted Test values row E-1." in deleted.get_data(
+        as_text=True)
+    assert saved_rows(app) == []
+
+
+def test_the_edit_page_links_back_to_its_document(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "L-1").status_code == 303
+    page = ann.get("/data/testDB/edit?key=L-1").get_data(as_text=True)
+    assert f'href="/work/documents/{document_id}?panel=testDB" id="back-to-document"' in page
+
+
+def test_the_panel_lists_the_latest_rows_and_pages_the_rest(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    for n in range(23):
+        assert save_row(ann, document_id, f"P-{n:02}", str(n)).status_code == 303
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    panel = re.search(r'id="panel-testDB".*?</section>', page, re.S).group(0)
+    keys = re.findall(r"<tr><td>(P-\d\d)</td>", panel)
+    assert keys == [f"P-{n:02}" for n in range(22, 12, -1)]  # the latest ten, newest first
+    assert "23 rows on this document; the latest 10 shown" in panel
+    assert f'href="/work/documents/{document_id}?panel=testDB&amp;page=2"' in panel
+    older = ann.get(f"/work/documents/{document_id}/panel/testDB?page=3", headers=HX)
+    assert re.findall(r"<tr><td>(P-\d\d)</td>", older.get_data(as_text=True)) == [
+        "P-02", "P-01", "P-00"]
+    plain = ann.get(f"/work/documents/{document_id}/panel/testDB?page=3")
+    assert plain.status_code == 302 and plain.headers["Location"].endswith("panel=testDB&page=3")
+    second = ann.get(f"/work/documents/{document_id}?panel=testDB&page=2").get_data(as_text=True)
+    assert re.findall(r"<tr><td>(P-\d\d)</td>", re.search(
+        r'id="panel-testDB".*?</section>', second, re.S).group(0))[0] == "P-12"
+
+
+def test_submit_is_refused_while_a_draft_holds_typed_input(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    draft = f"/data/register_person/draft?document={document_id}"
+    assert ann.post(draft, json={"data": {"full_name": "Half, Ty"}}).status_code == 200
+    refused = ann.post(f"/work/documents/{document_id}/submit")
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert ("Your Register: people form has unsaved input: save or discard it first" in page)
+    assert 'value="Half, Ty"' in page  # the typed text is back in its field
+    assert f'action="/data/register_person/draft/discard?document={document_id}"' in page
+    assert document(app, document_id).status == "assigned"
+    assert assignment_status(app, document_id, "ann") == "assigned"
+    assert len(drafts_of(app)) == 1
+
+    discarded = ann.post(f"/data/register_person/draft/discard?document={document_id}")
+    assert discarded.status_code == 303 and drafts_of(app) == []
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+    assert document(app, document_id).status == "submitted"
+
+
+def test_a_draft_of_empty_fields_does_not_stop_submit(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    ann.post(f"/data/testDB/draft?document={document_id}",
+             json={"data": {"string_column": " ", "integer_column": ""}})
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+
+
+def test_a_beacon_draft_arrives_as_a_form_body(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    url = f"/data/testDB/draft?document={document_id}"
+    sent = ann.post(url, data={"draft": '{"data": {"string_column": "BEAC"}}'})
+    assert sent.status_code == 200
+    (draft,) = drafts_of(app)
+    assert draft.document_id == document_id and '"BEAC"' in draft.data
+    assert ann.post(url, data={"draft": "{not json"}).status_code == 422
+
+
+def test_an_htmx_discard_answers_with_a_blank_panel(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    ann.post(f"/data/testDB/draft?document={document_id}",
+             json={"data": {"string_column": "GONE"}})
+    response = ann.post(f"/data/testDB/draft/discard?document={document_id}", headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Draft discarded." in body and "GONE" not in body
+    assert drafts_of(app) == []
+
+
+def test_a_reviewers_correction_is_beside_the_document(app, ann, users):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    assert save_row(ann, document_id, "C-1", "1").status_code == 303
+    reviewer = login(app, "reviewer")
+    page = reviewer.get("/review/correct/testDB?key=C-1").get_data(as_text=True)
+    assert f'src="/documents/{document_id}/file"' in page and 'id="correct-form"' in page
+    assert f'href="/review/documents/{document_id}"' in page  # and back to the review
+    refused = reviewer.post("/review/correct/testDB?key=C-1",
+                            data={"string_column": "C-1", "integer_column": "2",
+                                  "version": "1", "reason": ""})
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert 'class="alert alert-danger error-summary"' in text and 'href="#reason"' in text
+    assert 'id="document-viewer"' in text and saved_rows(app)[0].integer_column == 1
+
+
+def test_a_draft_that_crosses_its_forms_save_is_not_kept(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))
+    assert save_row(ann, document_id, "X-1", headers=HX, form_token=token).status_code == 200
+    late = ann.post(f"/data/testDB/draft?document={document_id}",
+                    json={"data": {"string_column": "X-1"}, "form_token": token})
+    assert late.status_code == 200 and late.get_json() == {"saved": False, "already_saved": True}
+    assert drafts_of(app) == []
+    assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
+
+
+def test_each_table_is_a_tab_with_a_heading_and_one_is_shown(app, ann):
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    page = ann.get(f"/work/documents/{document_id}?panel=testDB").get_data(as_text=True)
+    assert 'role="tablist"' in page
+    for table in entry_tables():
+        tab = re.search(rf'<a class="nav-link[^"]*" id="tab-{table.name}"[^>]*>', page).group(0)
+        assert 'role="tab"' in tab and f'aria-controls="panel-{table.name}"' in tab
+        # without JavaScript the tab is a link that opens its table
+        assert f'href="/work/documents/{document_id}?panel={table.name}"' in tab
+        assert f'<h2 class="h6 mb-2" id="heading-{table.name}">{table.label}' in page
+        selected = 'aria-selected="true"' in tab
+        assert selected == (table.name == "testDB")
+    assert re.search(r'id="panel-testDB" class="workspace-panel tab-pane show active"', page)
+    assert re.search(r'id="panel-register_person" class="workspace-panel tab-pane"\s', page)
+    assert 'role="status" aria-live="polite"' in page

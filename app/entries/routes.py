@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -9,17 +11,20 @@ from app.entries import bp
 from app.entries.views import (
     draft_fields,
     had_draft,
+    keep_refused_draft,
     table_or_404,
 )
+from app.entry_tables import display
 from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
 from app.entry_tables.registry import entry_tables
 from app.extensions import db
+from app.models.document import Document
 from app.models.entry import ROW_STATUSES
 from app.security import login_required
 from app.services import accounts, audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
-from app.workspace.render import render_workspace
+from app.workspace.render import is_htmx, render_panel, render_workspace
 
 
 @bp.get("/")
@@ -67,6 +72,8 @@ def create(table_name: str):
                                  document_id=document.id if document else None,
                                  warnings=warnings, had_draft=had_draft(form))
     except entries.AlreadySaved as exc:
+        if document is not None and is_htmx():
+            return render_panel(document, table, message=exc.message, message_kind="warning")
         flash(exc.message, "warning")
         return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
     except DomainError as exc:
@@ -75,9 +82,18 @@ def create(table_name: str):
             abort(exc.status_code, exc.message)
         attach_error(form, exc)
         return _invalid_create(table, form, document, 422)
-    flash(f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}.", "success")
+    return _created(table, row, document, warnings)
+
+
+def _created(table, row, document, warnings):
+    """After a save: the fresh panel (htmx) or a redirect with the message flashed."""
+    message = f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}."
     if warnings:
-        flash(f"{len(warnings)} value(s) flagged for the reviewer to check.", "warning")
+        message += f" {len(warnings)} value(s) flagged for the reviewer to check."
+    if document is not None and is_htmx():
+        # No flash: it would stay in the session and pop up on some later page.
+        return render_panel(document, table, message=message, restore=False)
+    flash(message, "success")
     if document is not None:
         # No #fragment: browsers skip autofocus when the URL names a target element.
         return redirect(url_for("workspace.document", document_id=document.id,
@@ -100,6 +116,10 @@ def _document_or_404():
 
 
 def _invalid_create(table, form, document, status, warnings=None):
+    """A refused save: the typed values become the draft, and the form shows why."""
+    keep_refused_draft(table, form, document.id if document else None, None)
+    if document is not None and is_htmx():
+        return render_panel(document, table, form=form, warnings=warnings, status=status)
     if document is not None:
         return render_workspace(document, failed={table.name: form}, status=status,
                                 warnings=warnings)
@@ -127,29 +147,55 @@ def edit(table_name: str):
         return _edit_page(table, row, form, draft=draft)
     form = entry_form_class(table)()
     if not form.validate():
-        return _edit_page(table, row, form), 422
+        return _refused_edit(table, row, form, 422)
     values = form_values(table, form, creating=False)
     warnings = quality.soft_warnings(table, values)
     if warnings and not form.confirm_warnings.data:
-        return _edit_page(table, row, form, warnings=warnings)
+        return _refused_edit(table, row, form, 200, warnings=warnings)
     try:
         entries.update_row(table, key, values, actor=current_user,
                            expected_version=_int(form.version.data), warnings=warnings,
                            had_draft=had_draft(form))
     except entries.StaleVersion as exc:
         form.version.data = str(exc.version)  # a second save replaces theirs, knowingly
-        return _edit_page(table, row, form, conflict=exc), 409
+        return _refused_edit(table, row, form, 409, conflict=exc)
     except DomainError as exc:
+        db.session.rollback()
         attach_error(form, exc)
-        return _edit_page(table, row, form), exc.status_code if exc.status_code != 400 else 422
-    flash(f"Saved changes to {table.label} row {key}.", "success")
+        return _refused_edit(table, row, form, exc.status_code if exc.status_code != 400
+                             else 422)
+    message = f"Saved changes to {table.label} row {key}."
+    document = _panel_document(row)
+    if document is not None:
+        return render_panel(document, table, message=message)
+    flash(message, "success")
     return redirect(url_for(".edit", table_name=table.name, key=key), code=303)
 
 
+def _panel_document(row) -> Document | None:
+    """The document whose workspace panel this htmx request came from, if it did."""
+    if not is_htmx() or row.document_id is None:
+        return None
+    return db.session.get(Document, row.document_id)
+
+
+def _refused_edit(table, row, form, status, conflict=None, warnings=None):
+    if status != 409:  # a stale edit keeps its draft as it was
+        keep_refused_draft(table, form, row.document_id, table.key_of(row))
+    document = _panel_document(row)
+    if document is not None:
+        return render_panel(document, table, form=form, mode="edit", row=row,
+                            conflict=conflict, warnings=warnings, status=status)
+    return _edit_page(table, row, form, conflict=conflict, warnings=warnings), status
+
+
 def _edit_page(table, row, form, draft=None, conflict=None, warnings=None):
+    document = _panel_document(row)
+    if document is not None:  # Edit pressed in the workspace: the form comes into the panel
+        return render_panel(document, table, form=form, mode="edit", row=row)
     return render_template("entries/form.html", table=table, form=form, row=row, draft=draft,
                            mode="edit", conflict=conflict, key=table.key_of(row),
-                           warnings=warnings,
+                           warnings=warnings, document_id=row.document_id,
                            draft_url=url_for(".save_draft", table_name=table.name,
                                              key=table.key_of(row)))
 
@@ -160,15 +206,25 @@ def delete(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
     row = _row_or_404(table, key)
+    document = _panel_document(row)
     if request.method == "GET":
+        if document is not None:
+            return render_panel(document, table, mode="delete", row=row)
         return render_template("entries/delete.html", table=table, row=row, key=key)
     try:
         entries.delete_row(table, key, actor=current_user, reason=request.form.get("reason", ""))
     except DomainError as exc:
+        db.session.rollback()
         status = 422 if isinstance(exc, Invalid) else exc.status_code
+        if document is not None:
+            return render_panel(document, table, mode="delete", row=row, error=exc.message,
+                                status=status)
         return render_template("entries/delete.html", table=table, row=row, key=key,
                                error=exc.message), status
-    flash(f"Deleted {table.label} row {key}.", "success")
+    message = f"Deleted {table.label} row {key}."
+    if document is not None:
+        return render_panel(document, table, message=message)
+    flash(message, "success")
     return redirect(url_for(".list_rows", table_name=table.name), code=303)
 
 
@@ -190,7 +246,7 @@ def history(table_name: str):
 @login_required
 def save_draft(table_name: str):
     table = table_or_404(table_name)
-    payload = request.get_json(silent=True)
+    payload = _draft_payload()
     if not isinstance(payload, dict):
         return jsonify(error="Invalid", message="Send the draft as a JSON object."), 422
     key = request.args.get("key")
@@ -198,12 +254,27 @@ def save_draft(table_name: str):
     document_id = document.id if document is not None else None
     if key is not None:
         document_id = _row_or_404(table, key).document_id
+    token = payload.get("form_token") if key is None else None
     try:
-        draft = drafts.save_draft(current_user.id, table.name, document_id, key,
-                                  payload.get("data"), draft_fields(table))
+        draft = drafts.save_form_draft(current_user.id, table.name, document_id, key,
+                                       payload.get("data"), draft_fields(table),
+                                       token if isinstance(token, str) else None)
     except DomainError as exc:
         return jsonify(error=type(exc).__name__, message=exc.message), exc.status_code
+    if draft is None:
+        return jsonify(saved=False, already_saved=True)
     return jsonify(saved=True, at=draft.updated_at.isoformat())
+
+
+def _draft_payload():
+    """The draft as JSON, or (navigator.sendBeacon, which cannot set headers) a form body
+    carrying csrf_token and the same JSON in its `draft` field."""
+    if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        try:
+            return json.loads(request.form.get("draft", ""))
+        except ValueError:
+            return None
+    return request.get_json(silent=True)
 
 
 @bp.post("/<table_name>/draft/discard")
@@ -216,6 +287,8 @@ def discard_draft(table_name: str):
         document.id if document is not None else None)
     drafts.discard_draft(current_user.id, drafts.draft_scope(table.name, document_id, key))
     db.session.commit()
+    if document is not None and is_htmx():
+        return render_panel(document, table, message="Draft discarded.", message_kind="info")
     flash("Draft discarded.", "info")
     if key:
         target = url_for(".edit", table_name=table.name, key=key)
@@ -245,5 +318,5 @@ def _summary(table, row) -> str:
     for column in table.data_columns[:4]:
         value = getattr(row, column.key)
         if value is not None and not column.primary_key:
-            parts.append(f"{column.info.get('label', column.key)} = {audit.to_jsonable(value)}")
+            parts.append(f"{display.label(column)} = {display.show(value, column)}")
     return ", ".join(parts) or "no values"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, request
+from flask_login import current_user
 
 from app.entry_tables.forms import EntryFormBase
 from app.entry_tables.registry import EntryTable, get_entry_table
+from app.services import drafts
 
 
 def table_or_404(name: str) -> EntryTable:
@@ -22,3 +24,11 @@ def had_draft(form: EntryFormBase) -> bool:
 
 def draft_fields(table: EntryTable) -> set[str]:
     return {c.key for c in table.data_columns}
+
+
+def keep_refused_draft(table: EntryTable, form: EntryFormBase, document_id: int | None,
+                       row_key: str | None) -> None:
+    """A refused save: what was posted becomes the form's draft (see drafts.keep_refused)."""
+    if drafts.keep_refused(current_user.id, table.name, document_id, row_key, request.form,
+                           draft_fields(table)):
+        form.draft_kept.data = "1"

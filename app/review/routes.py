@@ -115,9 +115,11 @@ def correct(table_name: str):
 
 
 def _correct_page(table, row, form, *, reason="", reason_error=None, error=None, status=200):
+    """The correction form beside the row's document (when it has one), like the review page."""
+    document = db.session.get(Document, row.document_id) if row.document_id else None
     return render_template("review/correct.html", table=table, row=row, form=form,
                            key=table.key_of(row), reason=reason, reason_error=reason_error,
-                           error=error), status
+                           error=error, document=document), status
 
 
 @bp.route("/documents/<int:document_id>/compare", methods=["GET", "POST"])

@@ -13,13 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.entry_tables.registry import entry_tables
+from app.entry_tables.registry import entry_tables, get_entry_table
 from app.extensions import db
 from app.models.document import Assignment, Document
 from app.models.quality import DoubleEntryRow
 from app.models.types import utcnow
 from app.models.user import User
-from app.services import audit, double_entry, pages, quality, review, settings, tallies
+from app.services import audit, double_entry, drafts, pages, quality, review, settings, tallies
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.uploads import (
     IncomingFile,
@@ -261,6 +261,31 @@ class MissingBeforeSubmit(Invalid):
         self.missing = missing
 
 
+class UnsavedInput(Conflict):
+    """A form of this document holds typed input that is not saved (a draft on the server)."""
+
+    def __init__(self, forms: list[tuple[str, str | None, str]]) -> None:
+        # (table name, row key or None for a new row, the table's label), one per form
+        labels = ", ".join(dict.fromkeys(label for _name, _key, label in forms))
+        plural = "forms have" if len(forms) > 1 else "form has"
+        super().__init__(f"Your {labels} {plural} unsaved input: save or discard it first. "
+                         "The document was not submitted.")
+        self.forms = forms
+
+
+def check_no_unsaved_input(document: Document, clerk: User) -> None:
+    """Refuse to go on while the clerk has a draft with typed input on this document."""
+    unsaved = drafts.unsaved_drafts(clerk.id, document.id)
+    if not unsaved:
+        return
+    forms = []
+    for draft in unsaved:
+        table = get_entry_table(draft.table_name)
+        forms.append((draft.table_name, drafts.row_key_of(draft),
+                      table.label if table is not None else draft.table_name))
+    raise UnsavedInput(forms)
+
+
 def submit(document: Document, clerk: User, *, confirm_missing: bool = False) -> None:
     """The clerk hands in their work; the document is submitted once every clerk has.
 
@@ -273,6 +298,7 @@ def submit(document: Document, clerk: User, *, confirm_missing: bool = False) ->
     if assignment.status == "submitted" or document.status not in UNFINISHED:
         raise Conflict(f"This document is {document.status.replace('_', ' ')}; there is "
                        "nothing to submit.")
+    check_no_unsaved_input(document, clerk)
     entered = (double_entry.entry_for_submit(document.id, clerk.id) if document.double_entry
                else _entered_rows(document.id, clerk.id))
     missing = quality.missing_before_submit(document.id, clerk, entered)

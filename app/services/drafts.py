@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models.entry import Draft
 from app.models.types import utcnow
+from app.services import audit
 from app.services.errors import Invalid
 
 MAX_DRAFT_BYTES = 2_000_000
@@ -45,6 +47,33 @@ def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: 
     raise Invalid("The draft could not be saved; it will be tried again.")
 
 
+def save_form_draft(user_id: int, table_name: str, document_id: int | None,
+                    row_key: str | None, data: Any, allowed_fields: set[str],
+                    form_token: str | None) -> Draft | None:
+    """Save a create form's draft, unless that form was saved as a row meanwhile (None).
+
+    A draft request may cross the save of its form on the wire; checked after writing, so
+    whichever commits last, no draft of a saved form is left to block "Submit document"."""
+    draft = save_draft(user_id, table_name, document_id, row_key, data, allowed_fields)
+    if form_token and audit.saved_by_form(form_token[:64]) is not None:
+        discard_draft(user_id, draft.scope)
+        db.session.commit()
+        return None
+    return draft
+
+
+def keep_refused(user_id: int, table_name: str, document_id: int | None, row_key: str | None,
+                 posted: Mapping[str, str], allowed_fields: set[str]) -> bool:
+    """A refused save keeps what was posted as the form's draft, so nothing typed is lost even
+    if the tab closes before the clerk corrects it. False when it cannot be kept (too large)."""
+    values = {name: posted.get(name, "") for name in allowed_fields if name in posted}
+    try:
+        save_draft(user_id, table_name, document_id, row_key, values, allowed_fields)
+    except Invalid:
+        return False
+    return True
+
+
 def load_draft(user_id: int, scope: str) -> Draft | None:
     query = sa.select(Draft).where(Draft.user_id == user_id, Draft.scope == scope)
     return db.session.scalar(query)
@@ -52,6 +81,24 @@ def load_draft(user_id: int, scope: str) -> Draft | None:
 
 def draft_values(draft: Draft) -> dict[str, str]:
     return json.loads(draft.data)
+
+
+def has_input(draft: Draft) -> bool:
+    """Whether anything was typed: a draft of only empty fields holds nothing to lose."""
+    return any(str(v).strip() for v in draft_values(draft).values())
+
+
+def unsaved_drafts(user_id: int, document_id: int) -> list[Draft]:
+    """The user's drafts of forms on this document that hold typed input, oldest first."""
+    query = (sa.select(Draft).where(Draft.user_id == user_id, Draft.document_id == document_id)
+             .order_by(Draft.updated_at, Draft.id))
+    return [d for d in db.session.scalars(query) if has_input(d)]
+
+
+def row_key_of(draft: Draft) -> str | None:
+    """The row a draft edits, or None for a new row (the last part of its scope)."""
+    key = draft.scope.split("|", 2)[-1]
+    return None if key == "new" else key
 
 
 DRAFTS = Draft.__table__

@@ -166,6 +166,8 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
     audit.record("delete", table.name, key, actor=actor, document_id=row.document_id,
                  before=audit.snapshot(row, list(table.table.columns)), reason=reason[:2000])
     db.session.delete(row)
+    # An unsaved edit of a row that no longer exists would only stand in the way of "Submit".
+    discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
     try:
         db.session.commit()
     except StaleDataError:
@@ -243,8 +245,9 @@ class Page:
 def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
               clerk_id: int | None = None, document_id: int | None = None,
               search: str | None = None, sort: str | None = None, descending: bool = False,
-              page: int = 1, page_size: int = 50) -> Page:
-    """One page of rows, filtered and sorted on indexed columns; one query, no COUNT."""
+              page: int = 1, page_size: int = 50, with_usernames: bool = True) -> Page:
+    """One page of rows, filtered and sorted on indexed columns; one query, no COUNT
+    (and one more for the names of the clerks who entered them, unless not wanted)."""
     model = table.model
     query = sa.select(model)
     if not sees_all_rows(actor):
@@ -266,7 +269,7 @@ def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
     rows = list(db.session.scalars(query.offset((page - 1) * page_size).limit(page_size + 1)))
     has_next = len(rows) > page_size
     rows = rows[:page_size]
-    ids = {r.entered_by_id for r in rows if r.entered_by_id}
+    ids = {r.entered_by_id for r in rows if r.entered_by_id} if with_usernames else set()
     usernames = dict(db.session.execute(
         sa.select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
     return Page(rows, usernames, page, page_size, has_next)
@@ -297,3 +300,24 @@ def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
         return column.op("GLOB")(f"{escaped}*")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(f"{escaped}%", escape="\\")
+
+
+LATEST_ROWS = 10
+
+
+def latest_rows(table: EntryTable, actor: User, document_id: int, *, page: int = 1,
+                page_size: int = LATEST_ROWS) -> Page:
+    """The document's rows this actor sees, newest first, one short page at a time.
+
+    A page beside the document costs the same with 5 rows on it or 5,000."""
+    return list_rows(table, actor, document_id=document_id, sort="created_at", descending=True,
+                     page=page, page_size=page_size, with_usernames=False)
+
+
+def count_rows(table: EntryTable, actor: User, document_id: int) -> int:
+    """How many rows of the document this actor sees (one indexed COUNT)."""
+    model = table.model
+    query = sa.select(sa.func.count()).select_from(model).where(model.document_id == document_id)
+    if not sees_all_rows(actor):
+        query = query.where(model.entered_by_id == actor.id)
+    return db.session.scalar(query) or 0

@@ -1,66 +1,141 @@
-"""Rendering the workspace, shared by its own view and by entry saves made from it."""
+"""Rendering the workspace and its panels (one per entry table), shared by the workspace's own
+views and by the entry views when a save, an edit or a delete is made from it.
+
+A panel is what an in-place save swaps: its form and the latest rows. The document viewer is
+outside every panel, so it keeps its page, zoom and scroll while the clerk works."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import render_template, request, url_for
+from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 
-from app.entry_tables.forms import blank_form, restore_draft
+from app.entry_tables.forms import EntryFormBase, blank_form, restore_draft
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.models.document import Document
 from app.services import documents as docs
 from app.services import double_entry, entries
+from app.web import bounded_int
+
+
+def is_htmx() -> bool:
+    """The request comes from htmx on the workspace: answer with a fragment, not a redirect."""
+    return request.headers.get("HX-Request") == "true"
 
 
 def render_workspace(document: Document, *, failed: dict[str, Any] | None = None,
                      status: int = 200, warnings: list[Any] | None = None,
-                     missing: list[Any] | None = None):
-    """The document beside one form per entry table and the rows already entered."""
+                     missing: list[Any] | None = None, unsaved: list[Any] | None = None,
+                     panel: str | None = None):
+    """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
-    blind = document.double_entry and current_user.role == "clerk"
-    panels = []
-    for table in entry_tables():
-        form = failed.get(table.name)
-        draft = None
-        if form is None:
-            form = blank_form(table)
-            draft = restore_draft(table, form, current_user.id, document.id, None)
-        rows = _blind_rows(document, table) if blind else _table_rows(document, table)
-        action = (url_for("workspace.double_create", document_id=document.id,
-                          table_name=table.name) if blind else
-                  url_for("entries.create", table_name=table.name, document=document.id))
-        panels.append({"table": table, "form": form, "draft": draft, "rows": rows,
-                       "action": action,
-                       "draft_url": url_for("entries.save_draft", table_name=table.name,
-                                            document=document.id)})
-    editable = current_user.role == "clerk" and docs.can_enter(document, current_user)
+    chosen = next(iter(failed), None) or panel or request.args.get("panel")
+    tables = entry_tables()
+    active = chosen
+    if active not in {t.name for t in tables}:
+        active = tables[0].name if tables else None
+    panels = [build_panel(document, table, form=failed.get(table.name),
+                          warnings=warnings if table.name in failed else None,
+                          page=bounded_int(request.args.get("page"), 1, low=1)
+                          if table.name == active else 1,
+                          focus=table.name == active)
+              for table in tables]
     return render_template("workspace/document.html", document=document, panels=panels,
-                           editable=editable, assignment=docs.assignment_for(document,
-                                                                             current_user),
-                           warnings=warnings, missing=missing,
-                           active=next(iter(failed), None) or request.args.get("panel")), status
+                           editable=_editable(document),
+                           assignment=docs.assignment_for(document, current_user),
+                           missing=missing, unsaved=unsaved, active=active,
+                           chosen=chosen if chosen == active else None), status
 
 
-def _table_rows(document: Document, table: EntryTable) -> list[dict[str, Any]]:
-    page = entries.list_rows(table, current_user, document_id=document.id, sort="created_at",
-                             page_size=500)
-    return [{"key": table.key_of(row),
-             "values": [getattr(row, c.key) for c in table.data_columns if not c.primary_key],
-             "edit_url": url_for("entries.edit", table_name=table.name, key=table.key_of(row))}
-            for row in page.rows]
+def render_panel(document: Document, table: EntryTable, *, status: int = 200,
+                 message: str | None = None, message_kind: str = "success", **options: Any):
+    """One panel as an htmx fragment, plus the message for the panel's live region."""
+    panel = build_panel(document, table, focus=True, **options)
+    body = render_template("workspace/_panel_fragment.html", document=document, panel=panel,
+                           editable=_editable(document), message=message,
+                           message_kind=message_kind)
+    response = make_response(body, status)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
-def _blind_rows(document: Document, table: EntryTable) -> list[dict[str, Any]]:
-    """The clerk's own rows of a double-entry document (never the other clerk's)."""
+def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | None = None,
+                mode: str = "create", row: Any = None, warnings: list[Any] | None = None,
+                conflict: Any = None, error: str | None = None, page: int = 1,
+                focus: bool = False, restore: bool = True) -> dict[str, Any]:
+    """Everything a panel shows: its form (blank, restored from a draft, or as posted).
+
+    restore=False right after a save: that save deleted the draft, no need to look for it."""
+    blind = document.double_entry and current_user.role == "clerk"
+    draft = None
+    if form is None and mode == "create":
+        form = blank_form(table)
+        if restore:
+            draft = restore_draft(table, form, current_user.id, document.id, None)
+    rows, count, has_next = (_blind_rows(document, table, page) if blind
+                             else _table_rows(document, table, page))
+    key = table.key_of(row) if row is not None else None
+    return {"table": table, "form": form, "draft": draft, "rows": rows, "count": count,
+            "page": page, "has_next": has_next, "mode": mode, "row": row, "key": key,
+            "warnings": warnings, "conflict": conflict, "error": error, "focus": focus,
+            "blind": blind, "action": _action(document, table, mode, key, blind),
+            "draft_url": url_for("entries.save_draft", table_name=table.name,
+                                 document=document.id, **({"key": key} if key else {})),
+            "discard_url": url_for("entries.discard_draft", table_name=table.name,
+                                   document=document.id),
+            "panel_url": url_for("workspace.panel", document_id=document.id,
+                                 table_name=table.name)}
+
+
+def _action(document: Document, table: EntryTable, mode: str, key: str | None,
+            blind: bool) -> str:
+    if blind:
+        return url_for("workspace.double_create", document_id=document.id, table_name=table.name)
+    if mode == "edit":
+        return url_for("entries.edit", table_name=table.name, key=key)
+    if mode == "delete":
+        return url_for("entries.delete", table_name=table.name, key=key)
+    return url_for("entries.create", table_name=table.name, document=document.id)
+
+
+def _editable(document: Document) -> bool:
+    return current_user.role == "clerk" and docs.can_enter(document, current_user)
+
+
+def _table_rows(document: Document, table: EntryTable,
+                page: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """The latest rows of the document (newest first), their total, and whether more exist."""
+    latest = entries.latest_rows(table, current_user, document.id, page=page)
+    # Two url_for calls per panel, not two per row: building URLs is a real part of its cost.
+    edit = url_for("entries.edit", table_name=table.name)
+    delete = url_for("entries.delete", table_name=table.name)
     rows = []
-    for row in double_entry.own_rows(document.id, current_user.id, table.name):
+    for row in latest.rows:
+        query = urlencode({"key": table.key_of(row)})
+        rows.append({"key": table.key_of(row),
+                     "values": [(column, getattr(row, column.key))
+                                for column in table.data_columns if not column.primary_key],
+                     "edit_url": f"{edit}?{query}", "delete_url": f"{delete}?{query}"})
+    count = entries.count_rows(table, current_user, document.id)
+    return rows, count, latest.has_next
+
+
+def _blind_rows(document: Document, table: EntryTable,
+                page: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """The clerk's own rows of a double-entry document (never the other clerk's)."""
+    own = list(double_entry.own_rows(document.id, current_user.id, table.name))[::-1]
+    size = entries.LATEST_ROWS
+    rows = []
+    for row in own[(page - 1) * size:page * size]:
         data = json.loads(row.data)
         key = f"#{row.position}" if table.key_is_generated else data.get(table.key_column.key)
         rows.append({"key": key,
-                     "values": [data.get(c.key) for c in table.data_columns if not c.primary_key],
+                     "values": [(None, data.get(c.key)) for c in table.data_columns
+                                if not c.primary_key],
                      "edit_url": url_for("workspace.double_edit", document_id=document.id,
-                                         table_name=table.name, row_id=row.id)})
-    return rows
+                                         table_name=table.name, row_id=row.id),
+                     "delete_url": None})
+    return rows, len(own), len(own) > page * size

@@ -14,11 +14,11 @@ from app.extensions import db
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
-from app.services import double_entry, progress, quality
+from app.services import double_entry, drafts, progress, quality
 from app.services.errors import DomainError
-from app.web import attach_error
+from app.web import attach_error, bounded_int
 from app.workspace import bp
-from app.workspace.render import render_workspace
+from app.workspace.render import is_htmx, render_panel, render_workspace
 
 
 @bp.get("/")
@@ -53,6 +53,10 @@ def submit(document_id: int):
     doc = _visible_document(document_id)
     try:
         docs.submit(doc, current_user, confirm_missing=request.form.get("confirm_missing") == "1")
+    except docs.UnsavedInput as exc:
+        db.session.rollback()
+        # The first form with unsaved input is shown, its restored text in view.
+        return render_workspace(doc, unsaved=exc.forms, status=409, panel=exc.forms[0][0])
     except docs.MissingBeforeSubmit as exc:
         db.session.rollback()
         return render_workspace(doc, missing=exc.missing)
@@ -67,26 +71,53 @@ def submit(document_id: int):
     return redirect(url_for(".document", document_id=following.id), code=303)
 
 
+@bp.get("/documents/<int:document_id>/panel/<table_name>")
+@login_required
+def panel(document_id: int, table_name: str):
+    """One entry table's panel (its blank form and a page of its latest rows) as a fragment;
+    without htmx, the workspace showing that panel."""
+    doc = _visible_document(document_id)
+    table = get_entry_table(table_name) or abort(404)
+    page = bounded_int(request.args.get("page"), 1, low=1)
+    if not is_htmx():
+        return redirect(url_for(".document", document_id=doc.id, panel=table.name,
+                                **({"page": page} if page > 1 else {})))
+    return render_panel(doc, table, page=page)
+
+
 @bp.post("/documents/<int:document_id>/entry/<table_name>")
 @roles_required("clerk")
 def double_create(document_id: int, table_name: str):
     doc, table = _blind_document(document_id, table_name)
     form = entry_form_class(table)()
     if not form.validate():
-        return render_workspace(doc, failed={table.name: form}, status=422)
+        return _refused_blind(doc, table, form, 422)
     values = form_values(table, form, creating=True)
     warnings = quality.soft_warnings(table, values)
     if warnings and not form.confirm_warnings.data:
-        return render_workspace(doc, failed={table.name: form}, warnings=warnings)
+        return _refused_blind(doc, table, form, 200, warnings=warnings)
     try:
         docs.note_entry(doc, current_user)
         double_entry.save_row(table, doc, current_user, values)
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return render_workspace(doc, failed={table.name: form}, status=422)
-    flash(f"Saved a {table.label} row.", "success")
+        return _refused_blind(doc, table, form, 422)
+    message = f"Saved a {table.label} row."
+    if is_htmx():
+        return render_panel(doc, table, message=message, restore=False)
+    flash(message, "success")
     return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
+
+
+def _refused_blind(doc, table, form, status, warnings=None):
+    """A refused blind save: the typed values become the draft; the form says why."""
+    if drafts.keep_refused(current_user.id, table.name, doc.id, None, request.form,
+                           {c.key for c in table.data_columns}):
+        form.draft_kept.data = "1"
+    if is_htmx():
+        return render_panel(doc, table, form=form, warnings=warnings, status=status)
+    return render_workspace(doc, failed={table.name: form}, warnings=warnings, status=status)
 
 
 @bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>",

@@ -29,6 +29,7 @@ def _enter_and_submit(page, username, number):
     page.click("#next-document")
     page.wait_for_selector("#document-viewer")
     assert "double" not in page.content().lower()  # blind: nothing says it is doubled
+    page.click("#tab-testDB")  # one entry table at a time: the clerk picks it by its tab
     field = page.locator("#panel-testDB [name=string_column]")
     field.focus()
     page.keyboard.type("D-1")

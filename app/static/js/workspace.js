@@ -1,0 +1,155 @@
+// The workspace beside the document: the entry table tab remembered per document, the focus
+// and the messages after every in-place save (htmx swaps one panel, never the viewer), and
+// "Submit document" that first sends every form's unsaved input to the server.
+(function () {
+  "use strict";
+  var column = document.getElementById("workspace-forms");
+  var drafts = window.portalDrafts || { watch: function () {}, caretToEnd: function () {},
+                                        flushAll: function () { return Promise.resolve([]); } };
+
+  // --- where the focus goes after a save, a refusal or a restored draft
+  function fields(body) {
+    return body.querySelectorAll("form.entry-form input:not([type=hidden]):not([readonly]), " +
+                                 "form.entry-form select, form.entry-form textarea, " +
+                                 "form.delete-form textarea");
+  }
+
+  function settle(body) {
+    if (!body) { return; }
+    var summary = body.querySelector(".error-summary");
+    var invalid = body.querySelector("form .is-invalid");
+    var confirm = body.querySelector("[name=confirm_warnings]");
+    if (summary) { summary.scrollIntoView({ block: "nearest", behavior: "instant" }); }
+    var target = invalid || confirm || body.querySelector("form [autofocus]") || fields(body)[0];
+    if (!target) { return; }
+    if (confirm && target === confirm) {
+      // The box is the next thing to answer: in view and focused, so Enter confirms.
+      confirm.scrollIntoView({ block: "center", behavior: "instant" });
+      confirm.focus({ preventScroll: true });
+      return;
+    }
+    // The summary first, then the field and the message beside it (scrolled to if further down).
+    target.focus({ preventScroll: true });
+    var message = document.getElementById(target.id + "-error");
+    target.scrollIntoView({ block: summary ? "center" : "nearest", behavior: "instant" });
+    if (message) { message.scrollIntoView({ block: "nearest", behavior: "instant" }); }
+    drafts.caretToEnd(target);
+  }
+
+  // Enter on "I checked these values" ticks it and saves (a checkbox ignores Enter by itself).
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (event.key !== "Enter" || el.name !== "confirm_warnings" || !el.form) { return; }
+    event.preventDefault();
+    el.checked = true;
+    el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
+  });
+
+  // A link in the error summary focuses its field in the same panel (ids may repeat across panels).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest(".error-summary a[data-focus]") : null;
+    if (!link) { return; }
+    var body = link.closest(".panel-body") || link.closest("main");
+    var field = body && body.querySelector('form [id="' + link.dataset.focus + '"]');
+    if (field) { event.preventDefault(); field.focus(); }
+  });
+
+  // The standalone entry form (no workspace around it): the same focus rules.
+  if (!column) {
+    settle(document.querySelector("main"));
+    return;
+  }
+  var storeKey = "portal-panel:" + column.dataset.user + ":" + column.dataset.document;
+
+  // --- tabs: the server's choice (?panel=, a refused save) wins, else this clerk's last one
+  function remember(name) { try { localStorage.setItem(storeKey, name); } catch (e) { /* private mode */ } }
+  function recalled() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
+
+  function showTab(name) {
+    var tab = document.getElementById("tab-" + name);
+    if (tab && window.bootstrap) { window.bootstrap.Tab.getOrCreateInstance(tab).show(); }
+    return !!tab;
+  }
+
+  Array.prototype.forEach.call(column.querySelectorAll('[role="tab"]'), function (tab) {
+    tab.addEventListener("shown.bs.tab", function () { remember(tab.dataset.panel); });
+  });
+
+  function activeBody() {
+    var pane = column.querySelector(".tab-pane.active") || column.querySelector(".workspace-panel");
+    return pane ? pane.querySelector(".panel-body") : null;
+  }
+
+  // --- htmx: new panel content is watched for drafts and takes the focus
+  document.addEventListener("htmx:load", function (event) {
+    var body = event.target;
+    if (!body.classList || !body.classList.contains("panel-body")) { return; }
+    Array.prototype.forEach.call(body.querySelectorAll("form[data-draft-url]"), drafts.watch);
+    settle(body);
+  });
+
+  // A refusal the server did not render as a panel (403, 404, 500, offline) is said in the panel.
+  function sayInPanel(elt, text) {
+    var section = elt && elt.closest ? elt.closest(".workspace-panel") : null;
+    var status = section ? section.querySelector(".panel-status") : null;
+    if (!status) { return; }
+    status.innerHTML = "";
+    var box = document.createElement("div");
+    box.className = "alert alert-danger py-1 px-2 mb-2 small";
+    box.textContent = text;
+    status.appendChild(box);
+  }
+  // Anything but a panel (the login page after the session ended, say) is not swapped in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var text = event.detail.serverResponse || "";
+    if (!event.detail.shouldSwap || text.indexOf('class="panel-body"') !== -1) { return; }
+    event.detail.shouldSwap = false;
+    sayInPanel(event.detail.elt, "Not saved: the page has to be loaded again (has your session " +
+               "ended?). What you typed is still in the form.");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    sayInPanel(event.detail.elt, "Not saved: the server answered " + xhr.status + " " +
+               (xhr.statusText || "") + ". What you typed is still in the form.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    sayInPanel(event.detail.elt, "Not saved: the server could not be reached. What you typed " +
+               "is still in the form; try again.");
+  });
+
+  // --- "Submit document": every form's unsaved input goes to the server first, so the server
+  // can refuse to submit (and the clerk loses nothing).
+  var submitForm = document.getElementById("submit-document-form");
+  if (submitForm) {
+    submitForm.addEventListener("submit", function (event) {
+      if (submitForm.dataset.flushed) { return; }
+      event.preventDefault();
+      drafts.flushAll().then(function (failed) {
+        if (failed.length) {
+          sayInPanel(failed[0], "Your unsaved input could not be kept on the server: save or " +
+                     "discard it before submitting. The document was not submitted.");
+          return;
+        }
+        submitForm.dataset.flushed = "1";
+        submitForm.submit();
+      });
+    });
+  }
+
+  // "Save" beside a refused submit: show that table's form and save it.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-save-panel]"), function (link) {
+    link.addEventListener("click", function (event) {
+      var name = link.dataset.savePanel;
+      var form = document.querySelector('#panel-' + name + ' form.entry-form');
+      if (!form) { return; }
+      event.preventDefault();
+      showTab(name);
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    });
+  });
+
+  // --- on load
+  var chosen = column.dataset.serverPanel;
+  if (chosen) { remember(chosen); } else if (recalled()) { showTab(recalled()); }
+  settle(activeBody());
+})();
