@@ -99,6 +99,13 @@ def _scroll(page) -> dict:
                          " return {top: s.scrollTop, left: s.scrollLeft}; }")
 
 
+def _testdb_tab(page) -> None:
+    """The workspace shows one entry table at a time: pick testDB's tab by keyboard."""
+    page.locator("#tab-testDB").focus()
+    page.keyboard.press("Enter")
+    page.locator("#panel-testDB [name=string_column]").wait_for()
+
+
 def _type_row(page, key: str, number: str) -> None:
     field = page.locator("#panel-testDB [name=string_column]")
     field.click()
@@ -141,12 +148,26 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
     place = _scroll(page)
     assert place["top"] > 0
 
-    _type_row(page, "ROW-1", "11")  # today a save reloads the page; with htmx it does not
+    _testdb_tab(page)
+    _assert_page_4_at_150(page)
+    page.evaluate("() => { window.__notReloaded = true; }")
+    _type_row(page, "ROW-1", "11")
     _assert_page_4_at_150(page)
     _type_row(page, "ROW-2", "22")
     _assert_page_4_at_150(page)
     _type_row(page, "ROW-3", "33")
     _assert_page_4_at_150(page)
+    # Edit one row beside the document: the number of ROW-2 becomes 222.
+    page.get_by_role("link", name="Edit row ROW-2").click()
+    number = page.locator("#panel-testDB [name=integer_column]")
+    number.wait_for()
+    number.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("222")
+    page.keyboard.press("Enter")
+    page.locator("#status-testDB .alert-success", has_text="Saved changes").wait_for()
+    _assert_page_4_at_150(page)
+    assert page.evaluate("() => window.__notReloaded === true")  # saved in place
     page.reload()
     _assert_page_4_at_150(page)
     assert abs(_scroll(page)["top"] - place["top"]) <= 2
@@ -155,7 +176,7 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
         rows = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
                                             TestDB.document_id)
                                   .order_by(TestDB.string_column)).all()
-    assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 22, document_id),
+    assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 222, document_id),
                                         ("ROW-3", 33, document_id)]
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
@@ -259,6 +280,7 @@ def test_keys_typed_in_a_field_stay_in_the_field(page, live_server, live_user):
     page.goto(f"/work/documents/{document_id}")
     page.wait_for_selector("#document-viewer[data-rendered-page='1']")
     before = page.locator("#document-viewer").get_attribute("data-rendered-zoom")
+    _testdb_tab(page)
     field = page.locator("#panel-testDB [name=string_column]")
     field.click()
     page.keyboard.type("a+b-r0 1=R")
