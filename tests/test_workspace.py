@@ -373,6 +373,24 @@ def test_an_htmx_save_answers_with_the_panel_not_a_redirect(app, ann):
         assert not session.get("_flashes")  # nothing left to pop up on a later page
 
 
+def test_the_blank_form_after_a_refused_save_then_a_save_is_blank_again(app, ann):
+    """The blank form's fields are rendered once per table and reused: a refusal's typed values
+    and marks never leak into the blank form that follows, nor into another clerk's."""
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    refused = save_row(ann, document_id, "R-1", "twelve", headers=HX)
+    assert refused.status_code == 422 and 'value="twelve"' in refused.get_data(as_text=True)
+    saved = save_row(ann, document_id, "R-1", "12", headers=HX,
+                     form_token=form_token(refused.get_data(as_text=True)))
+    body = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "Saved Test values row R-1" in body
+    form = re.search(r'<form[^>]*class="entry-form".*?</form>', body, re.S).group(0)
+    assert "is-invalid" not in form and 'value="twelve"' not in form
+    assert 'value="R-1"' not in form and 'value="12"' not in form
+    again = save_row(ann, document_id, "R-2", "13", headers=HX, form_token=form_token(body))
+    assert form_token(again.get_data(as_text=True)) != form_token(body)  # one token per form
+    assert [r.string_column for r in saved_rows(app)] == ["R-1", "R-2"]
+
+
 def test_an_htmx_double_send_gives_one_row(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))

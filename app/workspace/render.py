@@ -10,10 +10,18 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import make_response, render_template, request, url_for
+from flask import (
+    current_app,
+    get_template_attribute,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from markupsafe import Markup
 
-from app.entry_tables.forms import EntryFormBase, blank_form, restore_draft
+from app.entry_tables.forms import EntryFormBase, blank_form, entry_form_class, restore_draft
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.models.document import Document
 from app.services import documents as docs
@@ -71,14 +79,18 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
     restore=False right after a save: that save deleted the draft, no need to look for it."""
     blind = document.double_entry and current_user.role == "clerk"
     draft = None
+    fields_html = None
     if form is None and mode == "create":
         form = blank_form(table)
         if restore:
             draft = restore_draft(table, form, current_user.id, document.id, None)
+        if draft is None:
+            fields_html = blank_fields_html(table, focus)
     rows, count, has_next = (_blind_rows(document, table, page) if blind
                              else _table_rows(document, table, page))
     key = table.key_of(row) if row is not None else None
-    return {"table": table, "form": form, "draft": draft, "rows": rows, "count": count,
+    return {"table": table, "form": form, "fields_html": fields_html, "draft": draft,
+            "rows": rows, "count": count,
             "page": page, "has_next": has_next, "mode": mode, "row": row, "key": key,
             "warnings": warnings, "conflict": conflict, "error": error, "focus": focus,
             "blind": blind, "action": _action(document, table, mode, key, blind),
@@ -88,6 +100,23 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
                                    document=document.id),
             "panel_url": url_for("workspace.panel", document_id=document.id,
                                  table_name=table.name)}
+
+
+def blank_fields_html(table: EntryTable, focus: bool) -> Markup:
+    """The fields of a blank create form: the same markup every time (the one-time token is
+    outside it), so it is rendered once per table and process instead of on every save."""
+    if current_app.debug:  # templates may change while the development server runs
+        return _render_blank_fields(table, focus)
+    cache = current_app.extensions.setdefault("blank_entry_fields", {})
+    key = (table.name, focus)
+    if key not in cache:
+        cache[key] = _render_blank_fields(table, focus)
+    return cache[key]
+
+
+def _render_blank_fields(table: EntryTable, focus: bool) -> Markup:
+    macro = get_template_attribute("entries/_fields.html", "entry_fields")
+    return macro(table, entry_form_class(table)(formdata=None), "create", focus=focus)
 
 
 def _action(document: Document, table: EntryTable, mode: str, key: str | None,
