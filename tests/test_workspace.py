@@ -422,6 +422,13 @@ def test_soft_warnings_come_back_in_the_panel_and_a_confirmed_save_clears_the_dr
     data = {"full_name": "Old, Very", "age": "120", "sex": "female"}
     warned = ann.post(url, data=data, headers=HX)
     assert warned.status_code == 200 and "I checked these values" in warned.get_data(as_text=True)
+    body = warned.get_data(as_text=True)
+    # The question stands right under the age it is about, tied to the input.
+    age = re.search(r'<input[^>]*name="age"[^>]*>\s*<div class="form-text soft-warning[^"]*" '
+                    r'id="age-warning">Check this value: ([^<]*)</div>', body)
+    assert age and "Age (years)" in age.group(1) and "120" in age.group(1)
+    assert "age-warning" in re.search(r'<input[^>]*name="age"[^>]*>', body).group(0)
+    assert 'id="full_name-warning"' not in body  # only the questioned field
     assert len(drafts_of(app)) == 1
     saved = ann.post(url, data={**data, "confirm_warnings": "y", "draft_kept": "1"}, headers=HX)
     assert saved.status_code == 200 and "Saved Register: people row" in saved.get_data(

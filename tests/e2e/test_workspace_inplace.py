@@ -164,6 +164,11 @@ def test_a_soft_warning_is_confirmed_by_a_second_enter(page, live_server, live_u
     page.wait_for_function("() => document.activeElement?.name === 'confirm_warnings'")
     box = page.locator("#panel-register_person [name=confirm_warnings]")
     assert box.is_visible() and _rows(live_server, RegisterPerson) == []
+    warning = page.locator("#panel-register_person #age-warning")
+    assert warning.is_visible() and "120" in warning.inner_text()  # beside the age it questions
+    age_box = page.locator("#panel-register_person [name=age]").bounding_box()
+    warning_box = warning.bounding_box()
+    assert 0 <= warning_box["y"] - (age_box["y"] + age_box["height"]) < 40
     page.screenshot(path=f"{SHOTS}/inplace-warning.png")
     page.keyboard.press("Enter")
     page.locator("#status-register_person .alert-success", has_text="Old, Very").wait_for()
