@@ -28,7 +28,12 @@ def pdf_document(title: str, lines: list[str]) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes], version: str = "1.4") -> bytes:
+    """A PDF made of these numbered objects (object 1 is the catalog), with its xref table."""
+    out = bytearray(b"%%PDF-%s\n" % version.encode())
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.entry_tables.fields import written_format
-from app.entry_tables.forms import column_choices
+from app.entry_tables.forms import column_choices, python_type
 from app.entry_tables.registry import get_entry_table
 
 
@@ -56,13 +56,13 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
     with or without "+00:00" compares equal."""
     if column is None or not isinstance(value, str):
         return value
-    python_type = _python_type(column)
+    kind = python_type(column)
     try:
-        if python_type is dt.datetime:
+        if kind is dt.datetime:
             return _naive_utc(dt.datetime.fromisoformat(value))
-        if python_type is dt.date:
+        if kind is dt.date:
             return dt.date.fromisoformat(value)
-        if python_type is Decimal:
+        if kind is Decimal:
             return Decimal(value)
     except (ValueError, InvalidOperation):
         return value  # written by an older version or by hand: shown as it is
@@ -78,12 +78,3 @@ def _choice_labels(column: sa.Column) -> dict[str, str]:
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
-
-def _python_type(column: sa.Column) -> type | None:
-    column_type = column.type
-    if isinstance(column_type, sa.TypeDecorator):
-        column_type = column_type.impl_instance
-    try:
-        return column_type.python_type
-    except NotImplementedError:
-        return None

@@ -108,31 +108,31 @@ def column_required(column: sa.Column) -> bool:
 
 
 def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> Field:
-    python_type = _python_type(column)
+    kind = python_type(column)
     info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
-    if python_type is bool:
+    if kind is bool:
         if required:
             return BooleanField(**{**kwargs, "validators": []})
         options = [SelectChoice("", "—"), SelectChoice("1", "Yes"), SelectChoice("0", "No")]
         return SelectField(choices=options, coerce=_coerce_bool, **kwargs)
-    if python_type is int:
+    if kind is int:
         low, high = _int_range(column.type)
         low, high = max(low, info.get("min", low)), min(high, info.get("max", high))
         validators.append(NumberRange(min=low, max=high,
                                       message=f"Enter a whole number from {low} to {high}."))
         render_kw.update(_TYPED_TEXT, inputmode="numeric")
         return StrictIntegerField(**kwargs)
-    if python_type is float:
+    if kind is float:
         _number_range(info, validators)
         render_kw.update(_TYPED_TEXT, inputmode="decimal")
         return StrictFloatField(**kwargs)
-    if python_type is Decimal:
+    if kind is Decimal:
         _number_range(info, validators)
         render_kw.update(_TYPED_TEXT, inputmode="decimal")
         return StrictDecimalField(precision=column.type.precision, scale=column.type.scale,
                                   **kwargs)
-    if python_type in (dt.datetime, dt.date):
-        return _date_field(column, kwargs, with_time=python_type is dt.datetime)
+    if kind in (dt.datetime, dt.date):
+        return _date_field(column, kwargs, with_time=kind is dt.datetime)
     return _text_field(column, kwargs)
 
 
@@ -194,7 +194,8 @@ def _pairs(choices: Any) -> list[tuple[Any, Any]]:
     return [c if isinstance(c, tuple | list) else (c, c) for c in choices]
 
 
-def _python_type(column: sa.Column) -> type | None:
+def python_type(column: sa.Column) -> type | None:
+    """The Python type a column holds (through a TypeDecorator), or None when it has none."""
     column_type = column.type
     if isinstance(column_type, sa.TypeDecorator):
         column_type = column_type.impl_instance

@@ -9,7 +9,7 @@ import os
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 
-from app.documents.samples import pdf_document
+from app.documents.samples import pdf_document, pdf_file
 from app.extensions import db
 from app.models import Document, TestDB
 from app.services import documents as docs
@@ -221,17 +221,7 @@ def _jpeg2000_pdf() -> bytes:
         f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /Filter /JPXDecode "
         f"/Length {len(image)} >>\nstream\n".encode() + image + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.5\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects, version="1.5")
 
 
 def test_a_jpeg2000_scan_is_drawn_without_webassembly(page, live_server, live_user):
