@@ -128,13 +128,6 @@ def _store(key: str, data: bytes, content_type: str, storage: DocumentStorage) -
     return count
 
 
-def get_document(document_id: int) -> Document:
-    document = db.session.get(Document, document_id)
-    if document is None:
-        raise NotFound("No such document.")
-    return document
-
-
 def move(document: Document, target: str) -> None:
     """Change the status if the move is allowed (the caller commits)."""
     if target not in TRANSITIONS.get(document.status, set()):
