@@ -502,14 +502,19 @@ def test_a_failed_cleanup_is_logged_not_a_crash(app, admin, monkeypatch, caplog)
 
 # --- serving the files -----------------------------------------------------------------------
 
-@pytest.fixture
-def assigned_pdf(app, users, clerks):
-    """A PDF with a non-ASCII name, assigned to ann."""
-    document_id = add(app, "Kirchenbuch Straße 😀.pdf", pdf())
+def add_for_ann(app, clerks, name: str, data: bytes) -> int:
+    """Store a document and assign it to the clerk ann."""
+    document_id = add(app, name, data)
     with app.app_context():
         docs.assign([db.session.get(Document, document_id)],
                     [db.session.get(User, clerks["ann"])], actor=None)
     return document_id
+
+
+@pytest.fixture
+def assigned_pdf(app, users, clerks):
+    """A PDF with a non-ASCII name, assigned to ann."""
+    return add_for_ann(app, clerks, "Kirchenbuch Straße 😀.pdf", pdf())
 
 
 @pytest.mark.parametrize("username,status", [
@@ -608,11 +613,7 @@ def test_pdf_and_png_documents_have_no_pages(app, admin):
 
 @pytest.fixture
 def assigned_tiff(app, users, clerks):
-    document_id = add(app, "Kirchenbuch Straße.tif", tiff(3))
-    with app.app_context():
-        docs.assign([db.session.get(Document, document_id)],
-                    [db.session.get(User, clerks["ann"])], actor=None)
-    return document_id
+    return add_for_ann(app, clerks, "Kirchenbuch Straße.tif", tiff(3))
 
 
 @pytest.mark.parametrize("username,status", [

@@ -188,6 +188,12 @@ def check_state(page, state: str, axe_check) -> None:
     page.set_viewport_size(VIEWPORT)
 
 
+def rows_where(live_server, model, condition) -> int:
+    """How many rows of an entry table match (a refused save stored nothing)."""
+    with live_server.app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(condition))
+
+
 def check_here(page, state: str, axe_check) -> None:
     """A state reached by typing: headings and axe as it stands, without reloading it."""
     check_structure(page, state)
@@ -287,9 +293,7 @@ def test_entry_form_refused_with_field_errors(page, axe_check, portal, live_serv
     page.press("[name=integer_column]", "Enter")  # the key is left empty: refused
     page.wait_for_selector(".is-invalid")
     check_here(page, "entry form with errors", axe_check)
-    with live_server.app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
-            TestDB.integer_column == 5)) == 0
+    assert rows_where(live_server, TestDB, TestDB.integer_column == 5) == 0
 
 
 def test_workspace_refused_save_with_field_errors(page, axe_check, portal, live_server):
@@ -300,9 +304,7 @@ def test_workspace_refused_save_with_field_errors(page, axe_check, portal, live_
     number.press("Enter")  # no key typed: refused at the field
     page.wait_for_selector("#panel-testDB .is-invalid")
     check_here(page, "workspace with field errors", axe_check)
-    with live_server.app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
-            TestDB.document_id == portal.open_doc)) == 0
+    assert rows_where(live_server, TestDB, TestDB.document_id == portal.open_doc) == 0
 
 
 def test_workspace_soft_warning(page, axe_check, portal, live_server):
@@ -314,9 +316,8 @@ def test_workspace_soft_warning(page, axe_check, portal, live_server):
     age.press("Enter")  # above the expected maximum: asks for a confirmation
     page.wait_for_selector(".soft-warnings")
     check_here(page, "workspace with a soft warning", axe_check)
-    with live_server.app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson).where(
-            RegisterPerson.document_id == portal.open_doc)) == 0
+    assert rows_where(live_server, RegisterPerson,
+                      RegisterPerson.document_id == portal.open_doc) == 0
 
 
 def test_entry_form_soft_warning(page, axe_check, portal, live_server):
@@ -328,9 +329,7 @@ def test_entry_form_soft_warning(page, axe_check, portal, live_server):
     age.press("Enter")
     page.wait_for_selector(".soft-warnings")
     check_here(page, "entry form with a soft warning", axe_check)
-    with live_server.app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterPerson).where(
-            RegisterPerson.full_name == "Poe, Edgar")) == 0
+    assert rows_where(live_server, RegisterPerson, RegisterPerson.full_name == "Poe, Edgar") == 0
 
 
 def test_review_return_refused_without_a_comment(page, axe_check, portal, live_server):
@@ -353,9 +352,7 @@ def test_compare_refused_with_a_bad_value(page, axe_check, portal, live_server):
     other.press("Enter")
     page.wait_for_selector("tr.difference .is-invalid")
     check_here(page, "double-entry compare with an error", axe_check)
-    with live_server.app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB).where(
-            TestDB.document_id == portal.double_doc)) == 0
+    assert rows_where(live_server, TestDB, TestDB.document_id == portal.double_doc) == 0
 
 
 def test_workspace_submit_with_empty_expected_values(page, axe_check, portal):

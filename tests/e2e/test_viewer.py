@@ -99,6 +99,16 @@ def _scroll(page) -> dict:
                          " return {top: s.scrollTop, left: s.scrollLeft}; }")
 
 
+def _open_five_pages(page, live_server, live_user) -> int:
+    """clerk1 opens an assigned 5-page PDF and waits for its first page to be drawn."""
+    live_user("clerk1")
+    document_id = _assigned(live_server, "clerk1", "five-pages.pdf", _multi_page("PDF", 5))
+    log_in(page, "clerk1")
+    page.goto(f"/work/documents/{document_id}")
+    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    return document_id
+
+
 def _testdb_tab(page) -> None:
     """The workspace shows one entry table at a time: pick testDB's tab by keyboard."""
     page.locator("#tab-testDB").focus()
@@ -264,11 +274,7 @@ def test_viewer_state_is_per_user_and_document(new_page, live_server, live_user)
 
 
 def test_keys_typed_in_a_field_stay_in_the_field(page, live_server, live_user):
-    live_user("clerk1")
-    document_id = _assigned(live_server, "clerk1", "five-pages.pdf", _multi_page("PDF", 5))
-    log_in(page, "clerk1")
-    page.goto(f"/work/documents/{document_id}")
-    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    _open_five_pages(page, live_server, live_user)
     before = page.locator("#document-viewer").get_attribute("data-rendered-zoom")
     _testdb_tab(page)
     field = page.locator("#panel-testDB [name=string_column]")
@@ -296,11 +302,7 @@ def test_keys_typed_in_a_field_stay_in_the_field(page, live_server, live_user):
 
 
 def test_toolbar_buttons_turn_zoom_fit_and_rotate(page, live_server, live_user):
-    live_user("clerk1")
-    document_id = _assigned(live_server, "clerk1", "five-pages.pdf", _multi_page("PDF", 5))
-    log_in(page, "clerk1")
-    page.goto(f"/work/documents/{document_id}")
-    page.wait_for_selector("#document-viewer[data-rendered-page='1']")
+    document_id = _open_five_pages(page, live_server, live_user)
     fit_zoom = page.locator("#document-viewer").get_attribute("data-rendered-zoom")
     stage_width = page.evaluate("() => document.getElementById('viewer-stage').clientWidth")
     assert abs(612 * 96 / 72 * float(fit_zoom) - (stage_width - 16)) < 10  # fits the width
