@@ -167,6 +167,14 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def read_after_write(session: Any) -> None:
+    """What a request does after its commit only reads (a page shown after a save): on SQLite
+    its next transaction is a plain BEGIN, so it does not take the one write lock again and
+    hold up the other clerks' saves. Does nothing while a transaction is open."""
+    if not session.in_transaction():
+        session.connection(execution_options={"read_only": True})
+
+
 def _safe_request() -> bool:
     """GET and HEAD never change state, so their transactions need not wait for writers."""
     return has_request_context() and request.method in {"GET", "HEAD", "OPTIONS"}

@@ -110,7 +110,10 @@ class PortalClerk:
         # its strict same-origin Referer check for CSRF are in play, as behind a load balancer.
         self.recorder = Recorder(BenchClient(port, {"X-Forwarded-Proto": "https",
                                                     "Referer": origin + self.page_path}))
-        self.htmx = {"HX-Request": "true", "HX-Current-URL": origin + self.page_path}
+        # What htmx sends with a save, and workspace.js's header for a panel that lists the
+        # latest rows (the answer is then the fresh form plus the new row, not the whole panel).
+        self.htmx = {"HX-Request": "true", "HX-Current-URL": origin + self.page_path,
+                     "X-Panel-Rows": "latest"}
         self.form: Form | None = None
 
     def start(self) -> None:

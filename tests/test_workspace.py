@@ -373,6 +373,45 @@ def test_an_htmx_save_answers_with_the_panel_not_a_redirect(app, ann):
         assert not session.get("_flashes")  # nothing left to pop up on a later page
 
 
+def test_a_save_beside_the_latest_rows_answers_with_the_form_and_the_new_row_only(app, ann):
+    """workspace.js says the panel lists the latest rows: the answer is a fresh form for the box
+    above the rows and, out of band, the new row, the count, the page links and the message;
+    the rows already on the page are not read or sent again. Without the header: the panel."""
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    first = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    token = form_token(first)
+    for n in range(10):
+        answer = save_row(ann, document_id, f"OLD-{n}", str(n), form_token=token,
+                          headers=HX | {"X-Panel-Rows": "latest"})
+        assert answer.status_code == 200
+        token = form_token(answer.get_data(as_text=True))
+    response = save_row(ann, document_id, "NEW-1", "7", form_token=token,
+                        headers=HX | {"X-Panel-Rows": "latest"})
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert response.headers["HX-Retarget"] == "#panel-form-testDB"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="panel-form-testDB" class="panel-form"')
+    assert "OLD-" not in body  # only the new row
+    row = re.search(r'<tbody id="rows-body-testDB" hx-swap-oob="afterbegin">(.*?)</tbody>', body,
+                    re.S).group(1)
+    assert "<td>NEW-1</td>" in row and "Edit row NEW-1" in row and "Delete row NEW-1" in row
+    assert re.search(r'id="rows-count-testDB" hx-swap-oob="outerHTML">11 rows on this document; '
+                     r'the latest 10 shown<', body)
+    assert re.search(r'id="rows-nav-testDB" hx-swap-oob="outerHTML">.*class="rows-older"', body,
+                     re.S)
+    assert '<span id="count-testDB" hx-swap-oob="innerHTML">11</span>' in body
+    assert "Saved Test values row NEW-1: Number = 7" in body
+    form = re.search(r'<form[^>]*class="entry-form".*?</form>', body, re.S).group(0)
+    assert form_token(form) not in {token, ""} and 'value="NEW-1"' not in form
+    assert re.search(r'<input(?=[^>]*name="string_column")[^>]*autofocus', form)
+    assert len(saved_rows(app)) == 11
+    # The same save without the header (no JavaScript's knowledge of the page): the panel.
+    whole = save_row(ann, document_id, "NEW-2", "8", form_token=form_token(form), headers=HX)
+    assert whole.get_data(as_text=True).lstrip().startswith('<div id="panel-body-testDB"')
+    assert "HX-Retarget" not in whole.headers
+
+
 def test_the_blank_form_after_a_refused_save_then_a_save_is_blank_again(app, ann):
     """The blank form's fields are rendered once per table and reused: a refusal's typed values
     and marks never leak into the blank form that follows, nor into another clerk's."""

@@ -24,7 +24,13 @@ from app.security import login_required
 from app.services import accounts, audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
-from app.workspace.render import is_htmx, render_panel, render_workspace
+from app.workspace.render import (
+    is_htmx,
+    render_panel,
+    render_saved,
+    render_workspace,
+    shows_latest_rows,
+)
 
 
 @bp.get("/")
@@ -70,6 +76,7 @@ def create(table_name: str):
         row = entries.create_row(table, values, actor=current_user,
                                  form_token=form.form_token.data or None,
                                  document_id=document.id if document else None,
+                                 checked_document=document,
                                  warnings=warnings, had_draft=had_draft(form))
     except entries.AlreadySaved as exc:
         if document is not None and is_htmx():
@@ -92,6 +99,8 @@ def _created(table, row, document, warnings):
         message += f" {len(warnings)} value(s) flagged for the reviewer to check."
     if document is not None and is_htmx():
         # No flash: it would stay in the session and pop up on some later page.
+        if shows_latest_rows():  # the panel has its latest rows: add this one to them
+            return render_saved(document, table, row, message)
         return render_panel(document, table, message=message, restore=False)
     flash(message, "success")
     if document is not None:

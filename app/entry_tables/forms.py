@@ -254,9 +254,14 @@ def form_values(table: EntryTable, form: EntryFormBase, *, creating: bool) -> di
     return values
 
 
+def new_form_token() -> str:
+    """The one-time token of a create form: a second save of the same form is recognised."""
+    return secrets.token_urlsafe(24)
+
+
 def blank_form(table: EntryTable) -> EntryFormBase:
     form = entry_form_class(table)(formdata=None)
-    form.form_token.data = secrets.token_urlsafe(24)
+    form.form_token.data = new_form_token()
     return form
 
 
@@ -267,10 +272,16 @@ def restore_draft(table: EntryTable, form: EntryFormBase, user_id: int,
     draft = drafts.load_draft(user_id, scope)
     if draft is None:
         return None
+    fill_from_draft(table, form, draft, row_key)
+    return draft
+
+
+def fill_from_draft(table: EntryTable, form: EntryFormBase, draft: Any,
+                    row_key: str | None) -> None:
+    """Put a draft's values in the form, each processed as if it had been submitted."""
     values = drafts.draft_values(draft)
     form.draft_kept.data = "1"
     for column in table.data_columns:
         if column.key in values and not (row_key is not None and column.primary_key):
             # Processed exactly like a submission, so every field type shows the typed text.
             form[column.key].process(MultiDict({column.key: values[column.key]}))
-    return draft

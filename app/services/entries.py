@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.entry_tables.registry import EntryTable
@@ -69,7 +70,9 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
     """The document rows are entered against, if this actor may enter rows for it now."""
     if document_id is None:
         return None
-    document = db.session.get(Document, document_id)
+    # One query: the access checks below read the document's assignments.
+    document = db.session.get(Document, document_id,
+                              options=[joinedload(Document.assignments)])
     if document is None or not documents.can_view(document, actor):
         raise NotFound("No such document.")
     if actor.role == "clerk" and not documents.can_enter(document, actor):
@@ -81,11 +84,16 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
 
 def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
                document_id: int | None = None, form_token: str | None = None,
-               warnings: list[quality.Warning] | None = None, had_draft: bool = True) -> Any:
+               warnings: list[quality.Warning] | None = None, had_draft: bool = True,
+               checked_document: Document | None = None) -> Any:
     """Insert a row with its audit event, consume the form token, drop the draft; commit.
 
-    had_draft=False (the form says no draft of it was ever kept) skips deleting one."""
-    document = check_document_entry(document_id, actor)
+    had_draft=False (the form says no draft of it was ever kept) skips deleting one.
+    checked_document: the document, as check_document_entry returned it in this request."""
+    if checked_document is not None and checked_document.id == document_id:
+        document: Document | None = checked_document
+    else:
+        document = check_document_entry(document_id, actor)
     if document is not None and actor.role == "clerk":
         if document.double_entry:  # blind entries live apart until the reviewer reconciles
             raise NotFound("No such document.")

@@ -21,17 +21,34 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.entry_tables.forms import EntryFormBase, blank_form, entry_form_class, restore_draft
+from app.database import read_after_write
+from app.entry_tables.forms import (
+    EntryFormBase,
+    blank_form,
+    entry_form_class,
+    fill_from_draft,
+    new_form_token,
+)
 from app.entry_tables.registry import EntryTable, entry_tables
+from app.extensions import db
 from app.models.document import Document
 from app.services import documents as docs
-from app.services import double_entry, entries
+from app.services import double_entry, drafts, entries
 from app.web import bounded_int
 
 
 def is_htmx() -> bool:
     """The request comes from htmx on the workspace: answer with a fragment, not a redirect."""
     return request.headers.get("HX-Request") == "true"
+
+
+# Sent by workspace.js with a save from a panel in create mode that shows its latest rows.
+PANEL_ROWS_HEADER = "X-Panel-Rows"
+
+
+def shows_latest_rows() -> bool:
+    """The save comes from a panel that lists the document's latest rows (not an older page)."""
+    return request.headers.get(PANEL_ROWS_HEADER) == "latest"
 
 
 def render_workspace(document: Document, *, failed: dict[str, Any] | None = None,
@@ -61,6 +78,7 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
 def render_panel(document: Document, table: EntryTable, *, status: int = 200,
                  message: str | None = None, message_kind: str = "success", **options: Any):
     """One panel as an htmx fragment, plus the message for the panel's live region."""
+    read_after_write(db.session())
     panel = build_panel(document, table, focus=True, **options)
     body = render_template("workspace/_panel_fragment.html", document=document, panel=panel,
                            editable=_editable(document), message=message,
@@ -70,28 +88,60 @@ def render_panel(document: Document, table: EntryTable, *, status: int = 200,
     return response
 
 
+def render_saved(document: Document, table: EntryTable, row: Any, message: str):
+    """A row saved from a panel that shows the latest rows: a fresh form, and the new row, the
+    count and the message out of band (workspace/_saved.html). The rows already on the page
+    are not read again, so a save costs the same with 5 rows on the document or 5,000."""
+    read_after_write(db.session())
+    panel = build_panel(document, table, focus=True, restore=False, with_rows=False)
+    editable = _editable(document)
+    edit = url_for("entries.edit", table_name=table.name)
+    delete = url_for("entries.delete", table_name=table.name)
+    body = render_template("workspace/_saved.html", document=document, panel=panel,
+                           editable=editable, row=_row_view(table, row, edit, delete),
+                           limit=panel["latest"], message=message, message_kind="success")
+    response = make_response(body, 200)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["HX-Retarget"] = f"#panel-form-{table.name}"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
 def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | None = None,
                 mode: str = "create", row: Any = None, warnings: list[Any] | None = None,
                 conflict: Any = None, error: str | None = None, page: int = 1,
-                focus: bool = False, restore: bool = True) -> dict[str, Any]:
+                focus: bool = False, restore: bool = True,
+                with_rows: bool = True) -> dict[str, Any]:
     """Everything a panel shows: its form (blank, restored from a draft, or as posted).
 
-    restore=False right after a save: that save deleted the draft, no need to look for it."""
+    restore=False right after a save: that save deleted the draft, no need to look for it.
+    with_rows=False: only the count of the rows, not the rows (the page already has them)."""
     blind = document.double_entry and current_user.role == "clerk"
     draft = None
     fields_html = None
+    form_token = None
     if form is None and mode == "create":
-        form = blank_form(table)
         if restore:
-            draft = restore_draft(table, form, current_user.id, document.id, None)
-        if draft is None:
+            draft = drafts.load_draft(current_user.id,
+                                      drafts.draft_scope(table.name, document.id, None))
+        if draft is not None:
+            form = blank_form(table)
+            fill_from_draft(table, form, draft, None)
+        else:  # a blank form needs no form object: its markup is cached, only the token is new
+            form_token = new_form_token()
             fields_html = blank_fields_html(table, focus)
-    rows, count, has_next = (_blind_rows(document, table, page) if blind
-                             else _table_rows(document, table, page))
+    if not with_rows:
+        rows, count, has_next = [], entries.count_rows(table, current_user, document.id), False
+    elif blind:
+        rows, count, has_next = _blind_rows(document, table, page)
+    else:
+        rows, count, has_next = _table_rows(document, table, page)
     key = table.key_of(row) if row is not None else None
     return {"table": table, "form": form, "fields_html": fields_html, "draft": draft,
+            "form_token": form_token,
             "rows": rows, "count": count,
-            "page": page, "has_next": has_next, "mode": mode, "row": row, "key": key,
+            "page": page, "has_next": has_next, "latest": entries.LATEST_ROWS,
+            "mode": mode, "row": row, "key": key,
             "warnings": warnings, "conflict": conflict, "error": error, "focus": focus,
             "blind": blind, "action": _action(document, table, mode, key, blind),
             "draft_url": url_for("entries.save_draft", table_name=table.name,
@@ -103,8 +153,9 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
 
 
 def blank_fields_html(table: EntryTable, focus: bool) -> Markup:
-    """The fields of a blank create form: the same markup every time (the one-time token is
-    outside it), so it is rendered once per table and process instead of on every save."""
+    """The fields of a blank create form (with its empty hidden version and draft marker): the
+    same markup every time (the one-time token is outside it), so it is rendered once per
+    table and process instead of on every save."""
     if current_app.debug:  # templates may change while the development server runs
         return _render_blank_fields(table, focus)
     cache = current_app.extensions.setdefault("blank_entry_fields", {})
@@ -115,8 +166,10 @@ def blank_fields_html(table: EntryTable, focus: bool) -> Markup:
 
 
 def _render_blank_fields(table: EntryTable, focus: bool) -> Markup:
+    form = entry_form_class(table)(formdata=None)
     macro = get_template_attribute("entries/_fields.html", "entry_fields")
-    return macro(table, entry_form_class(table)(formdata=None), "create", focus=focus)
+    return Markup("\n").join([form.version(), form.draft_kept(),
+                               macro(table, form, "create", focus=focus)])
 
 
 def _action(document: Document, table: EntryTable, mode: str, key: str | None,
@@ -141,15 +194,19 @@ def _table_rows(document: Document, table: EntryTable,
     # Two url_for calls per panel, not two per row: building URLs is a real part of its cost.
     edit = url_for("entries.edit", table_name=table.name)
     delete = url_for("entries.delete", table_name=table.name)
-    rows = []
-    for row in latest.rows:
-        query = urlencode({"key": table.key_of(row)})
-        rows.append({"key": table.key_of(row),
-                     "values": [(column, getattr(row, column.key))
-                                for column in table.data_columns if not column.primary_key],
-                     "edit_url": f"{edit}?{query}", "delete_url": f"{delete}?{query}"})
+    rows = [_row_view(table, row, edit, delete) for row in latest.rows]
     count = entries.count_rows(table, current_user, document.id)
     return rows, count, latest.has_next
+
+
+def _row_view(table: EntryTable, row: Any, edit: str, delete: str) -> dict[str, Any]:
+    """A row as the panel lists it: its key, its values, and its edit and delete links."""
+    key = table.key_of(row)
+    query = urlencode({"key": key})
+    return {"key": key,
+            "values": [(column, getattr(row, column.key))
+                       for column in table.data_columns if not column.primary_key],
+            "edit_url": f"{edit}?{query}", "delete_url": f"{delete}?{query}"}
 
 
 def _blind_rows(document: Document, table: EntryTable,

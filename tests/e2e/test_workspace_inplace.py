@@ -313,3 +313,63 @@ def test_older_rows_are_paged_in_the_panel(page, live_server, live_user):
     cells = page.locator("#panel-testDB .workspace-rows tr td:first-child").all_inner_texts()
     assert cells == ["OLD-01", "OLD-00"]
     _not_reloaded(page)
+
+
+def test_a_save_beside_the_latest_rows_adds_its_row_without_the_others(page, live_server,
+                                                                       live_user):
+    """The save's answer is the fresh form and the new row (not the whole list again): the row
+    goes on top, the list keeps its latest 10, the count and the "Older rows" link follow."""
+    document_id = _open(page, live_server, live_user)
+    with live_server.app.app_context():
+        clerk = find_user("clerk1")
+        from app.entry_tables.registry import get_entry_table
+        from app.services import entries
+        for n in range(10):
+            entries.create_row(get_entry_table("testDB"), {"string_column": f"OLD-{n:02}",
+                                                           "integer_column": n},
+                               actor=clerk, document_id=document_id)
+    page.goto(f"/work/documents/{document_id}?panel=testDB")
+    page.wait_for_function("() => document.activeElement?.name === 'string_column'")
+    page.evaluate("() => { window.__marker = 1;"
+                  " document.getElementById('document-viewer').__kept = 1; }")
+    assert page.locator("#panel-testDB .rows-older").count() == 0
+    page.keyboard.type("NEW-1")
+    page.keyboard.press("Tab")
+    page.keyboard.type("77")
+    with page.expect_response(lambda r: "/data/testDB/new" in r.url) as answer:
+        page.keyboard.press("Enter")
+    response = answer.value
+    assert response.request.headers.get("x-panel-rows") == "latest"
+    assert response.headers.get("hx-retarget") == "#panel-form-testDB"
+    body = response.text()
+    assert "NEW-1" in body and "OLD-09" not in body  # the rows already shown are not sent
+    page.locator("#status-testDB", has_text="Saved Test values row NEW-1").wait_for()
+    cells = page.locator("#panel-testDB .workspace-rows tr td:first-child").all_inner_texts()
+    assert cells == ["NEW-1"] + [f"OLD-{n:02}" for n in range(9, 0, -1)]
+    assert "11 rows on this document; the latest 10 shown" in page.inner_text(
+        "#panel-testDB .rows-count")
+    assert page.locator("#panel-testDB .rows-older").is_visible()
+    assert page.inner_text("#count-testDB") == "11"
+    assert _focused(page) == "string_column"
+    assert page.locator("#panel-testDB [name=string_column]").input_value() == ""
+    _not_reloaded(page)
+    page.screenshot(path=f"{SHOTS}/workspace-short-save.png")
+    # The next row goes through the fresh form's new one-time token.
+    page.keyboard.type("NEW-2")
+    page.keyboard.press("Enter")
+    page.locator("#status-testDB", has_text="Saved Test values row NEW-2").wait_for()
+    assert page.locator("#panel-testDB .workspace-rows tr").count() == 10
+    assert {r.string_column for r in _rows(live_server)} >= {"NEW-1", "NEW-2", "OLD-00"}
+    assert len(_rows(live_server)) == 12
+    # "Older rows" still pages the rest, and a save from page 2 brings the whole panel back.
+    page.click("#panel-testDB .rows-older")
+    page.locator("#panel-testDB .rows-count", has_text="page 2").wait_for()
+    page.locator("#panel-testDB [name=string_column]").focus()
+    page.keyboard.type("NEW-3")
+    with page.expect_response(lambda r: "/data/testDB/new" in r.url) as answer:
+        page.keyboard.press("Enter")
+    assert answer.value.request.headers.get("x-panel-rows") is None
+    page.locator("#status-testDB", has_text="Saved Test values row NEW-3").wait_for()
+    cells = page.locator("#panel-testDB .workspace-rows tr td:first-child").all_inner_texts()
+    assert cells[:3] == ["NEW-3", "NEW-2", "NEW-1"]
+    _not_reloaded(page)

@@ -80,12 +80,40 @@
     return pane ? pane.querySelector(".panel-body") : null;
   }
 
-  // --- htmx: new panel content is watched for drafts and takes the focus
+  // --- htmx: new panel content (a whole panel, or after a save only its form box) is watched
+  // for drafts and takes the focus
   document.addEventListener("htmx:load", function (event) {
     var body = event.target;
-    if (!body.classList || !body.classList.contains("panel-body")) { return; }
+    if (!body.classList || !(body.classList.contains("panel-body") ||
+                             body.classList.contains("panel-form"))) { return; }
     Array.prototype.forEach.call(body.querySelectorAll("form[data-draft-url]"), drafts.watch);
     settle(body);
+  });
+
+  // A save from a panel in create mode that lists the latest rows asks for the short answer:
+  // a fresh form plus the new row, which goes on top of the list here (the rows already shown
+  // are not sent again).
+  function showsLatestRows(form) {
+    var body = form.closest ? form.closest(".panel-body") : null;
+    var rows = body ? body.querySelector("tbody[data-page]") : null;
+    return !!(body && rows && body.dataset.mode === "create" && rows.dataset.page === "1" &&
+              form.classList.contains("entry-form"));
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.tagName === "FORM" && showsLatestRows(form)) {
+      event.detail.headers["X-Panel-Rows"] = "latest";
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    Array.prototype.forEach.call(column.querySelectorAll("tbody[data-page]"), function (rows) {
+      var latest = parseInt(rows.dataset.latest, 10) || 10;
+      while (rows.rows.length > latest && rows.dataset.page === "1") {
+        rows.deleteRow(rows.rows.length - 1);
+      }
+      var table = rows.closest("table");
+      if (table && rows.rows.length) { table.hidden = false; }
+    });
   });
 
   // A refusal the server did not render as a panel (403, 404, 500, offline) is said in the panel.
@@ -102,7 +130,8 @@
   // Anything but a panel (the login page after the session ended, say) is not swapped in.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var text = event.detail.serverResponse || "";
-    if (!event.detail.shouldSwap || text.indexOf('class="panel-body"') !== -1) { return; }
+    if (!event.detail.shouldSwap || text.indexOf('class="panel-body"') !== -1 ||
+        text.indexOf('class="panel-form"') !== -1) { return; }
     event.detail.shouldSwap = false;
     sayInPanel(event.detail.elt, "Not saved: the page has to be loaded again (has your session " +
                "ended?). What you typed is still in the form.");
