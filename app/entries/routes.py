@@ -72,6 +72,11 @@ def create(table_name: str):
     warnings = quality.soft_warnings(table, values)
     if warnings and not form.confirm_warnings.data:
         return _invalid_create(table, form, document, 200, warnings=warnings)
+    # A save from a panel that lists the latest rows is answered with the new row and the
+    # count: counted here, in the save's own transaction (one statement, not a transaction
+    # of its own after the commit).
+    short = document is not None and is_htmx() and shows_latest_rows()
+    rows_before = entries.count_rows(table, current_user, document.id) if short else None
     try:
         row = entries.create_row(table, values, actor=current_user,
                                  form_token=form.form_token.data or None,
@@ -89,18 +94,20 @@ def create(table_name: str):
             abort(exc.status_code, exc.message)
         attach_error(form, exc)
         return _invalid_create(table, form, document, 422)
-    return _created(table, row, document, warnings)
+    return _created(table, row, document, warnings, rows_before)
 
 
-def _created(table, row, document, warnings):
-    """After a save: the fresh panel (htmx) or a redirect with the message flashed."""
+def _created(table, row, document, warnings, rows_before=None):
+    """After a save: the fresh form and the new row (htmx, from a panel that lists the latest
+    rows: rows_before is their count), the fresh panel (htmx), or a redirect with the message
+    flashed."""
     message = f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}."
     if warnings:
         message += f" {len(warnings)} value(s) flagged for the reviewer to check."
     if document is not None and is_htmx():
         # No flash: it would stay in the session and pop up on some later page.
-        if shows_latest_rows():  # the panel has its latest rows: add this one to them
-            return render_saved(document, table, row, message)
+        if rows_before is not None:  # the panel has its latest rows: add this one to them
+            return render_saved(document, table, row, message, count=rows_before + 1)
         return render_panel(document, table, message=message, restore=False)
     flash(message, "success")
     if document is not None:

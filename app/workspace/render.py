@@ -88,12 +88,13 @@ def render_panel(document: Document, table: EntryTable, *, status: int = 200,
     return response
 
 
-def render_saved(document: Document, table: EntryTable, row: Any, message: str):
+def render_saved(document: Document, table: EntryTable, row: Any, message: str, *,
+                 count: int):
     """A row saved from a panel that shows the latest rows: a fresh form, and the new row, the
-    count and the message out of band (workspace/_saved.html). The rows already on the page
-    are not read again, so a save costs the same with 5 rows on the document or 5,000."""
-    read_after_write(db.session())
-    panel = build_panel(document, table, focus=True, restore=False, with_rows=False)
+    count (of the document's rows, this one included) and the message out of band
+    (workspace/_saved.html). The rows already on the page are not read again, so a save costs
+    the same with 5 rows on the document or 5,000."""
+    panel = build_panel(document, table, focus=True, restore=False, counted=count)
     editable = _editable(document)
     edit = url_for("entries.edit", table_name=table.name)
     delete = url_for("entries.delete", table_name=table.name)
@@ -111,11 +112,11 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
                 mode: str = "create", row: Any = None, warnings: list[Any] | None = None,
                 conflict: Any = None, error: str | None = None, page: int = 1,
                 focus: bool = False, restore: bool = True,
-                with_rows: bool = True) -> dict[str, Any]:
+                counted: int | None = None) -> dict[str, Any]:
     """Everything a panel shows: its form (blank, restored from a draft, or as posted).
 
     restore=False right after a save: that save deleted the draft, no need to look for it.
-    with_rows=False: only the count of the rows, not the rows (the page already has them)."""
+    counted: the count of the rows, known already; no rows (the page has them)."""
     blind = document.double_entry and current_user.role == "clerk"
     draft = None
     fields_html = None
@@ -130,8 +131,8 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
         else:  # a blank form needs no form object: its markup is cached, only the token is new
             form_token = new_form_token()
             fields_html = blank_fields_html(table, focus)
-    if not with_rows:
-        rows, count, has_next = [], entries.count_rows(table, current_user, document.id), False
+    if counted is not None:
+        rows, count, has_next = [], counted, False
     elif blind:
         rows, count, has_next = _blind_rows(document, table, page)
     else:
