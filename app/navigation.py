@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from app.security import PUBLIC, access_of
@@ -32,8 +32,18 @@ class NavItem:
 
 
 def nav_items() -> list[NavItem]:
+    """The links a role sees: the same on every page, so worked out once per role and mount
+    point (script root) for the life of the process."""
     if not current_user.is_authenticated:
         return []
+    cache = current_app.extensions.setdefault("nav_items", {})
+    key = (current_user.role, request.script_root)
+    if key not in cache:
+        cache[key] = _items_for_role()
+    return cache[key]
+
+
+def _items_for_role() -> list[NavItem]:
     items = []
     for label, endpoint in NAV:
         if endpoint not in current_app.view_functions:

@@ -100,6 +100,9 @@ class PageScan:
 
     forms: list[Form] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)  # hx-get ... hx-trigger="load"
+    # hx-get ... hx-trigger="intersect ...": fetched when the element comes into view (a panel
+    # behind a tab, when the tab is shown), by the element's id
+    on_view: dict[str, str] = field(default_factory=dict)
     embedded: list[str] = field(default_factory=list)  # img/iframe/embed/object files
     csrf_meta: str | None = None
 
@@ -124,8 +127,11 @@ def scan(page: str) -> PageScan:
                 form = None
             continue
         attrs = attributes(raw)
-        if "hx-get" in attrs and "load" in attrs.get("hx-trigger", ""):
+        trigger = attrs.get("hx-trigger", "")
+        if "hx-get" in attrs and "load" in trigger:
             result.loads.append(attrs["hx-get"])
+        elif "hx-get" in attrs and "intersect" in trigger and attrs.get("id"):
+            result.on_view[attrs["id"]] = attrs["hx-get"]
         if tag == "form":
             action = attrs.get("hx-post") or attrs.get("action", "")
             form = Form(action, attrs.get("method", "get").lower())

@@ -53,6 +53,14 @@ def test_scan_reads_the_form_the_htmx_loads_and_the_embedded_files():
     assert page.embedded == ["/documents/7/file"]  # /static/ is cached by a browser
 
 
+def test_scan_keeps_a_panel_behind_a_tab_apart_from_what_loads_by_itself():
+    page = scan('<div id="panel-body-testDB" class="panel-body" data-mode="lazy" '
+                'hx-get="/work/documents/7/panel/testDB?lazy=1" hx-trigger="intersect once" '
+                'hx-swap="outerHTML"><p>Loading</p></div>')
+    assert page.loads == []  # not fetched with the page: only when its tab is shown
+    assert page.on_view == {"panel-body-testDB": "/work/documents/7/panel/testDB?lazy=1"}
+
+
 def test_a_reused_form_token_fails_the_cycle():
     first = entry_form(scan(FRAGMENT), None)
     with pytest.raises(CycleFailed, match="form_token"):

@@ -191,10 +191,25 @@ def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
     assert src == f"/documents/{document_id}/file"
     served = ann.get(src)
     assert served.status_code == 200 and served.mimetype == "application/pdf"
-    for table in entry_tables():
-        assert f'action="/data/{table.name}/new?document={document_id}"' in page
+    # The first table's form is in the page; each other one comes when its tab is first shown
+    # (htmx), and is in the page itself when its tab is asked for (?panel=, no JavaScript).
+    first, *others = entry_tables()
+    assert f'action="/data/{first.name}/new?document={document_id}"' in page
+    for table in others:
+        assert f'action="/data/{table.name}/new?document={document_id}"' not in page
+        lazy = re.search(rf'<div id="panel-body-{table.name}"[^>]*data-mode="lazy"[^>]*'
+                         rf'hx-get="([^"]+)" hx-trigger="intersect once"', page).group(1)
+        panel = ann.get(lazy.replace("&amp;", "&"), headers=HX).get_data(as_text=True)
+        assert f'action="/data/{table.name}/new?document={document_id}"' in panel
+        assert "autofocus" not in panel  # fetched behind its tab: the focus stays on the tab
+        alone = ann.get(f"/work/documents/{document_id}?panel={table.name}")
+        assert (f'action="/data/{table.name}/new?document={document_id}"'
+                in alone.get_data(as_text=True))
+    everything = page + "".join(
+        ann.get(f"/work/documents/{document_id}?panel={t.name}").get_data(as_text=True)
+        for t in others)
     for field in ("string_column", "integer_column", "date_column", "full_name"):
-        assert f'name="{field}"' in page
+        assert f'name="{field}"' in everything
     assert "Submit document" in page
 
 
@@ -518,7 +533,7 @@ def test_the_panel_lists_the_latest_rows_and_pages_the_rest(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     for n in range(23):
         assert save_row(ann, document_id, f"P-{n:02}", str(n)).status_code == 303
-    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    page = ann.get(f"/work/documents/{document_id}?panel=testDB").get_data(as_text=True)
     panel = re.search(r'id="panel-testDB".*?</section>', page, re.S).group(0)
     keys = re.findall(r"<tr><td>(P-\d\d)</td>", panel)
     assert keys == [f"P-{n:02}" for n in range(22, 12, -1)]  # the latest ten, newest first

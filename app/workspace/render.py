@@ -62,24 +62,39 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
     active = chosen
     if active not in {t.name for t in tables}:
         active = tables[0].name if tables else None
-    panels = [build_panel(document, table, form=failed.get(table.name),
+    editable = _editable(document)
+    # A plain visit builds only the chosen table's panel; the others (behind their tabs) come
+    # when their tab is first shown (htmx). After a refusal, every panel is there at once.
+    lazy = (editable and not (failed or missing or unsaved)
+            and not (document.double_entry and current_user.role == "clerk"))
+    panels = [_lazy_panel(document, table) if lazy and table.name != active else
+              build_panel(document, table, form=failed.get(table.name),
                           warnings=warnings if table.name in failed else None,
                           page=bounded_int(request.args.get("page"), 1, low=1)
                           if table.name == active else 1,
                           focus=table.name == active)
               for table in tables]
     return render_template("workspace/document.html", document=document, panels=panels,
-                           editable=_editable(document),
+                           editable=editable,
                            assignment=docs.assignment_for(document, current_user),
                            missing=missing, unsaved=unsaved, active=active,
                            chosen=chosen if chosen == active else None), status
+
+
+def _lazy_panel(document: Document, table: EntryTable) -> dict[str, Any]:
+    """A panel behind a tab not shown yet: its count (on the tab) and where to fetch it from."""
+    return {"table": table, "lazy": True,
+            "count": entries.count_rows(table, current_user, document.id),
+            "panel_url": url_for("workspace.panel", document_id=document.id,
+                                 table_name=table.name, lazy=1)}
 
 
 def render_panel(document: Document, table: EntryTable, *, status: int = 200,
                  message: str | None = None, message_kind: str = "success", **options: Any):
     """One panel as an htmx fragment, plus the message for the panel's live region."""
     read_after_write(db.session())
-    panel = build_panel(document, table, focus=True, **options)
+    # Fetched when its tab was first shown (?lazy=1): the focus stays on the tab.
+    panel = build_panel(document, table, focus=not request.args.get("lazy"), **options)
     body = render_template("workspace/_panel_fragment.html", document=document, panel=panel,
                            editable=_editable(document), message=message,
                            message_kind=message_kind)

@@ -6,6 +6,7 @@ import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from app.entry_tables.forms import entry_form_class, form_values
@@ -184,7 +185,8 @@ def _own_row(row_id: int, doc: Document):
 
 
 def _visible_document(document_id: int) -> Document:
-    doc = db.session.get(Document, document_id)
+    # With its assignments in the same query: every page here checks and shows them.
+    doc = db.session.get(Document, document_id, options=[joinedload(Document.assignments)])
     if doc is None or not docs.can_view(doc, current_user):
         abort(404)
     return doc

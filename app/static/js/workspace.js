@@ -59,6 +59,7 @@
     settle(document.querySelector("main"));
     return;
   }
+  var focusWhenLoaded = null;
   var storeKey = "portal-panel:" + column.dataset.user + ":" + column.dataset.document;
 
   // --- tabs: the server's choice (?panel=, a refused save) wins, else this clerk's last one
@@ -87,7 +88,12 @@
     if (!body.classList || !(body.classList.contains("panel-body") ||
                              body.classList.contains("panel-form"))) { return; }
     Array.prototype.forEach.call(body.querySelectorAll("form[data-draft-url]"), drafts.watch);
-    settle(body);
+    // A panel fetched when its tab was first shown leaves the focus on the tab, unless it is
+    // the table this clerk was last working in (shown by itself when the page opened).
+    if (body.dataset.focus !== "0" || body.dataset.panel === focusWhenLoaded) {
+      focusWhenLoaded = null;
+      settle(body);
+    }
   });
 
   // A save from a panel in create mode that lists the latest rows asks for the short answer:
@@ -180,5 +186,10 @@
   // --- on load
   var chosen = column.dataset.serverPanel;
   if (chosen) { remember(chosen); } else if (recalled()) { showTab(recalled()); }
-  settle(activeBody());
+  var opened = activeBody();
+  if (opened && opened.dataset.mode === "lazy") {
+    focusWhenLoaded = opened.dataset.panel;  // it is on its way (htmx, when it came into view)
+  } else {
+    settle(opened);
+  }
 })();
