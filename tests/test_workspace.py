@@ -213,6 +213,21 @@ def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
     assert "Submit document" in page
 
 
+def test_the_page_opens_on_the_table_this_browser_last_picked_for_the_document(app, ann):
+    """workspace.js keeps the last picked table in a cookie on the document's own path: the
+    server opens the page on it (its form built, the others behind their tabs)."""
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    ann.set_cookie("portal_panel", "testDB", path=f"/work/documents/{document_id}")
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    assert f'action="/data/testDB/new?document={document_id}"' in page
+    assert f'action="/data/register_person/new?document={document_id}"' not in page
+    assert re.search(r'id="tab-testDB"[^>]*aria-selected="true"', page)
+    ann.set_cookie("portal_panel", "users", path=f"/work/documents/{document_id}")  # no table
+    page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    assert f'action="/data/register_person/new?document={document_id}"' in page
+    assert ann.get(f"/work/documents/{document_id}?panel=testDB").status_code == 200
+
+
 def test_workspace_shows_an_image_as_img(app, ann):
     document_id = add(app, "scan.png", png_image(8, 8), to=["ann"])
     page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)

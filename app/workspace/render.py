@@ -44,6 +44,8 @@ def is_htmx() -> bool:
 
 # Sent by workspace.js with a save from a panel in create mode that shows its latest rows.
 PANEL_ROWS_HEADER = "X-Panel-Rows"
+# Set by workspace.js: the table last picked for a document, on that document's path only.
+PANEL_COOKIE = "portal_panel"
 
 
 def shows_latest_rows() -> bool:
@@ -59,8 +61,11 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
     failed = failed or {}
     chosen = next(iter(failed), None) or panel or request.args.get("panel")
     tables = entry_tables()
-    active = chosen
-    if active not in {t.name for t in tables}:
+    names = {t.name for t in tables}
+    # Else the table this browser last picked for this document (workspace.js keeps it in a
+    # cookie scoped to the document's path), else the first.
+    active = chosen if chosen in names else request.cookies.get(PANEL_COOKIE)
+    if active not in names:
         active = tables[0].name if tables else None
     editable = _editable(document)
     # A plain visit builds only the chosen table's panel; the others (behind their tabs) come

@@ -20,10 +20,10 @@ from tests.e2e.conftest import E2E_PASSWORD, log_in
 SHOTS = "/tmp"
 
 
-def _document(live_server, clerk: str) -> int:
+def _document(live_server, clerk: str, title: str = "Register page 1") -> int:
     with live_server.app.app_context():
         result = docs.add_file(IncomingFile("register.pdf", pdf_document(
-            "Register page 1", ["Roe, Richard, aged 41"])), get_storage(), actor=None,
+            title, ["Roe, Richard, aged 41"])), get_storage(), actor=None,
             max_bytes=10_000_000)
         docs.assign([result.document], [find_user(clerk)], actor=None)
         return result.document.id
@@ -254,6 +254,9 @@ def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_se
         page.wait_for_function("() => document.activeElement?.id === 'tab-testDB'")
         assert page.get_attribute("#tab-testDB", "aria-selected") == "true"
         assert not page.locator("#panel-register_person [name=full_name]").is_visible()
+        # The panel comes when its tab is first shown (one request), the focus stays on the tab.
+        page.locator("#panel-testDB [name=string_column]").wait_for()
+        assert _focused(page) == "tab-testDB"
         page.keyboard.press("Tab")  # from the tab straight into its form's first field
         assert _focused(page) == "string_column"
         field = page.locator("#panel-testDB [name=string_column]")
@@ -262,9 +265,17 @@ def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_se
         assert page.locator("#panel-testDB h2").inner_text() == "Test values"
         page.screenshot(path=f"{SHOTS}/inplace-tabs-1366x900.png")
 
-        page.goto(f"/work/documents/{document_id}")  # the choice is remembered
+        with page.expect_response(f"**/work/documents/{document_id}") as opened:
+            page.goto(f"/work/documents/{document_id}")  # the choice is remembered
         page.wait_for_function("() => document.activeElement?.name === 'string_column'")
         assert page.get_attribute("#tab-testDB", "aria-selected") == "true"
+        # ... by the server too (a cookie on this document's path): the page opens on it.
+        assert 'action="/data/testDB/new' in opened.value.text()
+        assert 'action="/data/register_person/new' not in opened.value.text()
+        other = _document(live_server, "clerk1", "Register page 2")  # starts on the first table
+        page.goto(f"/work/documents/{other}")
+        page.wait_for_function("() => document.activeElement?.name === 'full_name'")
+        page.goto(f"/work/documents/{document_id}")
         page.goto(f"/work/documents/{document_id}?panel=register_person")  # the server's wins
         page.wait_for_function("() => document.activeElement?.name === 'full_name'")
     finally:

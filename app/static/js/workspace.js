@@ -63,7 +63,14 @@
   var storeKey = "portal-panel:" + column.dataset.user + ":" + column.dataset.document;
 
   // --- tabs: the server's choice (?panel=, a refused save) wins, else this clerk's last one
-  function remember(name) { try { localStorage.setItem(storeKey, name); } catch (e) { /* private mode */ } }
+  // Kept in this browser twice: in localStorage, and in a cookie scoped to this document's
+  // path, so that the server opens the page on that table (no second request for it).
+  function remember(name) {
+    try { localStorage.setItem(storeKey, name); } catch (e) { /* private mode */ }
+    document.cookie = "portal_panel=" + encodeURIComponent(name) + "; path=" +
+      location.pathname + "; max-age=7776000; SameSite=Lax" +
+      (location.protocol === "https:" ? "; Secure" : "");
+  }
   function recalled() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
 
   function showTab(name) {
@@ -185,7 +192,7 @@
 
   // --- on load
   var chosen = column.dataset.serverPanel;
-  if (chosen) { remember(chosen); } else if (recalled()) { showTab(recalled()); }
+  if (chosen) { remember(chosen); } else if (recalled()) { showTab(recalled()); remember(recalled()); }
   var opened = activeBody();
   if (opened && opened.dataset.mode === "lazy") {
     focusWhenLoaded = opened.dataset.panel;  // it is on its way (htmx, when it came into view)
