@@ -6,6 +6,7 @@ Views never touch the filesystem; they ask `get_storage()` for bytes by key.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 from config import PROJECT_ROOT, ConfigError
+
+log = logging.getLogger(__name__)
 
 # An original ("<hex>.tif") or one of its page images ("<hex>-p2.png").
 KEY_PATTERN = re.compile(r"[a-f0-9]{32}(-p[1-9][0-9]{0,4})?\.(pdf|png|jpg|tif)")
@@ -96,22 +99,29 @@ class S3Storage:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
                                    ContentType=content_type)
         except Exception as exc:  # botocore raises many kinds; all mean "not stored"
-            raise StorageError(f"S3 refused the document: {exc}") from None
+            raise _s3_error("S3 refused the document", exc) from None
 
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
-            raise StorageError(f"could not read the document from S3: {exc}") from None
+            raise _s3_error("could not read the document from S3", exc) from None
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
-            raise StorageError(f"could not delete the document from S3: {exc}") from None
+            raise _s3_error("could not delete the document from S3", exc) from None
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+
+def _s3_error(message: str, exc: Exception) -> StorageError:
+    """The error a person sees: a plain sentence; the service's text (bucket, keys, request
+    ids of AWS) goes to the log."""
+    log.warning("%s: %s: %s", message, type(exc).__name__, str(exc)[:500])
+    return StorageError(f"{message}; the server log has the details.")
 
 
 def storage_from_setting(setting: str | None, instance_path: str) -> DocumentStorage:

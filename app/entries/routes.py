@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.entries import bp
@@ -233,11 +231,10 @@ def delete(table_name: str):
 def history(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
-    events = audit.history(table.name, key or "")
-    if not events:
-        _row_or_404(table, key)
-    elif not entries.sees_all_rows(current_user) and events[0].actor_id != current_user.id:
-        _row_or_404(table, key)
+    try:
+        events = entries.row_history(table, key, current_user)
+    except NotFound:
+        abort(404)
     return render_template("entries/history.html", table=table, key=key, events=events,
                            changes=audit.changes)
 
@@ -271,7 +268,7 @@ def _draft_payload():
     carrying csrf_token and the same JSON in its `draft` field."""
     if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         try:
-            return json.loads(request.form.get("draft", ""))
+            return current_app.json.loads(request.form.get("draft", ""))
         except ValueError:
             return None
     return request.get_json(silent=True)

@@ -42,6 +42,21 @@ def extension_for(content_type: str) -> str:
     return ACCEPTED[content_type][1]
 
 
+def name_for_type(name: str, content_type: str) -> str:
+    """The file name a download is served under: its extension follows the type found by
+    content, so a PDF uploaded as "x.html" is saved as "x.pdf", never as a web page."""
+    if content_type not in ACCEPTED:
+        return name
+    extension = ACCEPTED[content_type][1]
+    stem, dot, current = name.rpartition(".")
+    if dot and stem and current.lower() in EXTENSION_ALIASES.get(extension, {extension}):
+        return name
+    return f"{stem if dot and stem else name}.{extension}"
+
+
+EXTENSION_ALIASES = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}}
+
+
 def is_zip(data: bytes) -> bool:
     return data.startswith(ZIP_MAGIC)
 
