@@ -28,6 +28,7 @@ from app.models.entry import ROW_STATUSES
 from app.models.types import UTCDateTime
 from app.models.user import User
 from app.services.errors import Invalid
+from app.services.formulas import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -196,20 +197,31 @@ TEXT_FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
+def _inert_text(value: Any) -> Any:
+    return neutralise(value) if isinstance(value, str) else value
+
+
+# CSV by default: text a spreadsheet would run as a formula gets a leading apostrophe.
+SAFE_TEXT_FORMATTERS: dict[str, Callable[[Any], Any]] = {**TEXT_FORMATTERS, "text": _inert_text}
+
+
 def _converters(spec: ExportSpec, formatters: dict[str, Callable[[Any], Any]]
                 ) -> list[tuple[int, Callable[[Any], Any]]]:
     return [(i, formatters[c.kind]) for i, c in enumerate(spec.columns) if c.kind in formatters]
 
 
 def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, *,
-               bom: bool = False) -> Iterator[str]:
-    """CSV text (RFC 4180, header first) in chunks of a partition each."""
+               bom: bool = False, raw: bool = False) -> Iterator[str]:
+    """CSV text (RFC 4180, header first) in chunks of a partition each.
+
+    Text that a spreadsheet would run as a formula is neutralised (app.services.formulas)
+    unless `raw`, which writes every value exactly as stored."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if bom:
         buffer.write(BOM)
     writer.writerow(spec.header)
-    converters = _converters(spec, TEXT_FORMATTERS)
+    converters = _converters(spec, TEXT_FORMATTERS if raw else SAFE_TEXT_FORMATTERS)
     for rows in partitions:
         if not converters:
             writer.writerows(rows)  # text and numbers only: the csv module does it all
