@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ class StorageError(RuntimeError):
 
 class DocumentStorage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put_file(self, key: str, path: Path, content_type: str) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def describe(self) -> str: ...
@@ -63,6 +65,19 @@ class FolderStorage:
             os.replace(partial, path)  # never a half-written file under the real key
         except OSError as exc:
             with contextlib.suppress(OSError):  # e.g. the folder itself could not be made
+                partial.unlink(missing_ok=True)
+            raise StorageError(f"could not write the document: {exc.strerror}") from None
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store a file's content by copying it (never read whole into memory)."""
+        target = self._path(key)
+        partial = target.with_suffix(target.suffix + ".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, partial)
+            os.replace(partial, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
             raise StorageError(f"could not write the document: {exc.strerror}") from None
 
@@ -101,6 +116,13 @@ class S3Storage:
         except Exception as exc:  # botocore raises many kinds; all mean "not stored"
             raise _s3_error("S3 refused the document", exc) from None
 
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        try:  # boto3 streams the file in parts
+            self.client.upload_file(str(path), self.bucket, self._key(key),
+                                    ExtraArgs={"ContentType": content_type})
+        except Exception as exc:
+            raise _s3_error("S3 refused the document", exc) from None
+
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -120,6 +142,8 @@ class S3Storage:
 def _s3_error(message: str, exc: Exception) -> StorageError:
     """The error a person sees: a plain sentence; the service's text (bucket, keys, request
     ids of AWS) goes to the log."""
+    if isinstance(exc, StorageError):  # the portal's own refusal (not a storage key)
+        return exc
     log.warning("%s: %s: %s", message, type(exc).__name__, str(exc)[:500])
     return StorageError(f"{message}; the server log has the details.")
 
