@@ -171,3 +171,16 @@ def test_header_token_is_accepted_for_fetch_calls(csrf_app):
     token = _token(client, "/admin/users")
     response = client.post("/logout", headers={"X-CSRFToken": token})
     assert response.status_code == 303
+
+
+def test_invalid_utf8_is_found_before_the_token_check_reads_the_form(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    token = _token(client, "/data/testDB/new")
+    body = f"csrf_token={token}&string_column=CS%FF&integer_column=1".encode()
+    response = client.post("/data/testDB/new", data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422
+    assert "not UTF-8" in response.get_data(as_text=True)
+    response = client.post("/data/testDB/new", data={
+        "csrf_token": token, "string_column": "CS-OK", "integer_column": "1"})
+    assert response.status_code == 303  # the token was read from the same parsed body

@@ -6,6 +6,7 @@ URLs are set). CSRF is off here (TestingConfig); tests/test_csrf.py keeps it on.
 
 from __future__ import annotations
 
+import html
 import logging
 
 import pytest
@@ -233,3 +234,59 @@ def test_a_refused_import_shows_a_plain_sentence_and_logs_the_detail(
     assert rid in page
     assert select_row(app, "IMP-1") is None
     assert any(SECRET in r.getMessage() and rid in r.getMessage() for r in caplog.records)
+
+
+# --- 14. a field that is not UTF-8 text is refused, nothing stored -------------------------
+
+def _drafts(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.text("SELECT data FROM drafts")))
+
+
+def test_invalid_utf8_in_an_entry_field_is_refused_at_the_field(app, users):
+    clerk = login(app, "clerk")
+    response = clerk.post("/data/testDB/new", data=b"string_column=OK%FF%FE&integer_column=1",
+                          content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "not UTF-8" in page
+    assert 'id="string_column"' in page and "is-invalid" in page
+    feedback = page[page.index('id="string_column"'):]
+    assert "not UTF-8" in feedback[:2000]
+    assert select_row(app, "OK%FF%FE") is None and select_row(app, "OK\ufffd\ufffd") is None
+    assert all("%FF" not in d and "\ufffd" not in d for d in _drafts(app))
+
+
+def test_invalid_utf8_in_a_multipart_entry_field_is_refused_too(app, users):
+    clerk = login(app, "clerk")
+    boundary = "sec-boundary-1"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"string_column\"\r\n\r\n"
+            ).encode() + b"MP\xff\xfe" + (
+            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"integer_column\""
+            f"\r\n\r\n3\r\n--{boundary}--\r\n").encode()
+    response = clerk.post("/data/testDB/new", data=body,
+                          content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 422 and "not UTF-8" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
+
+
+def test_a_typed_percent_sign_is_ordinary_text(app, users):
+    clerk = login(app, "clerk")
+    response = clerk.post("/data/testDB/new", data={"string_column": "50%FF off",
+                                                    "integer_column": "1"})
+    assert response.status_code == 303
+    assert select_row(app, "50%FF off") is not None
+
+
+def test_invalid_utf8_in_another_form_is_refused_whole(app, users):
+    admin = login(app, "admin")
+    response = admin.post("/admin/users", data=b"username=bob%C3%28&role=clerk"
+                          b"&password=long-enough-password-1&confirm=long-enough-password-1",
+                          content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "'username' holds bytes that are not UTF-8" in html.unescape(
+        response.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM users WHERE username LIKE 'bob%'")
+                                 ) == 0

@@ -16,6 +16,7 @@ from app.entry_tables import display
 from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
 from app.entry_tables.registry import entry_tables
 from app.extensions import db
+from app.form_input import checks_text_at_field
 from app.models.document import Document
 from app.models.entry import ROW_STATUSES
 from app.security import login_required
@@ -48,6 +49,7 @@ def list_rows(table_name: str):
 
 @bp.route("/<table_name>/new", methods=["GET", "POST"])
 @login_required
+@checks_text_at_field
 def create(table_name: str):
     table = table_or_404(table_name)
     document = _document_or_404()
@@ -134,6 +136,7 @@ def _create_page(table, form, draft=None, warnings=None):
 
 @bp.route("/<table_name>/edit", methods=["GET", "POST"])
 @login_required
+@checks_text_at_field
 def edit(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
