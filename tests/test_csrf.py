@@ -184,3 +184,33 @@ def test_invalid_utf8_is_found_before_the_token_check_reads_the_form(csrf_app):
     response = client.post("/data/testDB/new", data={
         "csrf_token": token, "string_column": "CS-OK", "integer_column": "1"})
     assert response.status_code == 303  # the token was read from the same parsed body
+
+
+def _draft_rows(csrf_app) -> list[str]:
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    with csrf_app.app_context():
+        return list(db.session.scalars(sa.text("SELECT data FROM drafts")))
+
+
+def test_an_expired_entry_form_from_the_portal_becomes_the_clerks_draft(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "kept as a draft", "integer_column": "77",
+        "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    assert response.status_code == 400 and "Send again" in response.get_data(as_text=True)
+    (draft,) = _draft_rows(csrf_app)
+    assert "kept as a draft" in draft and "77" in draft
+    page = client.get("/data/testDB/new").get_data(as_text=True)
+    assert 'value="kept as a draft"' in page  # the form opens with what was typed
+
+
+def test_a_cross_site_entry_post_keeps_no_draft(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "planted by another site", "csrf_token": "stale-token"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"})
+    assert response.status_code == 400
+    assert _draft_rows(csrf_app) == []
