@@ -133,3 +133,12 @@ def test_a_neutralised_csv_imports_back_to_the_stored_values(app, runner, formul
         assert result.exit_code == 0, result.output
     assert _testdb_keys(app) == before_keys
     assert _notes(app) == before_notes
+
+
+def test_the_first_character_check_knows_every_whitespace_character():
+    import sys
+
+    from app.services.formulas import WHITESPACE
+
+    assert WHITESPACE == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert neutralise("\u3000=1") == "'\u3000=1"

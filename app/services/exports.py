@@ -28,7 +28,7 @@ from app.models.entry import ROW_STATUSES
 from app.models.types import UTCDateTime
 from app.models.user import User
 from app.services.errors import Invalid
-from app.services.formulas import neutralise
+from app.services.formulas import QUOTE_STARTS, needs_quote, neutralise
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +197,6 @@ TEXT_FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def _inert_text(value: Any) -> Any:
-    return neutralise(value) if isinstance(value, str) else value
-
-
-# CSV by default: text a spreadsheet would run as a formula gets a leading apostrophe.
-SAFE_TEXT_FORMATTERS: dict[str, Callable[[Any], Any]] = {**TEXT_FORMATTERS, "text": _inert_text}
-
 
 def _converters(spec: ExportSpec, formatters: dict[str, Callable[[Any], Any]]
                 ) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -221,8 +214,11 @@ def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, 
     if bom:
         buffer.write(BOM)
     writer.writerow(spec.header)
-    converters = _converters(spec, TEXT_FORMATTERS if raw else SAFE_TEXT_FORMATTERS)
+    converters = _converters(spec, TEXT_FORMATTERS)
+    inert = [] if raw else [i for i, c in enumerate(spec.columns) if c.kind == "text"]
     for rows in partitions:
+        if inert:
+            rows = _inert_rows(rows, inert)
         if not converters:
             writer.writerows(rows)  # text and numbers only: the csv module does it all
         for row in rows if converters else ():
@@ -236,6 +232,24 @@ def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, 
         buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+def _inert_rows(rows: Sequence[Sequence[Any]], columns: list[int]) -> Sequence[Sequence[Any]]:
+    """The partition with every text cell a spreadsheet would run as a formula neutralised.
+
+    Column by column, on the first character only: most partitions hold no such cell and are
+    passed on as they are (the csv module's fast path stays open)."""
+    changed: list[Any] | None = None
+    for i in columns:
+        for j, row in enumerate(rows):
+            value = row[i]
+            if type(value) is str and value[:1] in QUOTE_STARTS and needs_quote(value):
+                if changed is None:
+                    changed = list(rows)
+                fixed = list(changed[j])
+                fixed[i] = neutralise(value)
+                changed[j] = fixed
+    return rows if changed is None else changed
 
 
 def _json_value(kind: str) -> Callable[[Any], str]:
