@@ -87,11 +87,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    from app import navigation, security, web
+    from app import form_input, navigation, security, web
     from app.auth.session import configure_login
 
     configure_login(login_manager)
     security.register(app)
+    form_input.register(app)
     navigation.register(app)
     web.register(app)
 

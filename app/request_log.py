@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ def request_id() -> str:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = offered if SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     return g.request_id
+
+
+def current_request_id() -> str | None:
+    """The request id when called while serving a request (None from the command line), so
+    that services can tie a logged detail to what the person was shown."""
+    return request_id() if has_request_context() else None
 
 
 def start_request() -> None:

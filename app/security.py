@@ -102,16 +102,52 @@ def set_security_headers(response: Any) -> Any:
 
 
 def handle_csrf_error(error: CSRFError) -> Any:
-    """An expired or missing token: keep what was typed and let the person send it again."""
+    """An expired or missing token: keep what was typed and let the person send it again,
+    but only for a clerk's form posted from the portal's own pages (see may_resend)."""
     log.info("CSRF failure on %s %s: %s", request.method, request.path, error.description)
+    if request.is_json or not request.form:
+        message = ("Your session expired or the form was out of date, so nothing was saved. "
+                   "Reload the page and try again.")
+        return jsonify(error="CSRF", message=message), 400
+    if not may_resend():
+        log.warning("CSRF failure on %s not re-armed (Sec-Fetch-Site=%s, Origin=%s)",
+                    request.path, request.headers.get("Sec-Fetch-Site"),
+                    request.headers.get("Origin"))
+        message = ("This form was out of date or did not come from the portal's own pages, "
+                   "so nothing was saved. Go back, reload the page and try again.")
+        return render_template("errors/csrf.html", message=message, kept=[],
+                               action=None), 400
     message = ("Your session expired or the form was out of date, so nothing was saved. "
                "Your values are kept below: press the button to send them again.")
-    if request.is_json or not request.form:
-        return jsonify(error="CSRF", message=message), 400
     kept = [(key, value) for key, value in request.form.items(multi=True)
             if key not in NEVER_ECHOED]
     return render_template("errors/csrf.html", message=message, kept=kept,
                            action=request.full_path.rstrip("?")), 400
+
+
+def may_resend() -> bool:
+    """A refused form may be offered again only when a clerk may post it (never an admin's or
+    reviewer's action) and the browser says it came from the portal itself: a page on another
+    site must not get a re-armed form that one click by a logged-in admin would send."""
+    endpoint = request.endpoint
+    rule = access_of(current_app, endpoint) if endpoint else None
+    if rule is None or rule == PUBLIC or "clerk" not in rule:
+        return False
+    return is_same_origin()
+
+
+def is_same_origin() -> bool:
+    """Whether the request provably came from a page of this portal: every one of
+    Sec-Fetch-Site, Origin and Referer the browser sent agrees, and at least one was sent."""
+    own = request.host_url.rstrip("/")
+    headers = request.headers
+    signals = [headers.get("Sec-Fetch-Site"), headers.get("Origin"), headers.get("Referer")]
+    if all(value is None for value in signals):
+        return False
+    site, origin, referer = signals
+    return ((site is None or site == "same-origin")
+            and (origin is None or origin == own)
+            and (referer is None or referer == own or referer.startswith(own + "/")))
 
 
 def register(app: Flask) -> None:

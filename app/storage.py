@@ -6,8 +6,10 @@ Views never touch the filesystem; they ask `get_storage()` for bytes by key.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -15,6 +17,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 from config import PROJECT_ROOT, ConfigError
+
+log = logging.getLogger(__name__)
 
 # An original ("<hex>.tif") or one of its page images ("<hex>-p2.png").
 KEY_PATTERN = re.compile(r"[a-f0-9]{32}(-p[1-9][0-9]{0,4})?\.(pdf|png|jpg|tif)")
@@ -26,6 +30,7 @@ class StorageError(RuntimeError):
 
 class DocumentStorage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put_file(self, key: str, path: Path, content_type: str) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def describe(self) -> str: ...
@@ -63,6 +68,19 @@ class FolderStorage:
                 partial.unlink(missing_ok=True)
             raise StorageError(f"could not write the document: {exc.strerror}") from None
 
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store a file's content by copying it (never read whole into memory)."""
+        target = self._path(key)
+        partial = target.with_suffix(target.suffix + ".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, partial)
+            os.replace(partial, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise StorageError(f"could not write the document: {exc.strerror}") from None
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
@@ -96,22 +114,38 @@ class S3Storage:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
                                    ContentType=content_type)
         except Exception as exc:  # botocore raises many kinds; all mean "not stored"
-            raise StorageError(f"S3 refused the document: {exc}") from None
+            raise _s3_error("S3 refused the document", exc) from None
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        try:  # boto3 streams the file in parts
+            self.client.upload_file(str(path), self.bucket, self._key(key),
+                                    ExtraArgs={"ContentType": content_type})
+        except Exception as exc:
+            raise _s3_error("S3 refused the document", exc) from None
 
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
-            raise StorageError(f"could not read the document from S3: {exc}") from None
+            raise _s3_error("could not read the document from S3", exc) from None
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
-            raise StorageError(f"could not delete the document from S3: {exc}") from None
+            raise _s3_error("could not delete the document from S3", exc) from None
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+
+def _s3_error(message: str, exc: Exception) -> StorageError:
+    """The error a person sees: a plain sentence; the service's text (bucket, keys, request
+    ids of AWS) goes to the log."""
+    if isinstance(exc, StorageError):  # the portal's own refusal (not a storage key)
+        return exc
+    log.warning("%s: %s: %s", message, type(exc).__name__, str(exc)[:500])
+    return StorageError(f"{message}; the server log has the details.")
 
 
 def storage_from_setting(setting: str | None, instance_path: str) -> DocumentStorage:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter, Map
 
@@ -54,7 +56,19 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class PortalJSONProvider(DefaultJSONProvider):
+    """Request bodies too deeply nested for the parser are bad JSON like any other (a 400, or
+    None for get_json(silent=True)), not a RecursionError and a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
+
+
 def register(app: Flask) -> None:
+    app.json = PortalJSONProvider(app)
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(display.show, "show")
     app.add_template_filter(display.label, "label")

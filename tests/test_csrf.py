@@ -74,18 +74,77 @@ def test_login_with_a_token_works_and_without_is_refused(csrf_app):
     assert client.get("/account/password").status_code == 302  # not logged in
 
 
-def test_expired_token_keeps_typed_values_and_offers_to_send_again(csrf_app):
-    client = _logged_in_admin(csrf_app)
-    response = client.post("/admin/users", data={
-        "username": "new-clerk", "role": "clerk", "password": "secret-password-1",
-        "csrf_token": "stale-token"})
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost",
+               "Referer": "http://localhost/data/testDB/new"}
+
+
+def _logged_in(csrf_app, username: str, role: str):
+    from app.services.accounts import create_user
+
+    with csrf_app.app_context():
+        create_user(username, PASSWORD, role)
+    client = csrf_app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": _token(client)})
+    assert response.status_code == 303
+    return client
+
+
+def test_expired_token_on_a_clerks_form_from_the_portal_offers_to_send_again(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "typed before the break", "integer_column": "12",
+        "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "nothing was saved" in page
-    assert 'value="new-clerk"' in page and "Send again" in page
-    assert "secret-password-1" not in page  # passwords are never echoed
+    assert 'value="typed before the break"' in page and "Send again" in page
     fresh = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert fresh != "stale-token"
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:8081"},
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Referer": "http://evil.example/attack.html"},
+    {"Referer": "http://localhost.evil.example/"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
+    {},  # no sign at all of where it came from: not provably the portal's own page
+], ids=["cross-site", "same-site", "origin", "null-origin", "referer", "referer-prefix",
+        "contradicting", "no-headers"])
+def test_a_post_not_from_the_portal_gets_a_plain_refusal(csrf_app, headers):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "attacker value", "csrf_token": "stale-token"}, headers=headers)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "nothing was saved" in page
+    assert "Send again" not in page and 'action="/data/testDB/new' not in page
+    assert "attacker value" not in page
+
+
+def test_admin_and_reviewer_actions_are_never_rearmed(csrf_app):
+    from app.services.accounts import create_user, find_user
+
+    with csrf_app.app_context():
+        target = create_user("target", PASSWORD, "clerk").id
+    admin = _logged_in(csrf_app, "admin", "admin")
+    for url, data in ((f"/admin/users/{target}/role", {"role": "admin"}),
+                      ("/admin/users", {"username": "new-admin", "role": "admin"})):
+        response = admin.post(url, data={**data, "csrf_token": "stale-token"},
+                              headers=SAME_ORIGIN)
+        assert response.status_code == 400
+        assert "Send again" not in response.get_data(as_text=True)
+    reviewer = _logged_in(csrf_app, "reviewer", "reviewer")
+    response = reviewer.post("/review/documents/1/return", data={
+        "comment": "please redo", "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    assert response.status_code == 400
+    assert "Send again" not in response.get_data(as_text=True)
+    with csrf_app.app_context():
+        assert find_user("target").role == "clerk"
+        assert find_user("new-admin") is None
 
 
 def test_json_post_without_token_gets_json_400(csrf_app):
@@ -112,3 +171,46 @@ def test_header_token_is_accepted_for_fetch_calls(csrf_app):
     token = _token(client, "/admin/users")
     response = client.post("/logout", headers={"X-CSRFToken": token})
     assert response.status_code == 303
+
+
+def test_invalid_utf8_is_found_before_the_token_check_reads_the_form(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    token = _token(client, "/data/testDB/new")
+    body = f"csrf_token={token}&string_column=CS%FF&integer_column=1".encode()
+    response = client.post("/data/testDB/new", data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422
+    assert "not UTF-8" in response.get_data(as_text=True)
+    response = client.post("/data/testDB/new", data={
+        "csrf_token": token, "string_column": "CS-OK", "integer_column": "1"})
+    assert response.status_code == 303  # the token was read from the same parsed body
+
+
+def _draft_rows(csrf_app) -> list[str]:
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    with csrf_app.app_context():
+        return list(db.session.scalars(sa.text("SELECT data FROM drafts")))
+
+
+def test_an_expired_entry_form_from_the_portal_becomes_the_clerks_draft(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "kept as a draft", "integer_column": "77",
+        "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    assert response.status_code == 400 and "Send again" in response.get_data(as_text=True)
+    (draft,) = _draft_rows(csrf_app)
+    assert "kept as a draft" in draft and "77" in draft
+    page = client.get("/data/testDB/new").get_data(as_text=True)
+    assert 'value="kept as a draft"' in page  # the form opens with what was typed
+
+
+def test_a_cross_site_entry_post_keeps_no_draft(csrf_app):
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    response = client.post("/data/testDB/new", data={
+        "string_column": "planted by another site", "csrf_token": "stale-token"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"})
+    assert response.status_code == 400
+    assert _draft_rows(csrf_app) == []

@@ -55,9 +55,12 @@ def _table(name: str) -> EntryTable:
 @click.option("--with-provenance", is_flag=True,
               help="Add document_id, entered_by (username), status, created_at, updated_at.")
 @click.option("--bom", is_flag=True, help="Start the CSV with the byte-order mark Excel wants.")
+@click.option("--raw", is_flag=True,
+              help="CSV: write values exactly as stored, even those a spreadsheet would run as "
+                   "a formula (by default these get a leading ').")
 @with_appcontext
 def export_command(table_name: str, file_format: str, output: Path | None, status: str | None,
-                   with_provenance: bool, bom: bool) -> None:
+                   with_provenance: bool, bom: bool, raw: bool) -> None:
     """Export an entry table (its own columns by default), streamed."""
     table = _table(table_name)
     if file_format == "xlsx" and output is None:
@@ -65,13 +68,16 @@ def export_command(table_name: str, file_format: str, output: Path | None, statu
                                "give --output FILE.xlsx.")
     if bom and file_format != "csv":
         raise click.UsageError("--bom applies to CSV only.")
+    if raw and file_format != "csv":
+        raise click.UsageError("--raw applies to CSV only (XLSX writes such values as text "
+                               "cells, JSON as strings).")
     spec = export_spec(table, with_provenance=with_provenance, status=status)
     counter = _Counter(stream_rows(db.engine, spec))
     if file_format == "xlsx":
         _write_file(output, lambda f: write_xlsx(counter, spec, f))
     else:
-        chunks = csv_chunks(counter, spec, bom=bom) if file_format == "csv" else json_chunks(
-            counter, spec)
+        chunks = (csv_chunks(counter, spec, bom=bom, raw=raw) if file_format == "csv"
+                  else json_chunks(counter, spec))
         if output is None:
             _write_stdout(chunks)
         else:

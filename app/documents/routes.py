@@ -27,7 +27,7 @@ from app.security import login_required, roles_required
 from app.services import documents as docs
 from app.services import progress
 from app.services.errors import DomainError
-from app.services.uploads import IncomingFile
+from app.services.uploads import IncomingFile, name_for_type
 from app.storage import StorageError, get_storage, page_key
 from app.web import bounded_int
 
@@ -166,6 +166,7 @@ def _file_response(document: Document, key: str, name: str, content_type: str) -
     except StorageError:
         current_app.logger.exception("document %s: %s missing from storage", document.id, key)
         abort(404)
+    name = name_for_type(name, content_type)
     ascii_name = secure_filename(name)
     if not ascii_name.rpartition(".")[0]:  # nothing ASCII left of the name ("документ.pdf")
         ascii_name = f"document-{document.id}.{key.rpartition('.')[2]}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from app.entries import bp
 from app.entries.views import (
@@ -18,9 +18,10 @@ from app.entry_tables import display
 from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
 from app.entry_tables.registry import entry_tables
 from app.extensions import db
+from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.models.document import Document
 from app.models.entry import ROW_STATUSES
-from app.security import login_required
+from app.security import handle_csrf_error, login_required, may_resend
 from app.services import accounts, audit, drafts, entries, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
@@ -56,6 +57,7 @@ def list_rows(table_name: str):
 
 @bp.route("/<table_name>/new", methods=["GET", "POST"])
 @login_required
+@checks_text_at_field
 def create(table_name: str):
     table = table_or_404(table_name)
     document = _document_or_404()
@@ -152,6 +154,7 @@ def _create_page(table, form, draft=None, warnings=None):
 
 @bp.route("/<table_name>/edit", methods=["GET", "POST"])
 @login_required
+@checks_text_at_field
 def edit(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
@@ -249,11 +252,10 @@ def delete(table_name: str):
 def history(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
-    events = audit.history(table.name, key or "")
-    if not events:
-        _row_or_404(table, key)
-    elif not entries.sees_all_rows(current_user) and events[0].actor_id != current_user.id:
-        _row_or_404(table, key)
+    try:
+        events = entries.row_history(table, key, current_user)
+    except NotFound:
+        abort(404)
     return render_template("entries/history.html", table=table, key=key, events=events,
                            changes=audit.changes)
 
@@ -287,7 +289,7 @@ def _draft_payload():
     carrying csrf_token and the same JSON in its `draft` field."""
     if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         try:
-            return json.loads(request.form.get("draft", ""))
+            return current_app.json.loads(request.form.get("draft", ""))
         except ValueError:
             return None
     return request.get_json(silent=True)
@@ -313,6 +315,34 @@ def discard_draft(table_name: str):
     else:
         target = url_for(".create", table_name=table.name)
     return redirect(target, code=303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failure(error: CSRFError):
+    """An entry form refused for an out-of-date token: besides "Send again", what was typed
+    becomes the form's draft, so it is there when the clerk opens the form again. Only for a
+    post from the portal's own pages by a logged-in user (see security.may_resend)."""
+    if request.endpoint in {"entries.create", "entries.edit"} and request.form \
+            and current_user.is_authenticated and may_resend():
+        try:
+            _keep_posted_as_draft()
+        except (HTTPException, DomainError):
+            db.session.rollback()  # no form to keep it for: the refusal says enough
+    return handle_csrf_error(error)
+
+
+def _keep_posted_as_draft() -> None:
+    table = table_or_404((request.view_args or {}).get("table_name", ""))
+    key = request.args.get("key") if request.endpoint == "entries.edit" else None
+    if key is not None:
+        document_id = entries.get_row(table, key, current_user).document_id
+    else:
+        document = _document_or_404()
+        document_id = document.id if document is not None else None
+    invalid = invalid_utf8_fields()
+    posted = {k: v for k, v in request.form.items() if k not in invalid}
+    drafts.keep_refused(current_user.id, table.name, document_id, key, posted,
+                        draft_fields(table))
 
 
 def _row_or_404(table, key):

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.entry_tables.forms import EntryFormBase
 from app.entry_tables.registry import EntryTable, get_entry_table
+from app.form_input import invalid_utf8_fields
 from app.services import drafts
 
 
@@ -29,6 +30,8 @@ def draft_fields(table: EntryTable) -> set[str]:
 def keep_refused_draft(table: EntryTable, form: EntryFormBase, document_id: int | None,
                        row_key: str | None) -> None:
     """A refused save: what was posted becomes the form's draft (see drafts.keep_refused)."""
-    if drafts.keep_refused(current_user.id, table.name, document_id, row_key, request.form,
+    invalid = invalid_utf8_fields()  # never kept: they are refused, not stored anywhere
+    posted = {k: v for k, v in request.form.items() if k not in invalid}
+    if drafts.keep_refused(current_user.id, table.name, document_id, row_key, posted,
                            draft_fields(table)):
         form.draft_kept.data = "1"

@@ -14,6 +14,8 @@ from typing import Any
 from wtforms import Field, StringField
 from wtforms.validators import Length, StopValidation, ValidationError
 
+from app.form_input import invalid_utf8_fields
+
 INT_PATTERN = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: no full-width, no exponent
 FLOAT_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 DECIMAL_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -243,6 +245,12 @@ def no_control_characters(form: Any, field: Field) -> None:
     PostgreSQL would refuse NUL anyway, SQLite and MySQL would store it silently."""
     if isinstance(field.data, str) and any(c in CONTROL_CHARACTERS for c in field.data):
         raise ValidationError("Remove the invisible control characters from this text.")
+    if field.name in invalid_utf8_fields():
+        raise ValidationError(NOT_UTF8_MESSAGE)
+
+
+NOT_UTF8_MESSAGE = ("This text arrived with bytes that are not UTF-8 (a broken copy and "
+                    "paste?); type it again.")
 
 
 class MaxChars(Length):

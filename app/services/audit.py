@@ -63,6 +63,25 @@ def history(table_name: str, row_key: str) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
+def row_owners(events: list[AuditEvent]) -> list[int | None]:
+    """Whose row each event (of one key, oldest first) was about: the `entered_by_id` in its
+    snapshot, else that of the row's life it falls in (a key deleted and created again by
+    another clerk starts a new life with a new owner)."""
+    owners: list[int | None] = []
+    current: int | None = None
+    for event in events:
+        snapshot = json.loads(event.after or event.before or "{}")
+        owner = snapshot.get("entered_by_id") if isinstance(snapshot, dict) else None
+        if event.action == "create":
+            current = owner if owner is not None else event.actor_id
+        elif owner is not None:
+            current = owner
+        owners.append(current)
+        if event.action == "delete":
+            current = None
+    return owners
+
+
 def changes(event: AuditEvent, table: EntryTable | None = None) -> list[tuple[str, Any, Any]]:
     """(field, before, after) for every field an event changed.
 

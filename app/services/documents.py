@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,9 +24,11 @@ from app.models.user import User
 from app.services import audit, double_entry, drafts, pages, quality, review, settings, tallies
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.uploads import (
+    HEAD_BYTES,
+    ExtractedFile,
     IncomingFile,
     UploadRefused,
-    check_file,
+    check_content,
     clean_name,
     extension_for,
     is_zip,
@@ -61,40 +65,50 @@ def add_files(files: Iterable[IncomingFile], storage: DocumentStorage, *, actor:
     """Store each file (zips are unpacked); one result per file, each committed on its own."""
     results: list[UploadResult] = []
     for incoming in files:
-        if is_zip(incoming.data):
+        if not is_zip(incoming.data):
+            results.append(add_file(incoming, storage, actor=actor, max_bytes=max_bytes,
+                                    double_entry=double_entry))
+            continue
+        # Entries are streamed to a temporary folder (never held in memory), then stored one
+        # by one; the folder goes when the archive is done.
+        with tempfile.TemporaryDirectory(prefix="portal-zip-") as folder:
             try:
-                inner = unpack_zip(clean_name(incoming.name), incoming.data, max_bytes)
+                inner = unpack_zip(clean_name(incoming.name), incoming.data, max_bytes,
+                                   Path(folder))
             except UploadRefused as exc:
                 results.append(UploadResult(clean_name(incoming.name), error=str(exc)))
                 continue
-            results.extend(add_files(inner, storage, actor=actor, max_bytes=max_bytes,
-                                     double_entry=double_entry))
-            continue
-        results.append(add_file(incoming, storage, actor=actor, max_bytes=max_bytes,
-                                double_entry=double_entry))
+            for entry in inner:
+                results.append(add_file(entry, storage, actor=actor, max_bytes=max_bytes,
+                                        double_entry=double_entry))
+                entry.path.unlink()
     return results
 
 
-def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | None,
-             max_bytes: int, double_entry: bool = False) -> UploadResult:
+def add_file(incoming: IncomingFile | ExtractedFile, storage: DocumentStorage, *,
+             actor: User | None, max_bytes: int, double_entry: bool = False) -> UploadResult:
     """Store one file and its row together: never a file without its row or the reverse."""
     name = clean_name(incoming.name)
+    if isinstance(incoming, ExtractedFile):
+        size, digest, head = incoming.size, incoming.sha256, incoming.head
+    else:
+        size, head = len(incoming.data), incoming.data[:HEAD_BYTES]
+        digest = hashlib.sha256(incoming.data).hexdigest()
     try:
-        content_type = check_file(name, incoming.data, max_bytes)
+        content_type = check_content(size, head, max_bytes)
     except UploadRefused as exc:
         return UploadResult(name, error=str(exc))
-    digest = hashlib.sha256(incoming.data).hexdigest()
     existing = db.session.scalar(sa.select(Document).where(Document.sha256 == digest))
     if existing is not None:
         return UploadResult(name, error=f"Already uploaded as document #{existing.id} "
                                         f"({existing.original_name}).")
     key = f"{uuid.uuid4().hex}.{extension_for(content_type)}"
     try:
-        page_count = _store(key, incoming.data, content_type, storage)
+        page_count = _store(key, incoming, content_type, storage)
     except (UploadRefused, StorageError) as exc:
         return UploadResult(name, error=str(exc))
     document = Document(storage_key=key, original_name=name, content_type=content_type,
-                        size_bytes=len(incoming.data), sha256=digest, status="new",
+                        size_bytes=size, sha256=digest, status="new",
                         double_entry=double_entry, uploaded_by_id=getattr(actor, "id", None),
                         page_count=page_count)
     db.session.add(document)
@@ -113,12 +127,18 @@ def add_file(incoming: IncomingFile, storage: DocumentStorage, *, actor: User | 
     return UploadResult(name, document=document)
 
 
-def _store(key: str, data: bytes, content_type: str, storage: DocumentStorage) -> int | None:
+def _store(key: str, incoming: IncomingFile | ExtractedFile, content_type: str,
+           storage: DocumentStorage) -> int | None:
     """Store the original and, for a TIFF, its PNG pages (pages first: a damaged TIFF is refused
     with nothing left behind). Returns the page count, None when there are none."""
     if not pages.needs_pages(content_type):
-        storage.put(key, data, content_type)
+        if isinstance(incoming, ExtractedFile):
+            storage.put_file(key, incoming.path, content_type)  # streamed, not read whole
+        else:
+            storage.put(key, incoming.data, content_type)
         return None
+    # A TIFF is decoded page by page from memory (at most the upload limit, one at a time).
+    data = incoming.path.read_bytes() if isinstance(incoming, ExtractedFile) else incoming.data
     count = pages.store_pages(key, data, storage)
     try:
         storage.put(key, data, content_type)

@@ -15,13 +15,23 @@ from app.entry_tables.registry import EntryTable
 from app.extensions import db
 from app.models.document import Document
 from app.models.user import User
+from app.request_log import current_request_id
 from app.services import audit, documents, quality, tallies
 from app.services.drafts import discard_draft, draft_scope
-from app.services.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
+from app.services.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    PermissionDenied,
+    database_refused_message,
+)
 from app.web import MAX_KEY, bounded_int
 
 log = logging.getLogger(__name__)
 READ_ONLY_FOR_CLERKS = {"approved"}
+APPROVED_MESSAGE = ("This row has been approved, so it is not changed by the plain edit or "
+                    "delete: use the reviewer's correction, which asks for a reason.")
 
 
 class StaleVersion(Conflict):
@@ -64,6 +74,29 @@ def get_row(table: EntryTable, raw_key: str | None, actor: User) -> Any:
     if row is None or not (sees_all_rows(actor) or row.entered_by_id == actor.id):
         raise NotFound("No such row.")
     return row
+
+
+def row_history(table: EntryTable, raw_key: str | None, actor: User) -> list[Any]:
+    """The audit events under a row's key that this actor may read.
+
+    Reviewers and admins read them all. A clerk is authorised on the row's current owner (a
+    row that exists and is another clerk's is not found) and reads only the events of the
+    rows they owned: when a key is deleted and used again by someone else, neither clerk
+    reads the other's values."""
+    key = parse_key(table, raw_key)
+    events = audit.history(table.name, str(key))
+    row = db.session.get(table.model, key)
+    if sees_all_rows(actor):
+        if not events and row is None:
+            raise NotFound("No such row.")
+        return events
+    if row is not None and row.entered_by_id != actor.id:
+        raise NotFound("No such row.")
+    own = [event for event, owner in zip(events, audit.row_owners(events), strict=True)
+           if owner == actor.id]
+    if not own and row is None:
+        raise NotFound("No such row.")
+    return own
 
 
 def check_document_entry(document_id: int | None, actor: User) -> Document | None:
@@ -137,7 +170,7 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
     if action == "correct" and not (reason or "").strip():
         raise Invalid("Say why the value is corrected.", field="reason")
     row = get_row(table, raw_key, actor)
-    _refuse_if_read_only(row, actor)
+    _refuse_if_read_only(row, actor, correcting=action == "correct")
     if expected_version is None or row.version != expected_version:
         raise StaleVersion(audit.snapshot(row, table.data_columns), row.version)
     key = table.key_of(row)
@@ -207,12 +240,15 @@ def _insert(table: EntryTable, row: Any) -> None:
         setattr(row, table.key_column.key, result.inserted_primary_key[0])
 
 
-def _refuse_if_read_only(row: Any, actor: User) -> None:
-    if actor.role != "clerk":
-        return
-    if row.status in READ_ONLY_FOR_CLERKS:
+def _refuse_if_read_only(row: Any, actor: User, *, correcting: bool = False) -> None:
+    """Clerks change only rows of documents they may still enter; an approved row changes
+    only through a correction with a reason (a reviewer's or admin's), never silently."""
+    if actor.role == "clerk" and row.status in READ_ONLY_FOR_CLERKS:
         raise PermissionDenied("This row has been approved and can no longer be changed.")
-    check_document_entry(row.document_id, actor)
+    if row.status in READ_ONLY_FOR_CLERKS and not correcting:
+        raise PermissionDenied(APPROVED_MESSAGE)
+    if actor.role == "clerk":
+        check_document_entry(row.document_id, actor)
 
 
 def _refuse_replayed_token(token: str) -> None:
@@ -233,12 +269,14 @@ def _refuse_duplicate_key(table: EntryTable, values: dict[str, Any]) -> None:
 
 
 def _database_refused(exc: SQLAlchemyError) -> None:
+    """The driver's text names tables, columns and values: it goes to the log with the request
+    id, and the person sees a plain sentence with that id."""
     db.session.rollback()
-    log.warning("database refused a write: %s", type(exc).__name__)
-    detail = ""
-    if isinstance(exc, DBAPIError) and exc.orig is not None and exc.orig.args:
-        detail = f" ({str(exc.orig.args[-1])[:200]})"
-    raise DomainError(f"The database refused this change; nothing was saved{detail}.") from None
+    rid = current_request_id()
+    detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    log.warning("database refused a write (request_id=%s): %s: %s", rid or "-",
+                type(exc).__name__, str(detail)[:500])
+    raise DomainError(database_refused_message(rid)) from None
 
 
 @dataclass

@@ -28,6 +28,7 @@ from app.models.entry import ROW_STATUSES
 from app.models.types import UTCDateTime
 from app.models.user import User
 from app.services.errors import Invalid
+from app.services.formulas import QUOTE_STARTS, needs_quote, neutralise
 
 log = logging.getLogger(__name__)
 
@@ -196,21 +197,28 @@ TEXT_FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
+
 def _converters(spec: ExportSpec, formatters: dict[str, Callable[[Any], Any]]
                 ) -> list[tuple[int, Callable[[Any], Any]]]:
     return [(i, formatters[c.kind]) for i, c in enumerate(spec.columns) if c.kind in formatters]
 
 
 def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, *,
-               bom: bool = False) -> Iterator[str]:
-    """CSV text (RFC 4180, header first) in chunks of a partition each."""
+               bom: bool = False, raw: bool = False) -> Iterator[str]:
+    """CSV text (RFC 4180, header first) in chunks of a partition each.
+
+    Text that a spreadsheet would run as a formula is neutralised (app.services.formulas)
+    unless `raw`, which writes every value exactly as stored."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if bom:
         buffer.write(BOM)
     writer.writerow(spec.header)
     converters = _converters(spec, TEXT_FORMATTERS)
+    inert = [] if raw else [i for i, c in enumerate(spec.columns) if c.kind == "text"]
     for rows in partitions:
+        if inert:
+            rows = _inert_rows(rows, inert)
         if not converters:
             writer.writerows(rows)  # text and numbers only: the csv module does it all
         for row in rows if converters else ():
@@ -224,6 +232,24 @@ def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, 
         buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+def _inert_rows(rows: Sequence[Sequence[Any]], columns: list[int]) -> Sequence[Sequence[Any]]:
+    """The partition with every text cell a spreadsheet would run as a formula neutralised.
+
+    Column by column, on the first character only: most partitions hold no such cell and are
+    passed on as they are (the csv module's fast path stays open)."""
+    changed: list[Any] | None = None
+    for i in columns:
+        for j, row in enumerate(rows):
+            value = row[i]
+            if type(value) is str and value[:1] in QUOTE_STARTS and needs_quote(value):
+                if changed is None:
+                    changed = list(rows)
+                fixed = list(changed[j])
+                fixed[i] = neutralise(value)
+                changed[j] = fixed
+    return rows if changed is None else changed
 
 
 def _json_value(kind: str) -> Callable[[Any], str]:

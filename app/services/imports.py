@@ -31,6 +31,7 @@ from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.imports import ImportBatch
 from app.models.types import UTCDateTime, utcnow
+from app.request_log import current_request_id
 from app.services import audit, tallies
 from app.services.exports import PROVENANCE_NAMES, kind_of
 from app.services.tabular import Formula, TableFile, UnreadableFile, open_table_file
@@ -437,12 +438,13 @@ def _write(table: EntryTable, targets: list[Target], chunks: Iterator[list[tuple
     except SQLAlchemyError as exc:
         db.session.rollback()
         report.rows_imported = 0
-        orig = getattr(exc, "orig", None)
-        detail = f" ({str(orig.args[-1] if orig.args else orig)[:200]})" if orig else ""
-        log.warning("import into %s refused by the database: %s", table.name,
-                    type(exc).__name__)
-        report.add(None, None, f"The database refused the rows, so nothing was written"
-                   f"{detail}. Was a row with the same key added meanwhile? Import again to "
+        rid = current_request_id()
+        detail = getattr(exc, "orig", None) or exc
+        log.warning("import into %s refused by the database (request_id=%s): %s: %s",
+                    table.name, rid or "-", type(exc).__name__, str(detail)[:500])
+        where = f"request id {rid}" if rid else "the server log has the details"
+        report.add(None, None, f"The database refused the rows, so nothing was written "
+                   f"({where}). Was a row with the same key added meanwhile? Import again to "
                    "see which.")
         return
     report.batch_id = batch_id

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from app.services.errors import Invalid
+from app.services.formulas import restore
 
 SNIFF_BYTES = 64 * 1024
 # csv's default (131,072 characters) is below what a LongText column accepts; a longer value
@@ -120,7 +121,8 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, list[Any]]]:
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):  # noqa: B007 - read after the loop
-            yield number, cells
+            # A cell an export neutralised (a leading ' before a formula) is read as stored.
+            yield number, [restore(c) if c[:1] == "'" else c for c in cells]
     except UnicodeDecodeError:
         raise UnreadableFile("From here on the file is not UTF-8 text; save it as “CSV UTF-8” "
                              "and import again.", row=number + 1) from None

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import get_entry_table
 from app.extensions import db
+from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
@@ -88,6 +89,7 @@ def panel(document_id: int, table_name: str):
 
 @bp.post("/documents/<int:document_id>/entry/<table_name>")
 @roles_required("clerk")
+@checks_text_at_field
 def double_create(document_id: int, table_name: str):
     doc, table = _blind_document(document_id, table_name)
     form = entry_form_class(table)()
@@ -113,7 +115,9 @@ def double_create(document_id: int, table_name: str):
 
 def _refused_blind(doc, table, form, status, warnings=None):
     """A refused blind save: the typed values become the draft; the form says why."""
-    if drafts.keep_refused(current_user.id, table.name, doc.id, None, request.form,
+    invalid = invalid_utf8_fields()  # refused, so kept nowhere
+    posted = {k: v for k, v in request.form.items() if k not in invalid}
+    if drafts.keep_refused(current_user.id, table.name, doc.id, None, posted,
                            {c.key for c in table.data_columns}):
         form.draft_kept.data = "1"
     if is_htmx():
@@ -124,6 +128,7 @@ def _refused_blind(doc, table, form, status, warnings=None):
 @bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>",
           methods=["GET", "POST"])
 @roles_required("clerk")
+@checks_text_at_field
 def double_edit(document_id: int, table_name: str, row_id: int):
     doc, table = _blind_document(document_id, table_name)
     row = _own_row(row_id, doc)
