@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models.document import Assignment, Document
+from app.models.quality import DoubleEntryRow
 from app.models.user import User
 
 
@@ -42,6 +43,18 @@ def rows_per_document(document_ids: list[int], clerk_id: int | None = None) -> d
         for document_id, count in db.session.execute(query):
             totals[document_id] += count
     return totals
+
+
+def keyed_rows_per_document(document_ids: list[int], clerk_id: int) -> dict[int, int]:
+    """A clerk's own rows of double-entry documents (kept apart from the entry tables until
+    reconciled) per document: one statement."""
+    if not document_ids:
+        return {}
+    return {document_id: int(n) for document_id, n in db.session.execute(
+        sa.select(DoubleEntryRow.document_id, sa.func.count())
+        .where(DoubleEntryRow.document_id.in_(document_ids),
+               DoubleEntryRow.clerk_id == clerk_id)
+        .group_by(DoubleEntryRow.document_id))}
 
 
 def rows_for_document(document_id: int) -> dict[str, int]:

@@ -25,7 +25,7 @@ from app.entry_tables.forms import EntryFormBase, blank_form, entry_form_class, 
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.models.document import Document
 from app.services import documents as docs
-from app.services import double_entry, entries
+from app.services import double_entry, entries, queries
 from app.web import bounded_int
 
 
@@ -37,7 +37,7 @@ def is_htmx() -> bool:
 def render_workspace(document: Document, *, failed: dict[str, Any] | None = None,
                      status: int = 200, warnings: list[Any] | None = None,
                      missing: list[Any] | None = None, unsaved: list[Any] | None = None,
-                     panel: str | None = None):
+                     panel: str | None = None, query_errors: dict[int, Any] | None = None):
     """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
     chosen = next(iter(failed), None) or panel or request.args.get("panel")
@@ -55,7 +55,18 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
                            editable=_editable(document),
                            assignment=docs.assignment_for(document, current_user),
                            missing=missing, unsaved=unsaved, active=active,
-                           chosen=chosen if chosen == active else None), status
+                           chosen=chosen if chosen == active else None,
+                           field_queries=_clerk_queries(document),
+                           query_errors=query_errors or {}), status
+
+
+def _clerk_queries(document: Document) -> list[Any]:
+    """The reviewer's open and answered queries on this clerk's rows of the document: one
+    statement per page (never per panel or per save)."""
+    if current_user.role != "clerk":
+        return []
+    return queries.for_document(document.id, clerk_id=current_user.id,
+                                statuses=("open", "answered"))
 
 
 def render_panel(document: Document, table: EntryTable, *, status: int = 200,
