@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.entry_tables.registry import EntryTable
 from app.extensions import db
 from app.models.document import Document
 from app.models.queries import FieldQuery
@@ -22,6 +23,7 @@ from app.services import audit, cells
 from app.services.errors import Conflict, NotFound, PermissionDenied
 
 EVENTS = "field_queries"
+EXPORT_NAMES = ("queries", "field_queries")  # `flask export queries`
 STAFF = ("admin", "reviewer")
 UNSETTLED = ("open", "answered")  # a document is not approved while any query is in these
 
@@ -155,3 +157,10 @@ def unsettled_per_document(document_ids: list[int]) -> dict[int, dict[str, int]]
 
 def unsettled_count(document_id: int) -> dict[str, int]:
     return unsettled_per_document([document_id]).get(document_id, {})
+
+
+def export_table() -> EntryTable:
+    """The queries table as `flask export` reads a table: every column, sorted by id."""
+    return EntryTable(model=FieldQuery, name=FieldQuery.__tablename__, label="Field queries",
+                      description="The reviewers' queries on fields and the clerks' answers.",
+                      multi_row=True)

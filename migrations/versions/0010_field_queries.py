@@ -84,9 +84,4 @@ def downgrade():
         batch_op.drop_column('resolution_reason')
         batch_op.drop_column('resolution')
 
-    with op.batch_alter_table('field_queries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_field_queries_opened_at'))
-        batch_op.drop_index('ix_field_queries_clerk_status')
-        batch_op.drop_index('ix_field_queries_document_status')
-
-    op.drop_table('field_queries')
+    op.drop_table('field_queries')  # its indexes go with it (MySQL keeps an FK's index)
