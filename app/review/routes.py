@@ -118,9 +118,19 @@ def open_query(document_id: int):
                     code=303)
 
 
-@bp.post("/queries/<int:query_id>/<any(close, reopen):step>")
+@bp.post("/queries/<int:query_id>/close")
 @roles_required(*STAFF)
-def query_step(query_id: int, step: str):
+def close_query(query_id: int):
+    return _query_step(query_id, "close")
+
+
+@bp.post("/queries/<int:query_id>/reopen")
+@roles_required(*STAFF)
+def reopen_query(query_id: int):
+    return _query_step(query_id, "reopen")
+
+
+def _query_step(query_id: int, step: str):
     try:
         query = queries.get_query(query_id, current_user)
     except NotFound:

@@ -16,6 +16,8 @@ from app.services import audit, flags, queries, tallies
 from app.services.errors import Conflict, Invalid
 from app.services.progress import rows_per_document
 
+NEIGHBOUR_PROBE = 8  # documents read on each side: ties on the exact time are settled by id
+
 
 @dataclass
 class QueueItem:
@@ -85,15 +87,21 @@ def keyed_rows_per_document(document_ids: list[int]) -> dict[int, list[int]]:
 
 def neighbours(document: Document) -> tuple[Document | None, Document | None]:
     """The submitted documents just before and just after this one in the queue's order (the
-    reviewer's previous / next): two probes along the status index."""
+    reviewer's previous / next): two short range reads along the (status, updated_at) index.
+
+    A plain range on updated_at (not a row-value comparison, which MariaDB does not read as a
+    range), a few rows taken, and ties on the time settled by id here."""
     at = (document.updated_at, document.id)
-    key = sa.tuple_(Document.updated_at, Document.id)
-    submitted = sa.select(Document).where(Document.status == "submitted", Document.id != at[1])
-    earlier = db.session.scalars(submitted.where(key < at).order_by(
-        Document.updated_at.desc(), Document.id.desc()).limit(1)).first()
-    later = db.session.scalars(submitted.where(key > at).order_by(
-        Document.updated_at, Document.id).limit(1)).first()
-    return earlier, later
+    submitted = sa.select(Document).where(Document.status == "submitted",
+                                          Document.id != document.id)
+    earlier = db.session.scalars(
+        submitted.where(Document.updated_at <= at[0])
+        .order_by(Document.updated_at.desc(), Document.id.desc()).limit(NEIGHBOUR_PROBE))
+    later = db.session.scalars(
+        submitted.where(Document.updated_at >= at[0])
+        .order_by(Document.updated_at, Document.id).limit(NEIGHBOUR_PROBE))
+    return (next((d for d in earlier if (d.updated_at, d.id) < at), None),
+            next((d for d in later if (d.updated_at, d.id) > at), None))
 
 
 def _require_submitted(document: Document) -> None:

@@ -40,7 +40,10 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
                      panel: str | None = None, query_errors: dict[int, Any] | None = None):
     """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
-    chosen = next(iter(failed), None) or panel or request.args.get("panel")
+    field_queries = _clerk_queries(document)
+    # with nothing chosen, the table of the first open query is shown, its rows at hand
+    asked = next((q.table_name for q in field_queries if q.status == "open"), None)
+    chosen = next(iter(failed), None) or panel or request.args.get("panel") or asked
     tables = entry_tables()
     active = chosen
     if active not in {t.name for t in tables}:
@@ -56,7 +59,7 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
                            assignment=docs.assignment_for(document, current_user),
                            missing=missing, unsaved=unsaved, active=active,
                            chosen=chosen if chosen == active else None,
-                           field_queries=_clerk_queries(document),
+                           field_queries=field_queries,
                            query_errors=query_errors or {}), status
 
 

@@ -32,8 +32,6 @@
       }
     }
   });
-  var ask = document.getElementById("question");
-  if (ask && window.location.hash === "#ask") ask.focus();
   var confirm = document.getElementById("confirm-flags");
   if (confirm) confirm.scrollIntoView({block: "center"});
 })();

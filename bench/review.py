@@ -1,0 +1,205 @@
+"""The review page (a document beside its rows, flags and queries) and the review queue: page
+time and SQL statements at 100 documents / 1,000 entry rows against 100,000 documents /
+1,000,000 entry rows.
+
+The data is bench.dashboard's (documents with assignments, one in ten double-entered, rows
+70/30 over testDB and register_person, the audit trail, flags), plus a field query on one
+document in twenty (open, answered or closed) and a flag on one submitted document in five, so
+that the reviewed document carries a query and a flag at both sizes. Each page is timed
+through the Flask test client (login check, queries, template) as the median of N requests
+after warm-up, its statements counted. Target: the large size within 1.5x of the small, with
+the same number of statements.
+
+    python -m bench review [--backend sqlite|mysql|all] [--mysql-url URL] [--quick]
+                           [--requests N] [--explain]
+
+SQLite by default; --backend mysql (or all) also runs on --mysql-url (default
+$BENCH_REVIEW_MYSQL_URL or the portal_test_bench_review database), which it empties.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench._support import (
+    DEFAULT_MYSQL_URL,
+    add_common_arguments,
+    database_url,
+    portal_app,
+    prepare_database,
+    print_table,
+    run_on_backends,
+)
+from bench.dashboard import (
+    ADMIN,
+    CLERKS,
+    LARGE,
+    QUICK_LARGE,
+    REVIEWER,
+    SMALL,
+    WARMUP_REQUESTS,
+    Page,
+    StatementLog,
+    document_status,
+    empty,
+    fill,
+    logged_in,
+    show_slowest,
+    time_page,
+)
+
+TARGET_RATIO = 1.5
+QUERY_STATUSES = ("open", "answered", "closed")
+
+
+def add_queries_and_flags(engine: sa.Engine, documents: int) -> None:
+    """A query on one document in twenty, a flag on one submitted document in five."""
+    from app.extensions import db
+
+    queries, flags = db.metadata.tables["field_queries"], db.metadata.tables["quality_flags"]
+    now = datetime.now(UTC)
+    query_rows, flag_rows = [], []
+    with engine.connect() as conn:
+        users = dict(conn.execute(sa.text("SELECT username, id FROM users")).all())
+        for i in range(1, documents + 1):
+            status = document_status(i)
+            if status in {"new", "assigned"}:
+                continue
+            clerk = users[CLERKS[i % len(CLERKS)]]
+            if i % 20 == 12:
+                query_rows.append({
+                    "document_id": i, "table_name": "testDB", "row_key": "K0000001",
+                    "field": "integer_column", "clerk_id": clerk,
+                    "status": "open" if status == "submitted" else QUERY_STATUSES[i % 3],
+                    "question": "Is this 17?", "value_asked": "1", "answer": None,
+                    "corrected_to": None, "opened_by_id": users[REVIEWER], "opened_at": now,
+                    "answered_by_id": None, "answered_at": None, "closed_by_id": None,
+                    "closed_at": None})
+            if status == "submitted" and i % 5 == 2:
+                flag_rows.append({
+                    "table_name": "register_person", "row_key": None, "document_id": i,
+                    "field": "age", "kind": "expected_range",
+                    "message": "Age (years) 104 is above the expected maximum 100.",
+                    "status": "open", "raised_by_id": clerk, "raised_at": now,
+                    "cleared_by_id": None, "cleared_at": None, "resolution": None,
+                    "resolution_reason": None})
+    with engine.begin() as conn:
+        for table, rows in ((queries, query_rows), (flags, flag_rows)):
+            for start in range(0, len(rows), 5_000):
+                conn.execute(table.insert(), rows[start:start + 5_000])
+
+
+def empty_all(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM field_queries")
+    empty(engine)
+
+
+def reviewed_document(engine: sa.Engine) -> int:
+    """A submitted document in the middle of the queue that has a query and a flag."""
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text(
+            "SELECT d.id FROM documents d WHERE d.status = 'submitted' AND EXISTS "
+            "(SELECT 1 FROM field_queries q WHERE q.document_id = d.id) AND EXISTS "
+            "(SELECT 1 FROM quality_flags f WHERE f.document_id = d.id) ORDER BY d.id")).all()
+    if not ids:
+        raise RuntimeError("no submitted document with a query and a flag")
+    return ids[len(ids) // 2][0]
+
+
+def bench_backend(backend: str, args: argparse.Namespace,
+                  scratch: Path) -> tuple[list[Page], list[str]]:
+    from app.extensions import db
+    from app.services import tallies
+
+    url = database_url(backend, args, scratch)
+    users = prepare_database(url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"}
+                             | dict.fromkeys(CLERKS, "clerk"))
+    app = portal_app(url, scratch)
+    with app.app_context():
+        engine = db.engine
+    log, runs = StatementLog(engine), []
+    pages: dict[str, Page] = {}
+    try:
+        client = logged_in(app, REVIEWER)
+        for size in args.sizes:
+            empty_all(engine)
+            started = time.perf_counter()
+            fill(engine, size, users, datetime.now(UTC))
+            add_queries_and_flags(engine, size.documents)
+            print(f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            with app.app_context():
+                tallies.recount()
+            runs.append(size.label)
+            document_id = reviewed_document(engine)
+            # the same page objects at both sizes (the document differs: its path is updated)
+            timed = [("review queue", "/review/", "</table>"),
+                     ("review page", f"/review/documents/{document_id}", "Queries")]
+            for label, path, marker in timed:
+                page = pages.setdefault(label, Page(label, path, marker))
+                page.path = path
+                time_page(page, client, log, size.label, args.requests)
+        show_slowest(engine, list(pages.values()), runs[1:], args.explain)
+    finally:
+        empty_all(engine)
+        engine.dispose()
+    return list(pages.values()), runs
+
+
+def report(backend: str, pages: list[Page], runs: list[str]) -> bool:
+    small, rows, all_met = runs[0], [], True
+    for run in runs[1:]:
+        for page in pages:
+            ratio = page.ms[run] / page.ms[small]
+            met = ratio <= TARGET_RATIO and page.queries[run] == page.queries[small]
+            all_met &= met
+            rows.append([backend, page.label, run, page.ms[small], page.ms[run], f"{ratio:.2f}x",
+                         page.sql_ms[small], page.sql_ms[run],
+                         f"{page.queries[small]} / {page.queries[run]}",
+                         "met" if met else "MISSED"])
+    print(f"\nsmall = {small}")
+    print_table(["backend", "page", "large", "ms small", "ms large", "ratio",
+                 "SQL exec ms small", "SQL exec ms large", "queries",
+                 f"<= {TARGET_RATIO:g}x, same count"], rows)
+    print(f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
+          f"{TARGET_RATIO:g}x with a fixed number of queries\n")
+    return all_met
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench review",
+                                     description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    parser.set_defaults(backend="sqlite", mysql_url=os.environ.get("BENCH_REVIEW_MYSQL_URL")
+                        or f"{DEFAULT_MYSQL_URL}_review")
+    parser.add_argument("--requests", type=int,
+                        help="timed requests per page and size (default 20; --quick 5)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the query plans of the slowest statements")
+    args = parser.parse_args(argv)
+    args.sizes = [SMALL, QUICK_LARGE if args.quick else LARGE]
+    args.requests = args.requests or (5 if args.quick else 20)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"Review page and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
+          f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
+          "Flask test client, in ms.\n")
+    results, failed = run_on_backends(args, "review", bench_backend)
+    for backend, (pages, runs) in results:
+        failed |= not report(backend, pages, runs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
