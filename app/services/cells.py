@@ -23,7 +23,7 @@ MAX_TEXT = 5000
 @dataclass(frozen=True)
 class Cell:
     table: EntryTable
-    column: sa.Column
+    column: sa.Column[Any]
     row: Any
 
     @property

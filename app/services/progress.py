@@ -32,7 +32,7 @@ class DocumentPage:
 def id_list(ids: list[int]) -> sa.BindParameter[list[int]]:
     """A page's ids as one expanding parameter: `column.in_(ids)` would build and check one
     bound value per id, a real part of a 50-row page's time."""
-    return sa.bindparam("ids", list(ids), expanding=True, type_=sa.Integer())
+    return sa.bindparam("ids", list(ids), expanding=True)
 
 
 def rows_per_document(document_ids: list[int], clerk_id: int | None = None) -> dict[int, int]:
