@@ -132,3 +132,84 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
         AuditEvent.table_name.in_(["field_queries", "documents", "testDB"]),
         AuditEvent.action != "assign").order_by(AuditEvent.id))] == [
         "query_open", "correct", "query_answer", "query_close", "approve"]
+
+
+def test_flags_on_their_cells_resolved_by_keyboard_and_approval_confirmed(new_page, live_server,
+                                                                         live_user):
+    live_user("clerk1")
+    live_user("reviewer1", "reviewer")
+    from app.models import QualityFlag, RegisterPerson
+
+    with live_server.app.app_context():
+        result = docs.add_file(IncomingFile("register.pdf", pdf_document(
+            "Register", ["Old, Olga, aged 105", "Young, Yann, aged 150?"])), get_storage(),
+            actor=None, max_bytes=10_000_000)
+        clerk = find_user("clerk1")
+        docs.assign([result.document], [clerk], actor=None)
+        document = result.document
+        for name, age in (("Old, Olga", 105), ("Young, Yann", 101)):
+            person = RegisterPerson(full_name=name, sex="female", age=age,
+                                    document_id=document.id, entered_by_id=clerk.id,
+                                    status="submitted")
+            db.session.add(person)
+            db.session.flush()
+            db.session.add(QualityFlag(
+                table_name="register_person", row_key=str(person.id), document_id=document.id,
+                field="age", kind="expected_range", status="open", raised_by_id=clerk.id,
+                message=f"Age (years) {age} is above the expected maximum 100."))
+        document.status = "submitted"
+        for assignment in document.assignments:
+            assignment.status = "submitted"
+        db.session.commit()
+        document_id = document.id
+
+    reviewer = new_page()
+    log_in(reviewer, "reviewer1")
+    reviewer.goto(f"/review/documents/{document_id}")
+    flagged = reviewer.locator("td.cell-flagged")
+    assert flagged.count() == 2
+    assert "Age (years) 105 is above the expected maximum 100." in flagged.first.inner_text()
+    # ] and [ move between the flagged values
+    reviewer.keyboard.press("]")
+    assert reviewer.evaluate("document.activeElement.textContent") == "105"
+    reviewer.keyboard.press("]")
+    assert reviewer.evaluate("document.activeElement.textContent") == "101"
+    reviewer.keyboard.press("[")
+    assert reviewer.evaluate("document.activeElement.textContent") == "105"
+    reviewer.screenshot(path=f"{SHOTS}/review-flags.png", full_page=True)
+    # the second flag: corrected with a reason, typed
+    second = reviewer.locator("#flags li").nth(1)
+    second.locator("input[name=reason]").focus()
+    reviewer.keyboard.type("The register says 10")
+    reviewer.keyboard.press("Tab")
+    reviewer.keyboard.type("10")
+    reviewer.keyboard.press("Enter")
+    reviewer.wait_for_selector(".alert-success")
+    assert "Flag corrected." in reviewer.inner_text(".alert-success")
+    assert reviewer.locator("td.cell-flagged").count() == 1
+    # approving with the first flag open asks first; confirming records the reviewer
+    reviewer.locator("#approve").focus()
+    reviewer.keyboard.press("Enter")
+    reviewer.wait_for_selector("#confirm-flags")
+    assert "1 quality flag on this document is not resolved" in reviewer.inner_text(
+        "#confirm-flags")
+    reviewer.screenshot(path=f"{SHOTS}/review-approve-confirm.png", full_page=True)
+    assert _select(live_server, sa.select(Document.status).where(
+        Document.id == document_id)) == [("submitted",)]
+    reviewer.locator("#confirm-flags button").focus()
+    reviewer.keyboard.press("Enter")
+    reviewer.wait_for_url("**/review/")
+    assert _select(live_server, sa.select(Document.status).where(
+        Document.id == document_id)) == [("approved",)]
+    assert sorted(_select(live_server, sa.select(RegisterPerson.age))) == [(10,), (105,)]
+    with live_server.app.app_context():
+        reviewer_id = find_user("reviewer1").id
+    assert sorted(_select(live_server, sa.select(
+        QualityFlag.resolution, QualityFlag.cleared_by_id, QualityFlag.resolution_reason))) == [
+        ("accepted", reviewer_id, "accepted at approval"),
+        ("corrected", reviewer_id, "The register says 10")]
+    # the dashboard shows the clerk's agreement chart, drawn by the server
+    reviewer.goto("/dashboard/")
+    chart = reviewer.locator('svg.agreement-chart[data-clerk="clerk1"]')
+    assert chart.locator("g[data-week]").count() == 8
+    reviewer.locator("#dashboard-clerks").screenshot(path=f"{SHOTS}/review-agreement.png")
