@@ -412,3 +412,19 @@ def test_the_query_count_of_the_review_and_clerk_pages_does_not_grow(app):
     for url in few:
         assert len(many[url]) == len(few[url]), (url, many[url])
         assert not any("count(*)" in s.lower() and "WHERE" not in s for s in many[url]), url
+
+
+def test_a_sampled_reentry_keeps_counting_the_first_clerks_rows(app):
+    admin = as_user(app, "admin")
+    assert admin.post("/review/settings", data={"percent": "100"}).status_code == 303
+    with app.app_context():
+        tallies.recount()
+    doc_id, clerk = submitted_document(app, rows=(("S1", "5"), ("S2", "6")))
+    with app.app_context():  # drawn for re-entry: the rows moved into the clerk's own entry
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
+        kept, _ = tallies.read(db.session.connection())
+        assert dict(kept) == dict(tallies.computed(db.session.connection()))
+        mine = {c.username: c for c in build_dashboard().clerks}["clerk"]
+        assert (mine.rows_today, mine.rows_keyed) == (2, 2)
+    queue = clerk.get("/work/").get_data(as_text=True)
+    assert re.search(rf"<td>{doc_id}</td>.*?<td>2</td>", queue, re.S)
