@@ -42,7 +42,7 @@ def _select(live_server, statement):
 
 
 def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_server,
-                                                                live_user):
+                                                                live_user, axe_check):
     live_user("clerk1")
     live_user("reviewer1", "reviewer")
     first = _submitted_document(live_server, "clerk1", "first.pdf", "K1", 1)
@@ -71,6 +71,7 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
     reviewer.keyboard.press("Tab")
     reviewer.keyboard.press("Enter")
     reviewer.wait_for_selector(".alert-success")
+    reviewer.wait_for_load_state()
     assert _select(live_server, sa.select(FieldQuery.status, FieldQuery.row_key,
                                           FieldQuery.field, FieldQuery.question)) == [
         ("open", "K1", "integer_column", "The register says 17 here?")]
@@ -80,10 +81,12 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
     assert reviewer.evaluate("document.activeElement.closest('td').className").count(
         "cell-queried") == 1
     reviewer.screenshot(path=f"{SHOTS}/review-query-opened.png", full_page=True)
+    axe_check(reviewer, "review document with an open query")
     # approval is refused while the query is open
     reviewer.locator("#approve").focus()
     reviewer.keyboard.press("Enter")
     reviewer.wait_for_selector(".alert-danger, .alert-error, .alert-warning")
+    reviewer.wait_for_load_state()
     assert "queries not yet closed" in reviewer.content()
     assert _select(live_server, sa.select(Document.status).where(Document.id == first)) == [
         ("submitted",)]
@@ -96,6 +99,7 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
     clerk.goto(f"/work/documents/{first}")
     box = clerk.locator("#field-queries")
     assert "The register says 17 here?" in box.inner_text()
+    axe_check(clerk, "clerk's document with an open query")
     assert "Number (now “1”; type a new value to correct it)" in box.inner_text()
     box.locator("input[name=value]").focus()
     clerk.keyboard.type("17")
@@ -104,10 +108,12 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
     clerk.keyboard.press("Tab")
     clerk.keyboard.press("Enter")
     clerk.wait_for_selector(".alert-success")
+    clerk.wait_for_load_state()
     assert "and the value corrected" in clerk.inner_text(".alert-success")
     assert "You answered: Misread the 7 as a 1 (corrected to “17”)" in clerk.inner_text(
         "#field-queries")
     clerk.screenshot(path=f"{SHOTS}/review-query-answered.png", full_page=True)
+    axe_check(clerk, "clerk's document with an answered query")
     assert _select(live_server, sa.select(TestDB.integer_column).where(
         TestDB.string_column == "K1")) == [(17,)]
     assert _select(live_server, sa.select(FieldQuery.status, FieldQuery.answer,
@@ -135,7 +141,7 @@ def test_a_query_from_the_cell_to_the_clerk_and_back_to_approval(new_page, live_
 
 
 def test_flags_on_their_cells_resolved_by_keyboard_and_approval_confirmed(new_page, live_server,
-                                                                         live_user):
+                                                                         live_user, axe_check):
     live_user("clerk1")
     live_user("reviewer1", "reviewer")
     from app.models import QualityFlag, RegisterPerson
@@ -177,6 +183,7 @@ def test_flags_on_their_cells_resolved_by_keyboard_and_approval_confirmed(new_pa
     reviewer.keyboard.press("[")
     assert reviewer.evaluate("document.activeElement.textContent") == "105"
     reviewer.screenshot(path=f"{SHOTS}/review-flags.png", full_page=True)
+    axe_check(reviewer, "review document with flagged cells")
     # the second flag: corrected with a reason, typed
     second = reviewer.locator("#flags li").nth(1)
     second.locator("input[name=reason]").focus()
@@ -185,15 +192,18 @@ def test_flags_on_their_cells_resolved_by_keyboard_and_approval_confirmed(new_pa
     reviewer.keyboard.type("10")
     reviewer.keyboard.press("Enter")
     reviewer.wait_for_selector(".alert-success")
+    reviewer.wait_for_load_state()
     assert "Flag corrected." in reviewer.inner_text(".alert-success")
     assert reviewer.locator("td.cell-flagged").count() == 1
     # approving with the first flag open asks first; confirming records the reviewer
     reviewer.locator("#approve").focus()
     reviewer.keyboard.press("Enter")
     reviewer.wait_for_selector("#confirm-flags")
+    reviewer.wait_for_load_state()
     assert "1 quality flag on this document is not resolved" in reviewer.inner_text(
         "#confirm-flags")
     reviewer.screenshot(path=f"{SHOTS}/review-approve-confirm.png", full_page=True)
+    axe_check(reviewer, "review document, approval with open flags asked")
     assert _select(live_server, sa.select(Document.status).where(
         Document.id == document_id)) == [("submitted",)]
     reviewer.locator("#confirm-flags button").focus()
