@@ -60,6 +60,7 @@ from bench.dashboard import (
 )
 
 TARGET_RATIO = 1.5
+SERVER_SQL = False  # set per backend: does the statements' time run outside this process?
 QUERY_STATUSES = ("open", "answered", "closed")
 
 
@@ -136,6 +137,9 @@ def time_page(page: Page, client: Any, log: StatementLog, run: str, requests: in
     page.ms[run] = statistics.median(walls) * 1000
     page.sql_ms[run] = statistics.median(sql) * 1000
     cpu[(page.label, run)] = statistics.median(cpus) * 1000
+    # the fastest request too: on a loaded machine the median carries the waits for a CPU
+    cpu[(page.label, f"{run} fastest")] = min(c + (q if SERVER_SQL else 0.0)
+                                              for c, q in zip(cpus, sql, strict=True)) * 1000
     page.queries[run] = len(log.entries)
     page.slowest[run] = sorted(((d * 1000, s, p) for s, p, d in log.entries), reverse=True,
                                key=lambda item: item[0])[:3]
@@ -145,6 +149,8 @@ def bench_backend(backend: str, args: argparse.Namespace,
                   scratch: Path) -> tuple[list[Page], list[str], dict[tuple[str, str], float]]:
     from app.extensions import db
 
+    global SERVER_SQL
+    SERVER_SQL = backend != "sqlite"
     url = database_url(backend, args, scratch)
     users = prepare_database(url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"}
                              | dict.fromkeys(CLERKS, "clerk"))
@@ -191,14 +197,18 @@ def report(backend: str, pages: list[Page], runs: list[str],
             ratio = cost(page, run) / cost(page, small)
             met = ratio <= TARGET_RATIO and page.queries[run] == page.queries[small]
             all_met &= met
+            fastest = (cpu[(page.label, f"{run} fastest")]
+                       / cpu[(page.label, f"{small} fastest")])
             rows.append([backend, page.label, run, page.ms[small], page.ms[run],
                          f"{page.ms[run] / page.ms[small]:.2f}x", cost(page, small),
-                         cost(page, run), f"{ratio:.2f}x", page.sql_ms[small], page.sql_ms[run],
+                         cost(page, run), f"{ratio:.2f}x", f"{fastest:.2f}x",
+                         page.sql_ms[small], page.sql_ms[run],
                          f"{page.queries[small]} / {page.queries[run]}",
                          "met" if met else "MISSED"])
     print(f"\nsmall = {small}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print_table(["backend", "page", "large", "wall ms small", "wall ms large", "wall ratio",
-                 "cost ms small", "cost ms large", "cost ratio", "SQL exec ms small",
+                 "cost ms small", "cost ms large", "cost ratio", "fastest ratio",
+                 "SQL exec ms small",
                  "SQL exec ms large", "queries", f"cost <= {TARGET_RATIO:g}x, same count"],
                 rows)
     print(f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
