@@ -72,3 +72,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(display.show, "show")
     app.add_template_filter(display.label, "label")
+    app.add_template_filter(display.row_label, "row_label")

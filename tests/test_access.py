@@ -72,6 +72,11 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "review.compare": STAFF,
     "review.quality": STAFF,
     "review.clear_flag": STAFF,
+    "review.open_query": STAFF,
+    "review.close_query": STAFF,
+    "review.reopen_query": STAFF,
+    "review.resolve_flag": STAFF,
+    "workspace.answer_query": CLERK,
     "review.sampling": ADMIN,
 }
 

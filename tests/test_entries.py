@@ -389,7 +389,8 @@ def test_list_page_query_count_does_not_grow_with_rows(app, client, auth, users,
                                   entered_by_id=clerk_ids[i % 2]) for i in range(120))
         db.session.commit()
     many = count_statements(app, client, "/data/testDB")
-    assert len(many) == len(few) <= 4, many
+    # the login's user, the rows, the clerks' names (2), and the page's open quality flags
+    assert len(many) == len(few) <= 5, many
 
 
 def test_list_filters_sorting_search_and_pages(app, client, auth, users):

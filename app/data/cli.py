@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
-from app.services import accounts
+from app.services import accounts, queries
 from app.services.codebook import RENDERERS, codebook
 from app.services.exports import (
     FORMATS,
@@ -61,8 +61,15 @@ def _table(name: str) -> EntryTable:
 @with_appcontext
 def export_command(table_name: str, file_format: str, output: Path | None, status: str | None,
                    with_provenance: bool, bom: bool, raw: bool) -> None:
-    """Export an entry table (its own columns by default), streamed."""
-    table = _table(table_name)
+    """Export an entry table (its own columns by default), or `queries` (the reviewers' field
+    queries, every column), streamed."""
+    if table_name in queries.EXPORT_NAMES:
+        if with_provenance or status:
+            raise click.UsageError("--with-provenance and --status apply to entry tables; the "
+                                   "queries export has every column already.")
+        table = queries.export_table()
+    else:
+        table = _table(table_name)
     if file_format == "xlsx" and output is None:
         raise click.UsageError("XLSX is a binary file and is not written to the terminal: "
                                "give --output FILE.xlsx.")

@@ -22,7 +22,7 @@ from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.models.document import Document
 from app.models.entry import ROW_STATUSES
 from app.security import handle_csrf_error, login_required, may_resend
-from app.services import accounts, audit, drafts, entries, quality
+from app.services import accounts, audit, drafts, entries, flags, quality
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
 from app.workspace.render import (
@@ -51,8 +51,12 @@ def list_rows(table_name: str):
         search=args.get("q") or None, sort=args.get("sort"), descending=args.get("dir") == "desc",
         page=bounded_int(args.get("page"), 1, low=1))
     clerks = accounts.clerk_names() if entries.sees_all_rows(current_user) else {}
+    # the page's open quality flags, marked on their cells (one statement)
+    row_flags = flags.by_cell(flags.open_for_rows(table.name, [table.key_of(r)
+                                                                for r in page.rows]))
     return render_template("entries/list.html", table=table, page=page, statuses=ROW_STATUSES,
-                           sortable=entries.sortable_columns(table), args=args, clerks=clerks)
+                           sortable=entries.sortable_columns(table), args=args, clerks=clerks,
+                           row_flags=row_flags)
 
 
 @bp.route("/<table_name>/new", methods=["GET", "POST"])

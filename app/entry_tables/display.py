@@ -15,6 +15,11 @@ from app.entry_tables.fields import written_format
 from app.entry_tables.forms import column_choices, python_type
 from app.entry_tables.registry import get_entry_table
 
+BLIND_PREFIX = "double:"
+# Tables people read about in the audit trail that are not entry tables.
+OTHER_TABLES = {"documents": "Documents", "field_queries": "Queries",
+                "quality_flags": "Quality flags", "users": "Users"}
+
 
 def show(value: Any, column: sa.Column) -> str:
     """One stored value of `column` as text for a page ("" for no value)."""
@@ -41,13 +46,29 @@ def label(subject: sa.Column | str, field: str | None = None) -> str:
     if isinstance(subject, sa.Column):
         name = subject.key.removesuffix("_id") if subject.foreign_keys else subject.key
         return subject.info.get("label") or name.replace("_", " ").capitalize()
+    if subject.startswith(BLIND_PREFIX):  # a clerk's own rows of a double entry
+        return f"{label(subject[len(BLIND_PREFIX):], field)} (blind entry)"
     table = get_entry_table(subject)
     if table is None:
-        return subject if field is None else f"{subject} · {field}"
+        name = OTHER_TABLES.get(subject, subject.replace("_", " ").capitalize())
+        return name if field is None else f"{name} · {field.replace('_', ' ')}"
     if field is None:
         return table.label
     column = table.table.columns.get(field)
     return f"{table.label} · {label(column) if column is not None else field}"
+
+
+def row_label(row_key: str | None, table_name: str) -> str:
+    """A row key as a person reads it: a blind entry's "document/clerk/position" becomes
+    "row 3 of document #8"."""
+    if row_key is None:
+        return ""
+    if table_name.startswith(BLIND_PREFIX) and row_key.count("/") == 2:
+        document_id, _clerk, position = row_key.split("/")
+        return f"row {position} of document #{document_id}"
+    if table_name in OTHER_TABLES and row_key.isdigit():
+        return f"#{row_key}"
+    return row_key
 
 
 def from_snapshot(value: Any, column: sa.Column | None) -> Any:

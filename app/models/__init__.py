@@ -9,12 +9,14 @@ from app.models.document import DOCUMENT_STATUSES, Assignment, Document
 from app.models.entry import Draft, EntryMixin
 from app.models.imports import ImportBatch
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityFlag, Setting
+from app.models.queries import QUERY_STATUSES, FieldQuery
 from app.models.register import RegisterPerson
 from app.models.tally import Tally
 from app.models.testdb import TestDB
 from app.models.user import ROLES, LoginFailure, SetupToken, User
 
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
-           "Discrepancy", "Document", "DoubleEntryRow", "Draft", "QualityFlag", "Setting",
+           "Discrepancy", "Document", "DoubleEntryRow", "Draft", "FieldQuery", "QualityFlag",
+           "QUERY_STATUSES", "Setting",
            "EntryMixin", "ImportBatch", "LoginFailure", "RegisterPerson",
            "SetupToken", "Tally", "TestDB", "User"]

@@ -31,6 +31,10 @@ class QualityFlag(db.Model):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cleared_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How a reviewer settled it: "accepted" (the value stands; also every flag accepted at an
+    # approval) or "corrected" (with the new value), and why.
+    resolution: Mapped[str | None] = mapped_column(sa.String(16))
+    resolution_reason: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class DoubleEntryRow(db.Model):
@@ -48,7 +52,8 @@ class DoubleEntryRow(db.Model):
     position: Mapped[int] = mapped_column(sa.Integer)  # 1, 2, ... in the clerk's order of entry
     data: Mapped[str] = mapped_column(LongText)  # JSON: column -> value as the form parsed it
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # indexed: the dashboard's rows today per clerk read today's range only
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -66,7 +71,8 @@ class Comparison(db.Model):
                                             active_history=True)
     fields_compared: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
     differences: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # indexed: the dashboard's agreement per week reads the last weeks' range only
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 

@@ -11,11 +11,11 @@ from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import entry_tables, get_entry_table
 from app.extensions import db
 from app.models.document import Document
-from app.models.quality import Comparison
+from app.models.quality import Comparison, QualityFlag
 from app.models.user import User
 from app.review import bp
 from app.security import roles_required
-from app.services import double_entry, entries, quality, review, settings
+from app.services import double_entry, entries, flags, quality, queries, review, settings
 from app.services.errors import DomainError, Invalid, NotFound
 from app.web import attach_error, bounded_int
 
@@ -33,31 +33,53 @@ def queue():
 @bp.get("/documents/<int:document_id>")
 @roles_required(*STAFF)
 def document(document_id: int):
-    return _document_page(db.get_or_404(Document, document_id))
+    return _document_page(db.get_or_404(Document, document_id), ask=_asked_cell())
 
 
-def _document_page(doc: Document, *, comment_error: str | None = None, status: int = 200):
+def _asked_cell():
+    """The cell named by ?table=&key=&field= (the reviewer is about to query it), if any."""
+    names = [request.args.get(n) for n in ("table", "key", "field")]
+    return tuple(names) if all(names) else None
+
+
+def _document_page(doc: Document, *, comment_error: str | None = None, status: int = 200,
+                   ask=None, errors: dict | None = None, unresolved_flags: int = 0):
     tables = []
     for table in entry_tables():
         page = entries.list_rows(table, current_user, document_id=doc.id, sort="created_at",
                                  page_size=500)
         tables.append((table, page))
     comparison = db.session.get(Comparison, doc.id)
-    return render_template("review/document.html", document=doc, tables=tables,
-                           comparison=comparison, comment_error=comment_error), status
+    document_flags = flags.for_document(doc.id)
+    document_queries = queries.for_document(doc.id)
+    earlier, later = review.neighbours(doc)
+    return render_template(
+        "review/document.html", document=doc, tables=tables, comparison=comparison,
+        comment_error=comment_error, flags=document_flags,
+        flags_by_cell=flags.by_cell(f for f in document_flags if f.status == "open"),
+        queries=document_queries, queries_by_cell=flags.by_cell(document_queries),
+        open_queries=sum(q.status == "open" for q in document_queries),
+        ask=ask, errors=errors or {}, unresolved_flags=unresolved_flags,
+        previous_document=earlier, next_document=later), status
 
 
 @bp.post("/documents/<int:document_id>/approve")
 @roles_required(*STAFF)
 def approve(document_id: int):
     doc = db.get_or_404(Document, document_id)
+    following = review.neighbours(doc)[1]  # read first: approving moves the document's time
     try:
-        review.approve(doc, current_user)
+        review.approve(doc, current_user, accept_flags=request.form.get("accept_flags") == "1")
+    except review.UnresolvedFlags as exc:
+        db.session.rollback()
+        return _document_page(doc, status=409, unresolved_flags=exc.count)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _document_page(doc, status=exc.status_code)
     flash(f"Document #{doc.id} approved; its rows are now read-only for the clerk.", "success")
+    if following is not None:
+        return redirect(url_for(".document", document_id=following.id), code=303)
     return redirect(url_for(".queue"), code=303)
 
 
@@ -74,8 +96,81 @@ def return_document(document_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return _document_page(doc, status=exc.status_code)
-    flash(f"Document #{doc.id} returned to the clerk with your comment.", "success")
+    flash(f"Document #{doc.id} returned to the clerk.", "success")
     return redirect(url_for(".queue"), code=303)
+
+
+@bp.post("/documents/<int:document_id>/queries")
+@roles_required(*STAFF)
+def open_query(document_id: int):
+    doc = db.get_or_404(Document, document_id)
+    cell = tuple(request.form.get(n, "") for n in ("table", "key", "field"))
+    try:
+        query = queries.open_query(doc, *cell, request.form.get("question", ""), current_user)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        return _document_page(doc, ask=cell, errors={exc.field or "question": exc.message},
+                              status=exc.status_code)
+    flash(f"Query #{query.id} opened; the clerk sees it beside the field.", "success")
+    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query.id}"),
+                    code=303)
+
+
+@bp.post("/queries/<int:query_id>/close")
+@roles_required(*STAFF)
+def close_query(query_id: int):
+    return _query_step(query_id, "close")
+
+
+@bp.post("/queries/<int:query_id>/reopen")
+@roles_required(*STAFF)
+def reopen_query(query_id: int):
+    return _query_step(query_id, "reopen")
+
+
+def _query_step(query_id: int, step: str):
+    try:
+        query = queries.get_query(query_id, current_user)
+    except NotFound:
+        abort(404)
+    doc = db.session.get(Document, query.document_id)
+    try:
+        if step == "close":
+            queries.close(query_id, current_user)
+        else:
+            queries.reopen(query_id, current_user, request.form.get("question", ""))
+    except DomainError as exc:
+        db.session.rollback()
+        return _document_page(doc, errors={f"query-{query_id}": exc.message},
+                              status=exc.status_code)
+    flash(f"Query #{query_id} {'closed' if step == 'close' else 're-opened'}.", "success")
+    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query_id}"),
+                    code=303)
+
+
+@bp.post("/flags/<int:flag_id>/resolve")
+@roles_required(*STAFF)
+def resolve_flag(flag_id: int):
+    flag = db.get_or_404(QualityFlag, flag_id)
+    try:
+        outcome = flags.resolve(flag_id, current_user, reason=request.form.get("reason", ""),
+                                new_value=request.form.get("value"))
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        if flag.document_id is None:
+            flash(exc.message, "error")
+            return redirect(url_for(".quality"), code=303)
+        return _document_page(db.get_or_404(Document, flag.document_id),
+                              errors={f"flag-{flag_id}": exc.message}, status=exc.status_code)
+    flash(f"Flag {outcome}.", "success")
+    if flag.document_id is None:
+        return redirect(url_for(".quality"), code=303)
+    return redirect(url_for(".document", document_id=flag.document_id, _anchor="flags"),
+                    code=303)
 
 
 @bp.route("/correct/<table_name>", methods=["GET", "POST"])

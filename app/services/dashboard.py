@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.document import DOCUMENT_STATUSES
 from app.models.entry import ROW_STATUSES
-from app.models.quality import QualityFlag
+from app.models.quality import Comparison, DoubleEntryRow, QualityFlag
+from app.models.queries import FieldQuery
 from app.models.types import utcnow
 from app.models.user import User
 from app.services import tallies
@@ -31,6 +33,7 @@ from app.services import tallies
 RECENT_EVENTS = 15
 LATEST_FLAGS = 5
 CHART_HOURS = 12
+AGREEMENT_WEEKS = 8
 # The per-clerk running counts, by the ClerkStats field they fill.
 MEASURES = ("submitted", "returned", "fields_compared", "differences")
 
@@ -40,6 +43,27 @@ class StatusShare:
     status: str
     count: int
     percent: float  # of the total, 0-100
+
+
+@dataclass
+class WeekStats:
+    """One clerk's agreement figures for one week (Monday 00:00 UTC on)."""
+
+    start: datetime
+    fields_compared: int = 0
+    differences: int = 0
+    queries_open: int = 0  # queries opened that week not closed (yet)
+    queries_closed: int = 0  # queries opened that week and closed
+    submitted: int = 0  # documents the clerk submitted that week
+    returned: int = 0  # documents of theirs returned that week
+
+    @property
+    def difference_rate(self) -> float | None:
+        return self.differences / self.fields_compared if self.fields_compared else None
+
+    @property
+    def returned_share(self) -> float | None:
+        return min(1.0, self.returned / self.submitted) if self.submitted else None
 
 
 @dataclass
@@ -57,6 +81,8 @@ class ClerkStats:
     returned: int = 0
     fields_compared: int = 0
     differences: int = 0
+    rows_keyed: int = 0  # rows keyed blind into double entries (kept apart until reconciled)
+    weeks: list[WeekStats] = field(default_factory=list)  # oldest first, AGREEMENT_WEEKS
 
     @property
     def done_percent(self) -> float:
@@ -78,6 +104,7 @@ class TableStats:
     name: str
     label: str
     counts: dict[str, int] = field(default_factory=dict)
+    keyed: int = 0  # rows keyed blind into double entries, not yet in the table itself
 
     @property
     def total(self) -> int:
@@ -114,6 +141,16 @@ class Dashboard:
         return shares(self.documents, DOCUMENT_STATUSES)
 
     @property
+    def agreement_weeks(self) -> int:
+        return AGREEMENT_WEEKS
+
+    @property
+    def peak_difference_rate(self) -> float:
+        """The highest weekly difference rate of any clerk (at least 5 %): the charts' scale."""
+        rates = [w.difference_rate or 0.0 for c in self.clerks for w in c.weeks]
+        return max([0.05, *rates])
+
+    @property
     def busiest_hour(self) -> int:
         return max((b.events for b in self.activity), default=0)
 
@@ -146,6 +183,8 @@ def _read(conn: sa.Connection, now: datetime, counts: Counter[tallies.Key]) -> D
     clerks = _clerks(conn, counts)
     by_id = {c.id: c for c in clerks}
     tables = [_table_stats(conn, table, by_id, now, counts) for table in entry_tables()]
+    _keyed_today(conn, by_id, now)
+    _agreement(conn, by_id, now)
     is_open = QualityFlag.status == "open"
     return Dashboard(
         generated_at=now,
@@ -185,7 +224,98 @@ def _clerks(conn: sa.Connection, counts: Counter[tallies.Key]) -> list[ClerkStat
                 stats.documents_done += n
         elif subject == tallies.CLERK and key in MEASURES:
             setattr(stats, key, getattr(stats, key) + n)
+        elif subject.startswith(tallies.KEYED_PREFIX):
+            stats.rows_keyed += n
     return clerks
+
+
+def _keyed_today(conn: sa.Connection, clerks: dict[int, ClerkStats], now: datetime) -> None:
+    """Rows keyed blind into double entries today and in the last hour, per clerk: one
+    statement on the created_at index range (they count in the clerk's rows as any row)."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    hour_ago = now - timedelta(hours=1)
+    row = DoubleEntryRow
+    clerk = sa.func.coalesce(row.clerk_id, 0)
+    today = (sa.select(clerk, sa.func.count(),
+                       sa.func.count(sa.case((row.created_at >= hour_ago, 1))))
+             .where(row.created_at >= day_start).group_by(clerk))
+    for clerk_id, count, last_hour in conn.execute(today):
+        if clerk_id in clerks:
+            clerks[clerk_id].rows_today += count
+            clerks[clerk_id].rows_last_hour += last_hour
+
+
+def week_starts(now: datetime, weeks: int = AGREEMENT_WEEKS) -> list[datetime]:
+    """The Mondays (00:00 UTC) of the last `weeks` weeks, oldest first; the last is this one."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    current = day - timedelta(days=day.weekday())
+    return [current - timedelta(weeks=w) for w in range(weeks - 1, -1, -1)]
+
+
+def _per_week(at: Any, starts: list[datetime], value: Any = 1,
+              when: Any = None) -> list[Any]:
+    """One SUM per week of `value` over the rows whose `at` falls in that week."""
+    ends = [*starts[1:], starts[-1] + timedelta(weeks=1)]
+    sums = []
+    for start, end in zip(starts, ends, strict=True):
+        test = sa.and_(at >= start, at < end, *([when] if when is not None else []))
+        sums.append(sa.func.sum(sa.case((test, value), else_=0)))
+    return sums
+
+
+def _agreement(conn: sa.Connection, clerks: dict[int, ClerkStats], now: datetime) -> None:
+    """Per clerk and week (the last AGREEMENT_WEEKS): fields compared and differences, queries
+    opened (still open / closed), documents submitted and returned. Four statements, each on
+    an index range of those weeks only, never a whole table."""
+    starts = week_starts(now)
+    for stats in clerks.values():
+        stats.weeks = [WeekStats(start) for start in starts]
+    n = len(starts)
+
+    def fill(rows: Any, *measures: str) -> None:
+        for clerk_id, *sums in rows:
+            stats = clerks.get(clerk_id)
+            if stats is None:
+                continue
+            for m, measure in enumerate(measures):
+                for w in range(n):
+                    week = stats.weeks[w]
+                    setattr(week, measure, getattr(week, measure) + int(sums[m * n + w] or 0))
+
+    both = sa.union_all(*[
+        sa.select(clerk.label("clerk_id"), Comparison.created_at, Comparison.fields_compared,
+                  Comparison.differences).where(Comparison.created_at >= starts[0])
+        for clerk in (Comparison.clerk_a_id, Comparison.clerk_b_id)]).subquery()
+    fill(conn.execute(sa.select(both.c.clerk_id,
+                                *_per_week(both.c.created_at, starts, both.c.fields_compared),
+                                *_per_week(both.c.created_at, starts, both.c.differences))
+                      .group_by(both.c.clerk_id)), "fields_compared", "differences")
+    closed = FieldQuery.status == "closed"
+    fill(conn.execute(sa.select(FieldQuery.clerk_id,
+                                *_per_week(FieldQuery.opened_at, starts, when=~closed),
+                                *_per_week(FieldQuery.opened_at, starts, when=closed))
+                      .where(FieldQuery.opened_at >= starts[0])
+                      .group_by(FieldQuery.clerk_id)), "queries_open", "queries_closed")
+    submit = aliased(AuditEvent)
+    ret = aliased(AuditEvent)
+    fill(conn.execute(sa.select(submit.actor_id, *_per_week(submit.at, starts))
+                      .where(submit.table_name == tallies.DOCUMENT_EVENTS,
+                             submit.action == "submit", submit.at >= starts[0])
+                      .group_by(submit.actor_id)), "submitted")
+    # a return counts against each clerk who had submitted the document before it
+    returned = [sa.func.count(sa.distinct(sa.case((sa.and_(ret.at >= start, ret.at < end),
+                                                   ret.document_id))))
+                for start, end in zip(starts, [*starts[1:], starts[-1] + timedelta(weeks=1)],
+                                      strict=True)]
+    fill(conn.execute(sa.select(submit.actor_id, *returned)
+                      .select_from(ret)
+                      .join(submit, sa.and_(submit.table_name == tallies.DOCUMENT_EVENTS,
+                                            submit.action == "submit",
+                                            submit.document_id == ret.document_id,
+                                            submit.at <= ret.at))
+                      .where(ret.table_name == tallies.DOCUMENT_EVENTS, ret.action == "return",
+                             ret.at >= starts[0])
+                      .group_by(submit.actor_id)), "returned")
 
 
 def _table_stats(conn: sa.Connection, table: EntryTable, clerks: dict[int, ClerkStats],
@@ -193,7 +323,8 @@ def _table_stats(conn: sa.Connection, table: EntryTable, clerks: dict[int, Clerk
     """An entry table's rows by status (running counts), and today's rows per clerk: one
     statement on the created_at index range, so only today's rows are read."""
     stats = TableStats(table.name, table.label,
-                       tallies.by_key(counts, tallies.rows_subject(table.name)))
+                       tallies.by_key(counts, tallies.rows_subject(table.name)),
+                       tallies.by_key(counts, tallies.keyed_subject(table.name)).get("keyed", 0))
     model = table.model
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     hour_ago = now - timedelta(hours=1)

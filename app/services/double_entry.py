@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
+from app.entry_tables import display
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
@@ -269,8 +270,10 @@ def _final_rows(tables: list[TableComparison], found: dict[Any, Discrepancy],
             values, problems = validate_texts(table, texts)
             for field_name, message in problems.items():
                 d = found.get((table.name, pair.match_key, field_name))
+                column = table.table.columns.get(field_name)
                 errors[str(d.id) if d else f"{table.name}|{pair.match_key}"] = (
-                    f"{field_name}: {message}")
+                    f"{display.label(column) if column is not None else field_name}: "
+                    f"{message}")
             if not problems:
                 rows.append((table, values))
     return rows, errors

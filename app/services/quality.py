@@ -68,7 +68,7 @@ def missing_before_submit(document_id: int, clerk: User,
         for key, values in values_by_table.get(table.name, []):
             for column in required:
                 if values.get(column.key) in (None, ""):
-                    label = column.info.get("label", column.key)
+                    label = display.label(column)
                     missing.append((table.name, key, Warning(
                         column.key, "missing_before_submit",
                         f"{table.label} row {key}: {label} is empty.")))

@@ -34,12 +34,13 @@ from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.document import Assignment, Document
 from app.models.entry import EntryMixin
-from app.models.quality import Comparison
+from app.models.quality import Comparison, DoubleEntryRow
 from app.models.tally import Tally
 
 DOCUMENTS = "documents"
 ASSIGNMENTS = "assignments"  # by clerk and status
 CLERK = "clerk"  # submitted, returned, fields_compared, differences
+KEYED_PREFIX = "keyed:"  # rows keyed blind into a double entry, by table and clerk
 RECOUNT = "recount"  # key "at": when the counts were last rebuilt (Unix seconds)
 NO_CLERK = 0
 # documents.submit and the review actions record their events against this table name.
@@ -51,6 +52,10 @@ Key = tuple[str, int, str]  # (subject, clerk id or 0, status or measure)
 
 def rows_subject(table_name: str) -> str:
     return f"rows:{table_name}"
+
+
+def keyed_subject(table_name: str) -> str:
+    return f"{KEYED_PREFIX}{table_name}"
 
 
 # --- keeping the counts -----------------------------------------------------------------------
@@ -126,6 +131,10 @@ def _of_comparison(get: Any) -> Iterable[tuple[Key, int]]:
         yield (CLERK, _clerk(get(clerk)), "differences"), get("differences") or 0
 
 
+def _of_keyed_row(get: Any) -> Iterable[tuple[Key, int]]:
+    yield (keyed_subject(get("table_name")), _clerk(get("clerk_id")), "keyed"), 1
+
+
 def _of_entry_row(table_name: str) -> Any:
     def contributions(get: Any) -> Iterable[tuple[Key, int]]:
         yield (rows_subject(table_name), _clerk(get("entered_by_id")), get("status")), 1
@@ -187,6 +196,7 @@ def install() -> None:
     _listen(Document, lambda _mapper: _of_document)
     _listen(Assignment, lambda _mapper: _of_assignment)
     _listen(Comparison, lambda _mapper: _of_comparison)
+    _listen(DoubleEntryRow, lambda _mapper: _of_keyed_row)
     _listen(EntryMixin, lambda mapper: _of_entry_row(mapper.local_table.name), propagate=True)
     _installed = True
 
@@ -302,6 +312,10 @@ def computed(conn: sa.Connection) -> Counter[Key]:
                                                 .group_by(clerk, model.status)):
             if status is not None:
                 counts[(rows_subject(table.name), clerk_id, status)] += n
+    for table_name, clerk_id, n in conn.execute(
+            sa.select(DoubleEntryRow.table_name, DoubleEntryRow.clerk_id, sa.func.count())
+            .group_by(DoubleEntryRow.table_name, DoubleEntryRow.clerk_id)):
+        counts[(keyed_subject(table_name), _clerk(clerk_id), "keyed")] += n
     _count_review_outcomes(conn, counts)
     for column in (Comparison.clerk_a_id, Comparison.clerk_b_id):
         for clerk_id, compared, differences in conn.execute(

@@ -33,7 +33,7 @@ from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.document import Document
 from app.services import documents as docs
-from app.services import double_entry, drafts, entries
+from app.services import double_entry, drafts, entries, queries
 from app.web import bounded_int
 
 
@@ -56,10 +56,13 @@ def shows_latest_rows() -> bool:
 def render_workspace(document: Document, *, failed: dict[str, Any] | None = None,
                      status: int = 200, warnings: list[Any] | None = None,
                      missing: list[Any] | None = None, unsaved: list[Any] | None = None,
-                     panel: str | None = None):
+                     panel: str | None = None, query_errors: dict[int, Any] | None = None):
     """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
-    chosen = next(iter(failed), None) or panel or request.args.get("panel")
+    field_queries = _clerk_queries(document)
+    # with nothing chosen, the table of the first open query is shown, its rows at hand
+    asked = next((q.table_name for q in field_queries if q.status == "open"), None)
+    chosen = next(iter(failed), None) or panel or request.args.get("panel") or asked
     tables = entry_tables()
     names = {t.name for t in tables}
     # Else the table this browser last picked for this document (workspace.js keeps it in a
@@ -83,7 +86,18 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
                            editable=editable,
                            assignment=docs.assignment_for(document, current_user),
                            missing=missing, unsaved=unsaved, active=active,
-                           chosen=chosen if chosen == active else None), status
+                           chosen=chosen if chosen == active else None,
+                           field_queries=field_queries,
+                           query_errors=query_errors or {}), status
+
+
+def _clerk_queries(document: Document) -> list[Any]:
+    """The reviewer's open and answered queries on this clerk's rows of the document: one
+    statement per page (never per panel or per save)."""
+    if current_user.role != "clerk":
+        return []
+    return queries.for_document(document.id, clerk_id=current_user.id,
+                                statuses=("open", "answered"))
 
 
 def _lazy_panel(document: Document, table: EntryTable) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
-from app.services import double_entry, drafts, progress, quality
+from app.services import double_entry, drafts, progress, quality, queries
 from app.services.errors import DomainError
 from app.web import attach_error, bounded_int
 from app.workspace import bp
@@ -27,9 +27,13 @@ from app.workspace.render import is_htmx, render_panel, render_workspace
 @roles_required("clerk")
 def queue():
     items = docs.queue(current_user)
-    rows = progress.rows_per_document([d.id for d, _ in items], clerk_id=current_user.id)
+    ids = [d.id for d, _ in items]
+    rows = progress.rows_per_document(ids, clerk_id=current_user.id)
+    for document_id, n in progress.keyed_rows_per_document(ids, current_user.id).items():
+        rows[document_id] += n  # rows keyed blind into a double entry count too
     return render_template("workspace/queue.html", items=items, rows=rows,
-                           unfinished=docs.UNFINISHED)
+                           unfinished=docs.UNFINISHED,
+                           open_queries=queries.open_per_document(current_user.id, ids))
 
 
 @bp.get("/next")
@@ -71,6 +75,27 @@ def submit(document_id: int):
     if following is None:
         return redirect(url_for(".queue"), code=303)
     return redirect(url_for(".document", document_id=following.id), code=303)
+
+
+@bp.post("/queries/<int:query_id>/answer")
+@roles_required("clerk")
+def answer_query(query_id: int):
+    """The clerk answers a reviewer's query, correcting the value in the same step if asked."""
+    try:
+        query = queries.get_query(query_id, current_user)
+    except DomainError:
+        abort(404)
+    doc = _visible_document(query.document_id)
+    try:
+        queries.answer(query_id, current_user, request.form.get("answer", ""),
+                       request.form.get("value"))
+    except DomainError as exc:
+        db.session.rollback()
+        return render_workspace(doc, query_errors={query_id: exc},
+                                status=exc.status_code)
+    flash(f"Your answer to query #{query_id} was sent to the reviewer"
+          + (" and the value corrected." if query.corrected_to is not None else "."), "success")
+    return redirect(url_for(".document", document_id=doc.id, _anchor="field-queries"), code=303)
 
 
 @bp.get("/documents/<int:document_id>/panel/<table_name>")
