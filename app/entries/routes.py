@@ -72,6 +72,9 @@ def create(table_name: str):
                                  document_id=document.id if document else None,
                                  warnings=warnings, had_draft=had_draft(form))
     except entries.AlreadySaved as exc:
+        if exc.same_values:  # Save pressed again after a lost answer: the same save
+            row = entries.get_row(table, exc.row_key, current_user)
+            return _created(table, row, document, warnings, again=True)
         if document is not None and is_htmx():
             return render_panel(document, table, message=exc.message, message_kind="warning")
         flash(exc.message, "warning")
@@ -85,9 +88,11 @@ def create(table_name: str):
     return _created(table, row, document, warnings)
 
 
-def _created(table, row, document, warnings):
+def _created(table, row, document, warnings, again=False):
     """After a save: the fresh panel (htmx) or a redirect with the message flashed."""
     message = f"Saved {table.label} row {table.key_of(row)}: {_summary(table, row)}."
+    if again:
+        message += " It was already saved by your earlier press of Save, and is stored once."
     if warnings:
         message += f" {len(warnings)} value(s) flagged for the reviewer to check."
     if document is not None and is_htmx():
