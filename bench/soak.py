@@ -158,8 +158,8 @@ class Clerk:
             self.client.conn.close()
             self._count(f"no answer ({type(exc).__name__})", started)
             return "unknown", None
-        self._count(str(answer.status), started)
         text = answer.text()
+        self._count(_label(answer.status, text), started)
         if answer.status == 200 and "stored once" in text:
             return "again", answer
         if answer.status == 200 and "Saved Test values row" in text:
@@ -179,6 +179,16 @@ class Clerk:
             self.ledger.request_seconds.append(time.perf_counter() - started)
 
 
+def _label(status: int, text: str) -> str:
+    """The status, and for a 503 what it said about the save."""
+    if status != 503:
+        return str(status)
+    for phrase in ("may have been saved", "is busy", "nothing was saved", "Your change was saved"):
+        if phrase in text:
+            return f"503 {phrase}"
+    return "503 (other)"
+
+
 class Faults:
     """The fault schedule, run in a thread until stopped; then everything is healed."""
 
@@ -190,7 +200,7 @@ class Faults:
 
     def run(self) -> None:
         started = time.monotonic()
-        done: set[tuple[int, str]] = set()
+        done: set[tuple[int, int]] = set()
         events = [(10, "drop"), (15, "down"), (25, "up"), (30, "freeze"), (45, "thaw"),
                   (47, "drop-down"), (50, "up"), (52, "kill -9"), (55, "lock"), (67, "unlock")]
         locker = None
@@ -198,9 +208,9 @@ class Faults:
         while not self.stop.wait(0.2):
             elapsed = time.monotonic() - started
             period, offset = divmod(elapsed, SCHEDULE_PERIOD)
-            for at, name in events:
-                if offset >= at and (int(period), name) not in done:
-                    done.add((int(period), name))
+            for index, (at, name) in enumerate(events):
+                if offset >= at and (int(period), index) not in done:
+                    done.add((int(period), index))
                     locker = self._do(name, locker)
             if elapsed - last_kill >= 5:
                 last_kill = elapsed

@@ -8,9 +8,11 @@ clerk is told anything, and only when that lookup fails too is the answer "unkno
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import psycopg
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
@@ -106,6 +108,7 @@ def commit_or_resolve(was_saved: Callable[[], bool | None]) -> None:
     DatabaseUnavailable(saved=None) when that cannot be checked either. Errors that are not
     about the connection propagate unchanged.
     """
+    server_session = _server_session()
     try:
         db.session.commit()
     except sa_exc.SQLAlchemyError as error:
@@ -117,10 +120,55 @@ def commit_or_resolve(was_saved: Callable[[], bool | None]) -> None:
         log.warning("connection lost during COMMIT (%s); looking the save up again",
                     type(getattr(error, "orig", None) or error).__name__)
         discard_session()
-        saved = _look_up(was_saved)
+        # The server may still be finishing that COMMIT: look only once its session is gone.
+        saved = _look_up(was_saved) if _ended(server_session) else None
         if saved:
             return
         raise DatabaseUnavailable(saved=saved) from error
+
+
+SESSION_ALIVE = {
+    "mysql": "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = :id",
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE pid = :id",
+}
+SESSION_END_WAIT_SECONDS = 5.0
+
+
+def _server_session() -> tuple[str, int] | None:
+    """(dialect, the server's id of this transaction's connection), known without a query."""
+    try:
+        dialect = db.session.get_bind().dialect.name
+        dbapi = db.session.connection().connection.dbapi_connection
+        if dialect in {"mysql", "mariadb"}:
+            return "mysql", int(dbapi.thread_id())  # type: ignore[union-attr]
+        if dialect == "postgresql":
+            return "postgresql", int(dbapi.info.backend_pid)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - no id: the look-up waits for nothing
+        return None
+    return None
+
+
+def _ended(server_session: tuple[str, int] | None) -> bool:
+    """Wait (a few seconds at most) until the server has ended the lost connection's session,
+    so its COMMIT is either done or never will be; False if it cannot be told."""
+    if server_session is None:
+        return True
+    dialect, session_id = server_session
+    deadline = time.monotonic() + SESSION_END_WAIT_SECONDS
+    while True:
+        try:
+            alive = db.session.execute(sa.text(SESSION_ALIVE[dialect]),
+                                       {"id": session_id}).scalar()
+        except sa_exc.SQLAlchemyError:
+            discard_session()
+            return False
+        discard_session()
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            log.warning("the lost connection's server session %s did not end", session_id)
+            return False
+        time.sleep(0.05)
 
 
 def _look_up(was_saved: Callable[[], bool | None]) -> bool | None:
