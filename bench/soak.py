@@ -152,6 +152,7 @@ class Clerk:
 
     def _send(self, fields: dict[str, str]) -> tuple[str, Response | None]:
         started = time.perf_counter()
+        reconnects = self.client.reconnects
         try:
             answer = self.client.request("POST", self.action, fields, HX)
         except OSError as exc:
@@ -159,6 +160,11 @@ class Clerk:
             self._count(f"no answer ({type(exc).__name__})", started)
             return "unknown", None
         text = answer.text()
+        if self.client.reconnects > reconnects:
+            # BenchClient sent the POST again on a new connection: the first send (a worker
+            # killed, say) may have been stored with no answer, like a browser's lost reply.
+            self._count("no answer (sent again)", started)
+            return "unknown", None
         self._count(_label(answer.status, text), started)
         if answer.status == 200 and "stored once" in text:
             return "again", answer
@@ -197,9 +203,11 @@ class Faults:
         self.proxy, self.server, self.stop = proxy, server, stop
         self.engine = sa.create_engine(direct_url)
         self.log: Counter[str] = Counter()
+        self.timeline: list[tuple[float, str]] = []
+        self.started = time.monotonic()
 
     def run(self) -> None:
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         done: set[tuple[int, int]] = set()
         events = [(10, "drop"), (15, "down"), (25, "up"), (30, "freeze"), (45, "thaw"),
                   (47, "drop-down"), (50, "up"), (52, "kill -9"), (55, "lock"), (67, "unlock")]
@@ -224,6 +232,14 @@ class Faults:
 
     def _do(self, name: str, locker: sa.Connection | None) -> sa.Connection | None:
         self.log[name] += 1
+        self.timeline.append((time.monotonic() - self.started, name))
+        try:
+            return self._inject(name, locker)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            self.log[f"{name} failed ({type(exc).__name__})"] += 1
+            return locker
+
+    def _inject(self, name: str, locker: sa.Connection | None) -> sa.Connection | None:
         if name == "drop":
             self.proxy.drop_after_commit(3)
         elif name == "drop-down":
@@ -378,6 +394,9 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
         stop_faults.set()
         stop_server(server)
         proxy.stop()
+    if faults.timeline:
+        print("fault timeline (s): " + ", ".join(f"{at:.0f} {name}"
+                                                  for at, name in faults.timeline))
     return report(ledger, stored_keys(url), faults.log, args)
 
 
@@ -412,8 +431,8 @@ def report(ledger: Ledger, found: set[str], faults: Counter[str],
         print_table(["fault", "times"], sorted(faults.items()))
     if lost:
         print(f"LOST: {lost[:20]}")
-    if phantoms:
-        print(f"PHANTOMS: {phantoms[:20]}")
+    for key in phantoms[:20]:
+        print(f"PHANTOM {key}: answers {ledger.answers.get(key)}")
     ok = not lost and not phantoms and ledger.bare == 0 and bool(acknowledged)
     print(f"\n{'ok' if ok else 'FAILED'}: 0 lost, 0 phantoms and no bare error page required")
     return 0 if ok else 1
