@@ -254,6 +254,7 @@ class Faults:
         elif name == "lock":
             locker = self.engine.connect()
             locker.exec_driver_sql("LOCK TABLES testDB WRITE")
+            self.timeline.append((time.monotonic() - self.started, "locked"))
         elif name == "unlock" and locker is not None:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 locker.exec_driver_sql("UNLOCK TABLES")

@@ -283,3 +283,16 @@ def test_a_locked_table_ends_with_busy_and_nothing_saved(app, proxy, ann, docume
     assert stored(app) == {}
     assert save(ann, document_id, "L-1", headers=HX, form_token=token).status_code == 200
     assert stored(app) == {"L-1": (1, 1)}
+
+
+def test_a_saved_flash_from_a_page_that_failed_is_shown_then_and_not_later(app, proxy, ann,
+                                                                          document_id):
+    token = form_token(ann, document_id)
+    saved = save(ann, document_id, "S-1", form_token=token)
+    assert saved.status_code == 303  # "Saved ... row S-1" waits in the session for the page
+    proxy.down()
+    page = assert_unavailable(ann.get(saved.headers["Location"]), "could not be loaded")
+    assert "Before this: Saved Test values row S-1" in page
+    proxy.up()
+    assert "Saved Test values row S-1" not in ann.get(saved.headers["Location"]).text
+    assert stored(app) == {"S-1": (1, 1)}

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from flask import (
     Flask,
     Response,
-    current_app,
     g,
     has_request_context,
     jsonify,
@@ -25,7 +24,9 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.entry_tables import display
+from app.entry_tables.registry import get_entry_table
+from app.extensions import db, login_manager
 from app.request_log import request_id
 from app.security import NEVER_ECHOED
 from app.services.outage import (
@@ -97,7 +98,8 @@ def answer(error: BaseException) -> Response:
         earlier = [(c, m) for c, m in session.pop("_flashes", [])]
         response = Response(render_template(
             "errors/unavailable.html", message=message, request_id=rid, kept=kept,
-            hidden=ECHOED_HIDDEN, earlier=earlier, action=request.full_path.rstrip("?")))
+            hidden=ECHOED_HIDDEN, earlier=earlier, action=request.full_path.rstrip("?"),
+            labels=_field_labels()))
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
@@ -125,7 +127,7 @@ def _offline_user(user: Any) -> Any:
         identity = getattr(state, "identity", None)
     if identity:
         return OfflineUser(identity[0])
-    return current_app.login_manager.anonymous_user()
+    return login_manager.anonymous_user()
 
 
 def _kept_values() -> list[tuple[str, str]]:
@@ -134,6 +136,15 @@ def _kept_values() -> list[tuple[str, str]]:
     except Exception:  # noqa: BLE001 - a body that cannot be read keeps nothing
         return []
     return [(key, value) for key, value in form.items(multi=True) if key not in NOT_ECHOED]
+
+
+def _field_labels() -> dict[str, str]:
+    """The entry table's field labels, from the model (not the database), when a save of one
+    failed; else none (the page shows field names)."""
+    table = get_entry_table(str((request.view_args or {}).get("table_name", "")))
+    if table is None:
+        return {}
+    return {column.key: display.label(column) for column in table.table.columns}
 
 
 def _wants_json() -> bool:
