@@ -30,10 +30,8 @@ TIMEOUTS = {"DATABASE_READ_TIMEOUT": 2, "DATABASE_WRITE_TIMEOUT": 2, "DATABASE_L
             "DATABASE_CONNECT_TIMEOUT": 1}
 
 
-@pytest.fixture(scope="session", params=["mysql", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """Only the servers: the proxy sits on the network road SQLite does not have."""
-    return request.param
+# Only the servers: the proxy sits on the network road that SQLite does not have.
+pytestmark = pytest.mark.parametrize("backend", ["mysql", "postgres"], indirect=True)
 
 
 @pytest.fixture
