@@ -16,6 +16,9 @@ a second later, until it is saved. Faults run on a schedule, repeated every 75 s
     52 s             kill -9 of one gunicorn worker
     55-67 s          testDB is locked (LOCK TABLES ... WRITE, on its own connection)
 
+The kills go on during the freeze, so no frozen connection lasts more than 5 s here; the read
+timeout itself is tested in tests/test_db_faults.py.
+
 At the end every acknowledged row is looked for by SELECT. Printed: saves acknowledged, rows
 found, lost (acknowledged, not found), phantoms (a save answered "nothing was saved" that was
 stored all the same), answers by status, bare gunicorn error pages (no request id), and the
@@ -73,6 +76,7 @@ class Ledger:
     acknowledged: dict[str, float] = field(default_factory=dict)  # key -> seconds to ack
     answers: dict[str, list[str]] = field(default_factory=dict)  # key -> outcomes in order
     statuses: Counter[str] = field(default_factory=Counter)
+    pages: Counter[str] = field(default_factory=Counter)  # the document page, loaded again
     bare: int = 0
     request_seconds: list[float] = field(default_factory=list)
     phantoms: list[str] = field(default_factory=list)
@@ -118,9 +122,15 @@ class Clerk:
     def _open_document(self) -> bool:
         try:
             page = self.client.request("GET", f"/work/documents/{self.document_id}")
-        except OSError:
+        except OSError as exc:
             self.client.conn.close()
+            with self.ledger.lock:
+                self.ledger.pages[f"no answer ({type(exc).__name__})"] += 1
             return False
+        with self.ledger.lock:
+            self.ledger.pages[_label(page.status, page.text())] += 1
+            if page.status >= 500 and "Request id" not in page.text():
+                self.ledger.bare += 1
         return page.status == 200 and self._take_form(page)
 
     def _take_form(self, page: Response) -> bool:
@@ -189,7 +199,8 @@ def _label(status: int, text: str) -> str:
     """The status, and for a 503 what it said about the save."""
     if status != 503:
         return str(status)
-    for phrase in ("may have been saved", "is busy", "nothing was saved", "Your change was saved"):
+    for phrase in ("may have been saved", "is busy", "nothing was saved", "Your change was saved",
+                   "could not be loaded"):
         if phrase in text:
             return f"503 {phrase}"
     return "503 (other)"
@@ -425,8 +436,11 @@ def report(ledger: Ledger, found: set[str], faults: Counter[str],
         ("save until acknowledged p50 / p99 ms",
          f"{percentile(until_ack, 0.5) * 1000:.0f} / {percentile(until_ack, 0.99) * 1000:.0f}"),
     ])
-    print("\nanswers by status:")
+    print("\nanswers to saves by status:")
     print_table(["status", "count"], sorted(ledger.statuses.items()))
+    print("\nthe document page (loaded at the start and again after an answer without a "
+          "fresh form):")
+    print_table(["status", "count"], sorted(ledger.pages.items()))
     if faults:
         print("\nfaults injected:")
         print_table(["fault", "times"], sorted(faults.items()))
