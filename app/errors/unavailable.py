@@ -88,10 +88,12 @@ def answer(error: BaseException) -> Response:
     log.warning("database unavailable on %s %s (%s) saved=%s request_id=%s", request.method,
                 request.path, type(getattr(error, "orig", None) or error).__name__, saved, rid)
     message = message_for(error, saved)
+    as_json = _wants_json()
     kept = _kept_values() if saved is not True and request.method == "POST" else []
-    if kept and not request.headers.get("HX-Request"):  # in place, the form itself stays
+    # The page below keeps them; in place (htmx) and for JSON clients the form itself stays.
+    if kept and not as_json and not request.headers.get("HX-Request"):
         message += KEPT
-    if _wants_json():
+    if as_json:
         response = jsonify(error="Service Unavailable", message=message, request_id=rid,
                            saved=saved)
     else:
