@@ -130,6 +130,9 @@ class TcpProxy:
             server.settimeout(None)
             pair = _Pair(client, server)
             with self._lock:
+                if self._listener is not listener:  # down() came while this one connected
+                    pair.close()
+                    continue
                 self._pairs.add(pair)
             threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
 
@@ -170,7 +173,7 @@ class TcpProxy:
         pair.server.sendall(data)
 
     def _drop(self, pair: _Pair) -> None:
-        pair.close()
         self.dropped += 1
         if self.after_drop is not None:
-            self.after_drop()
+            self.after_drop()  # first: the client must not reconnect in between
+        pair.close()
