@@ -30,6 +30,13 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
 
 
+def _env_seconds(name: str, default: int) -> int:
+    seconds = _env_int(name, default)
+    if seconds < 0:
+        raise ConfigError(f"{name} must be 0 or more seconds, got {seconds}.")
+    return seconds
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -108,6 +115,28 @@ class Config:
         if minutes < 0:
             raise ConfigError(f"DASHBOARD_RECOUNT_MINUTES must be 0 or more, got {minutes}.")
         return minutes
+
+    @property
+    def DATABASE_READ_TIMEOUT(self) -> int:
+        """Seconds a query may wait for the database's answer before the connection is given
+        up (0: no limit). Below gunicorn's 60 s and a load balancer's 60 s idle timeout."""
+        return _env_seconds("DATABASE_READ_TIMEOUT", 30)
+
+    @property
+    def DATABASE_WRITE_TIMEOUT(self) -> int:
+        """Seconds sending a query to the database may take (MySQL; 0: no limit)."""
+        return _env_seconds("DATABASE_WRITE_TIMEOUT", 30)
+
+    @property
+    def DATABASE_CONNECT_TIMEOUT(self) -> int:
+        """Seconds opening a connection to the database may take."""
+        return _env_seconds("DATABASE_CONNECT_TIMEOUT", 10)
+
+    @property
+    def DATABASE_LOCK_TIMEOUT(self) -> int:
+        """Seconds a statement waits for a lock held by someone else before it is refused
+        (MySQL lock_wait_timeout and innodb_lock_wait_timeout, PostgreSQL lock_timeout)."""
+        return _env_seconds("DATABASE_LOCK_TIMEOUT", 10)
 
     @property
     def LOG_LEVEL(self) -> str:

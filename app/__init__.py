@@ -10,7 +10,13 @@ from typing import Any
 from flask import Flask
 
 from app import storage
-from app.database import engine_options, install_sqlite_pragmas, parse_database_url
+from app.database import (
+    database_timeouts,
+    engine_options,
+    install_postgres_read_timeout,
+    install_sqlite_pragmas,
+    parse_database_url,
+)
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from app.web import IdConverter
 from config import PROJECT_ROOT, TestingConfig, config_from_env
@@ -45,8 +51,8 @@ def configure_app(app: Flask, test_config: dict[str, Any] | None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = url.render_as_string(hide_password=False)
     app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config.get("DATABASE_SSL_CA"))
-    )
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config.get("DATABASE_SSL_CA"),
+                                                    database_timeouts(app.config)))
 
 
 def configure_logging(app: Flask) -> None:
@@ -77,6 +83,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             install_sqlite_pragmas(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            install_postgres_read_timeout(db.engine, app.config["DATABASE_READ_TIMEOUT"])
     migrate.init_app(
         app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy.engine import URL, Engine, make_url
@@ -94,8 +97,24 @@ def _resolve_sqlite_path(url: URL) -> URL:
     return url.set(database=str(path))
 
 
-def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds the app waits on the database (0: no limit).
+
+    read/write bound every round trip, so a frozen network ends a request with a clear
+    answer instead of hanging a worker thread; lock bounds waiting for another session's lock.
+    """
+
+    read: int = 30
+    write: int = 30
+    lock: int = 10
+    connect: int = CONNECT_TIMEOUT_SECONDS
+
+
+def engine_options(url: URL, ssl_ca: str | None,
+                   timeouts: Timeouts | None = None) -> dict[str, Any]:
     """Engine keyword arguments for the backend named by url."""
+    timeouts = timeouts or Timeouts()
     backend = url.get_backend_name()
     # Typed values never reach the logs through SQL error messages.
     if backend == "sqlite":
@@ -107,18 +126,65 @@ def engine_options(url: URL, ssl_ca: str | None) -> dict[str, Any]:
     if backend in {"mysql", "mariadb"}:
         connect_args: dict[str, Any] = {
             "charset": "utf8mb4",
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "init_command": f"SET SESSION sql_mode='{MYSQL_SQL_MODE}', time_zone='+00:00'",
+            "connect_timeout": timeouts.connect or None,
+            "read_timeout": timeouts.read or None,
+            "write_timeout": timeouts.write or None,
+            "init_command": _mysql_init_command(timeouts.lock),
         }
         if ssl_ca:
             connect_args["ssl"] = mysql_ssl_context(ssl_ca)
         options.update(pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, connect_args=connect_args)
     elif backend == "postgresql":
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": "-c timezone=UTC"}
+        options_text = "-c timezone=UTC"
+        if timeouts.lock:
+            options_text += f" -c lock_timeout={timeouts.lock * 1000}"
+        connect_args = {"connect_timeout": timeouts.connect, "options": options_text}
         if ssl_ca:
             connect_args.update(sslmode="verify-full", sslrootcert=ssl_ca)
         options.update(pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, connect_args=connect_args)
     return options
+
+
+def _mysql_init_command(lock_seconds: int) -> str:
+    command = f"SET SESSION sql_mode='{MYSQL_SQL_MODE}', time_zone='+00:00'"
+    if lock_seconds:
+        # Row locks (InnoDB) and table / metadata locks (LOCK TABLES, FLUSH TABLES WITH READ
+        # LOCK, ALTER), whose wait is a year by default.
+        command += (f", innodb_lock_wait_timeout={lock_seconds}"
+                    f", lock_wait_timeout={lock_seconds}")
+    return command
+
+
+class TimedPgConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait for the server ends after read_timeout seconds.
+
+    libpq has no read timeout: behind a frozen network (a proxy or NAT that holds the TCP
+    connection but forwards nothing) a query would wait for ever. The connection is closed on
+    expiry, so SQLAlchemy sees a disconnect and the pool replaces it.
+    """
+
+    read_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        try:
+            return super().wait(gen, interval=interval, timeout=timeout or self.read_timeout)
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"no answer from the database within {self.read_timeout:g} s "
+                "(DATABASE_READ_TIMEOUT); the connection was closed") from None
+
+
+def install_postgres_read_timeout(engine: Engine, seconds: int) -> None:
+    """Open PostgreSQL connections as TimedPgConnection with this read timeout (0: none)."""
+    if not seconds:
+        return
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = TimedPgConnection.connect(*cargs, **cparams)
+        connection.read_timeout = float(seconds)
+        return connection
 
 
 def mysql_ssl_context(ca_path: str) -> ssl.SSLContext:
@@ -196,3 +262,12 @@ def drop_all_tables(engine: Engine) -> None:
         meta.drop_all(bind=conn)
         if mysql:
             conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+
+
+def database_timeouts(config: Mapping[str, Any]) -> Timeouts:
+    """The Timeouts named by the app's DATABASE_*_TIMEOUT settings."""
+    return Timeouts(read=int(config.get("DATABASE_READ_TIMEOUT", 30)),
+                    write=int(config.get("DATABASE_WRITE_TIMEOUT", 30)),
+                    lock=int(config.get("DATABASE_LOCK_TIMEOUT", 10)),
+                    connect=int(config.get("DATABASE_CONNECT_TIMEOUT",
+                                           CONNECT_TIMEOUT_SECONDS)))

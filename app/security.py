@@ -7,7 +7,18 @@ import mimetypes
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
@@ -96,9 +107,20 @@ def set_security_headers(response: Any) -> Any:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # Pages hold personal data: never kept. Static files are the same for everyone and are
     # revalidated (ETag), so the viewer's PDF.js (1.8 MB) is not fetched again on every page.
-    if current_user and current_user.is_authenticated and request.endpoint != "static":
+    if _logged_in() and request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     return response
+
+
+def _logged_in() -> bool:
+    """Whether a user is logged in, without loading one: the user loader reads the database,
+    which may be what just failed (or not be needed by a public page at all)."""
+    user = g.get("_login_user")
+    if g.get("database_down"):
+        return True
+    if user is not None:
+        return bool(user.is_authenticated)
+    return "_user_id" in session
 
 
 def handle_csrf_error(error: CSRFError) -> Any:

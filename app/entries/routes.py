@@ -90,6 +90,8 @@ def create(table_name: str):
                                  checked_document=document,
                                  warnings=warnings, had_draft=had_draft(form))
     except entries.AlreadySaved as exc:
+        if exc.same_values:  # Save pressed again after a lost answer: the same save
+            return _saved_before(table, exc.row_key, document)
         if document is not None and is_htmx():
             return render_panel(document, table, message=exc.message, message_kind="warning")
         flash(exc.message, "warning")
@@ -118,6 +120,21 @@ def _created(table, row, document, warnings, rows_before=None):
     flash(message, "success")
     if document is not None:
         # No #fragment: browsers skip autofocus when the URL names a target element.
+        return redirect(url_for("workspace.document", document_id=document.id,
+                                panel=table.name), code=303)
+    return redirect(url_for(".create", table_name=table.name), code=303)
+
+
+def _saved_before(table, key, document):
+    """Save pressed again with the values an earlier press stored (its answer was lost): the
+    same save, answered as saved, with a fresh form."""
+    row = entries.get_row(table, key, current_user)
+    message = (f"Saved {table.label} row {key}: {_summary(table, row)}. It was already saved "
+               "by your earlier press of Save, and is stored once.")
+    if document is not None and is_htmx():
+        return render_panel(document, table, message=message, restore=False)
+    flash(message, "success")
+    if document is not None:
         return redirect(url_for("workspace.document", document_id=document.id,
                                 panel=table.name), code=303)
     return redirect(url_for(".create", table_name=table.name), code=303)

@@ -7,8 +7,9 @@ import logging
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from app.extensions import db
+from app.errors import unavailable
 from app.request_log import request_id
+from app.services.outage import discard_session, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def render_error(error: HTTPException):
     if code == 413:
         error = _too_large()
     if code >= 500:
-        db.session.rollback()
+        discard_session()
     # A 5xx shows the request id, so a clerk's report leads to the logged error.
     rid = request_id() if code >= 500 else None
     if _wants_json():
@@ -46,7 +47,9 @@ def _too_large() -> HTTPException:
 
 
 def handle_unexpected(error: Exception):
-    db.session.rollback()
+    if is_unavailable(error):
+        return unavailable.answer(error)
+    discard_session()
     log.exception("unhandled error on %s %s request_id=%s", request.method, request.path,
                   request_id())
     return render_error(InternalServerError())
@@ -56,3 +59,4 @@ def register(app: Flask) -> None:
     for code in HANDLED_CODES:
         app.register_error_handler(code, render_error)
     app.register_error_handler(Exception, handle_unexpected)
+    unavailable.register(app)

@@ -56,6 +56,26 @@ def saved_by_form(form_token: str) -> str | None:
                              .where(AuditEvent.form_token == form_token))
 
 
+def saved_by_form_with_values(form_token: str) -> tuple[str, dict[str, Any]] | None:
+    """The key and stored values of the row a create form with this token made, if saved."""
+    found = db.session.execute(sa.select(AuditEvent.row_key, AuditEvent.after)
+                               .where(AuditEvent.form_token == form_token)).first()
+    if found is None or found.row_key is None:
+        return None
+    return found.row_key, json.loads(found.after) if found.after else {}
+
+
+def changes_by(actor_id: int, table_name: str, row_key: str,
+               action: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(before, after) of every `action` event of this actor on this row, latest first."""
+    query = (sa.select(AuditEvent.before, AuditEvent.after)
+             .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key),
+                    AuditEvent.actor_id == actor_id, AuditEvent.action == action)
+             .order_by(AuditEvent.id.desc()).limit(50))
+    return [(json.loads(r.before or "{}"), json.loads(r.after or "{}"))
+            for r in db.session.execute(query)]
+
+
 def history(table_name: str, row_key: str) -> list[AuditEvent]:
     query = (sa.select(AuditEvent)
              .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key))

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models.document import Document
 from app.models.user import User
 from app.request_log import current_request_id
-from app.services import audit, documents, quality, tallies
+from app.services import audit, documents, outage, quality, tallies
 from app.services.drafts import discard_draft, draft_scope
 from app.services.errors import (
     Conflict,
@@ -45,11 +45,13 @@ class StaleVersion(Conflict):
 
 
 class AlreadySaved(Conflict):
-    """The same form was submitted twice (double click, back button)."""
+    """The same form was submitted twice (double click, back button, or Save pressed again
+    after "may have been saved"). same_values: the second send carried the values stored by
+    the first, so it is the same save, answered as saved."""
 
-    def __init__(self, row_key: str) -> None:
+    def __init__(self, row_key: str, same_values: bool = False) -> None:
         super().__init__("This form was already saved; it was not saved a second time.")
-        self.row_key = row_key
+        self.row_key, self.same_values = row_key, same_values
 
 
 def sees_all_rows(actor: User) -> bool:
@@ -147,11 +149,11 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
             discard_draft(actor.id, draft_scope(table.name, document_id, None))
         # Last before the commit: the count is held locked for the shortest time.
         tallies.add({(tallies.rows_subject(table.name), actor.id, row.status): 1})
-        db.session.commit()
+        outage.commit_or_resolve(lambda: _created_by_form(form_token))
     except IntegrityError:
         db.session.rollback()
         if form_token:
-            _refuse_replayed_token(form_token)
+            _refuse_replayed_token(form_token, values)
         _refuse_duplicate_key(table, values)
         raise Invalid(
             "The database refused this row (a value conflicts with another row).") from None
@@ -172,6 +174,11 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
     row = get_row(table, raw_key, actor)
     _refuse_if_read_only(row, actor, correcting=action == "correct")
     if expected_version is None or row.version != expected_version:
+        if expected_version is not None and _edit_stored(table, table.key_of(row), actor,
+                                                         expected_version, values, action):
+            # Save pressed again after a lost answer: the first press was stored.
+            _discard_after_retry(actor, table.name, row.document_id, table.key_of(row))
+            return row
         raise StaleVersion(audit.snapshot(row, table.data_columns), row.version)
     key = table.key_of(row)
     before = audit.snapshot(row, list(table.table.columns))
@@ -186,7 +193,8 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
         quality.raise_flags(table.name, key, row.document_id, warnings or [], actor)
         if had_draft:
             discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
-        db.session.commit()
+        outage.commit_or_resolve(lambda: _edit_stored(table, key, actor, expected_version,
+                                                      values, action))
     except StaleDataError:
         db.session.rollback()
         current = get_row(table, raw_key, actor)
@@ -204,13 +212,14 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
     row = get_row(table, raw_key, actor)
     _refuse_if_read_only(row, actor)
     key = table.key_of(row)
+    key_value = getattr(row, table.key_column.key)
     audit.record("delete", table.name, key, actor=actor, document_id=row.document_id,
                  before=audit.snapshot(row, list(table.table.columns)), reason=reason[:2000])
     db.session.delete(row)
     # An unsaved edit of a row that no longer exists would only stand in the way of "Submit".
     discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
     try:
-        db.session.commit()
+        outage.commit_or_resolve(lambda: _row_gone(table, key_value))
     except StaleDataError:
         db.session.rollback()
         raise Conflict("Someone changed this row meanwhile; look at it again first.") from None
@@ -251,10 +260,57 @@ def _refuse_if_read_only(row: Any, actor: User, *, correcting: bool = False) -> 
         check_document_entry(row.document_id, actor)
 
 
-def _refuse_replayed_token(token: str) -> None:
-    row_key = audit.saved_by_form(token[:64])
-    if row_key is not None:
-        raise AlreadySaved(row_key)
+def _refuse_replayed_token(token: str, values: dict[str, Any]) -> None:
+    saved = audit.saved_by_form_with_values(token[:64])
+    if saved is not None:
+        row_key, after = saved
+        raise AlreadySaved(row_key, same_values=_same_values(values, after))
+
+
+def _same_values(values: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether the values sent match a stored snapshot (fields sent empty are not compared:
+    a default such as the time of saving may have filled them)."""
+    return all(audit.to_jsonable(value) == stored.get(name)
+               for name, value in values.items() if value is not None)
+
+
+def _created_by_form(form_token: str | None) -> bool | None:
+    """After a lost COMMIT: whether the row of this create form is stored (None: no token to
+    tell by)."""
+    if not form_token:
+        return None
+    return audit.saved_by_form(form_token[:64]) is not None
+
+
+def _edit_stored(table: EntryTable, key: str, actor: User, from_version: int | None,
+                 values: dict[str, Any], action: str) -> bool:
+    """Whether this actor's change of the row from from_version to these values is stored.
+
+    Optimistic locking lets one change only start from a given version, and its audit event
+    (same transaction) records that version before the change."""
+    for before, after in audit.changes_by(actor.id, table.name, key, action):
+        if before.get("version") == from_version:
+            data = {name: value for name, value in values.items()
+                    if name != table.key_column.key}
+            return _same_values(data, after)
+    return False
+
+
+def _row_gone(table: EntryTable, key_value: Any) -> bool:
+    """After a lost COMMIT of a delete: whether the row is gone."""
+    found = db.session.execute(sa.select(table.key_column)
+                               .where(table.key_column == key_value)).first()
+    return found is None
+
+
+def _discard_after_retry(actor: User, table_name: str, document_id: int | None,
+                         key: str) -> None:
+    """A draft written back while the first save's answer was lost is no longer wanted."""
+    discard_draft(actor.id, draft_scope(table_name, document_id, key))
+    try:
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        _database_refused(exc)
 
 
 def _refuse_duplicate_key(table: EntryTable, values: dict[str, Any]) -> None:
@@ -271,6 +327,8 @@ def _refuse_duplicate_key(table: EntryTable, values: dict[str, Any]) -> None:
 def _database_refused(exc: SQLAlchemyError) -> None:
     """The driver's text names tables, columns and values: it goes to the log with the request
     id, and the person sees a plain sentence with that id."""
+    if outage.is_unavailable(exc):
+        raise outage.lost_before_commit(exc) from exc
     db.session.rollback()
     rid = current_request_id()
     detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc

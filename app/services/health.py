@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.services.outage import discard_session
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ def database_status() -> tuple[bool, str]:
     try:
         db.session.execute(sa.text("SELECT 1")).scalar_one()
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        discard_session()
         reason = type(getattr(exc, "orig", None) or exc).__name__
         log.warning("health check failed: %s", reason)
         return False, f"database unreachable ({reason})"

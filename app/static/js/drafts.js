@@ -103,8 +103,9 @@
                    pending: function () { return inflight; },
                    // The form is being saved or discarded: nothing more to send for it.
                    quiet: function () { clearTimeout(timer); last = values(); closed = true; },
-                   // The request failed and the form is still here: keep its drafts going.
-                   reopen: function () { closed = false; } });
+                   // The request failed and the form is still here: keep its drafts going
+                   // (after a failed save, what it sent is a draft again).
+                   reopen: function (failed) { closed = false; if (failed) { last = null; } } });
     // A restored draft: the caret goes to the end of the focused field, ready to go on typing.
     if (form.elements.draft_kept && form.elements.draft_kept.value === "1" &&
         form.contains(document.activeElement)) {
@@ -143,8 +144,12 @@
     Promise.all(pending).then(function () { event.detail.issueRequest(true); });
   });
 
-  document.addEventListener("htmx:afterRequest", function () {
-    setTimeout(function () { live().forEach(function (w) { w.reopen(); }); }, 0);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    var sent = !event.detail.successful && elt && elt.closest ? elt.closest("form") : null;
+    setTimeout(function () {
+      live().forEach(function (w) { w.reopen(w.form === sent); });
+    }, 0);
   });
 
   window.addEventListener("pagehide", function () {

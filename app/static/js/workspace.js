@@ -149,10 +149,22 @@
     sayInPanel(event.detail.elt, "Not saved: the page has to be loaded again (has your session " +
                "ended?). What you typed is still in the form.");
   });
+  // The database's 503 page says what happened to the save and names the request id.
+  function outageText(html) {
+    try {
+      var page = new DOMParser().parseFromString(html || "", "text/html");
+      var message = page.querySelector("[data-outage-message]");
+      var rid = page.querySelector("[data-request-id]");
+      if (!message) { return null; }
+      return message.textContent.trim() + " What you typed is still in the form." +
+        (rid ? " (Request id " + rid.textContent.trim() + ")" : "");
+    } catch (e) { return null; }
+  }
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
-    sayInPanel(event.detail.elt, "Not saved: the server answered " + xhr.status + " " +
-               (xhr.statusText || "") + ". What you typed is still in the form.");
+    var outage = xhr.status === 503 ? outageText(xhr.responseText) : null;
+    sayInPanel(event.detail.elt, outage || ("Not saved: the server answered " + xhr.status +
+               " " + (xhr.statusText || "") + ". What you typed is still in the form."));
   });
   document.addEventListener("htmx:sendError", function (event) {
     sayInPanel(event.detail.elt, "Not saved: the server could not be reached. What you typed " +
