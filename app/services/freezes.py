@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,7 +448,7 @@ def _verify_members(source: IO[bytes], freeze: Freeze, result: Verification) -> 
                 result.problems.append(f"{member} is in the archive but not in the manifest")
             for member, expected in sorted(files.items()):
                 _verify_member(archive, member, expected, result)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, EOFError) as exc:
         result.problems.append(f"the archive is damaged: {exc}")
 
 
@@ -459,7 +460,7 @@ def _verify_member(archive: zipfile.ZipFile, member: str, expected: str,
     except KeyError:
         result.problems.append(f"{member} is missing from the archive")
         return
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a CRC error on a changed byte
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # a changed byte
         result.problems.append(f"{member} is damaged: {exc}")
         return
     result.checked.append(f"{member} sha256 {digest}")
