@@ -126,6 +126,9 @@ def run_job(job_id: int, *, read_engine: sa.Engine, storage: DocumentStorage,
     job = db.session.get(FreezeJob, job_id)
     if job is None:
         raise NotFound(f"No freeze job {job_id}.")
+    # End the session's transaction before the long read: on SQLite it holds the write lock
+    # (BEGIN IMMEDIATE) that the progress updates need.
+    db.session.commit()
     reporter = _JobProgress(job.id, progress)
     try:
         freeze = _make(job, read_engine, storage, reporter)
