@@ -103,8 +103,8 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard import bp as dashboard_bp
     from app.data import bp as data_bp
     from app.documents import bp as documents_bp
-    from app.freezes import bp as freezes_bp
     from app.entries import bp as entries_bp
+    from app.freezes import bp as freezes_bp
     from app.main import bp as main_bp
     from app.review import bp as review_bp
     from app.workspace import bp as workspace_bp
