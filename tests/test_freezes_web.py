@@ -114,3 +114,27 @@ def test_clerks_cannot_reach_freezes(client, auth, users):
 def test_the_page_is_linked_from_the_navigation(client, auth, users):
     auth.login("reviewer")
     assert b'href="/freezes/"' in client.get("/").data
+
+
+def test_a_running_freeze_shows_its_progress_and_a_dead_one_says_so(app, client, auth, users):
+    import datetime as dt
+
+    with app.app_context():
+        job = FreezeJob(name="big", rows="approved", state="running", rows_done=250_000,
+                        rows_total=1_000_000, creator_name="admin")
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+    auth.login("admin")
+    page = client.get(f"/freezes/jobs/{job_id}").data.decode()
+    assert "Being made: 250,000 of 1,000,000 rows (25 %)" in page
+    assert '<meta http-equiv="refresh" content="1">' in page
+    listed = " ".join(client.get("/freezes/").data.decode().split())
+    assert "big</a>: being made, 250,000 of 1,000,000 rows" in listed
+    assert create(client, "big").status_code == 422  # its name is taken while it runs
+    with app.app_context():
+        db.session.execute(sa.update(FreezeJob).values(
+            updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+        db.session.commit()
+    page = client.get(f"/freezes/jobs/{job_id}").data.decode()
+    assert "This freeze failed: its process stopped" in page and "refresh" not in page
