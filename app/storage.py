@@ -158,7 +158,7 @@ class S3Storage:
             target.close()
             raise StorageError(f"could not read the file from S3: {exc}") from None
         target.seek(0)
-        return target  # type: ignore[return-value]
+        return target
 
 
 def storage_from_setting(setting: str | None, instance_path: str) -> DocumentStorage:

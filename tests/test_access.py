@@ -73,6 +73,13 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "review.quality": STAFF,
     "review.clear_flag": STAFF,
     "review.sampling": ADMIN,
+    "freezes.index": STAFF,
+    "freezes.create": STAFF,
+    "freezes.job": STAFF,
+    "freezes.detail": STAFF,
+    "freezes.verify": STAFF,
+    "freezes.download": STAFF,
+    "freezes.compare": STAFF,
 }
 
 ROLES = ("anonymous", "clerk", "reviewer", "admin")

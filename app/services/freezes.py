@@ -375,7 +375,7 @@ def recent_jobs() -> list[FreezeJob]:
 
 
 def get_freeze(name: str) -> Freeze:
-    freeze = db.session.scalar(sa.select(Freeze).where(Freeze.name == name))
+    freeze: Freeze | None = db.session.scalar(sa.select(Freeze).where(Freeze.name == name))
     if freeze is None:
         raise NotFound(f"No freeze named {name!r}.")
     return freeze
@@ -459,7 +459,7 @@ def _verify_member(archive: zipfile.ZipFile, member: str, expected: str,
                    result: Verification) -> None:
     try:
         with archive.open(member) as data:
-            digest, _size = _stream_sha256(data)  # type: ignore[arg-type]
+            digest, _size = _stream_sha256(data)
     except KeyError:
         result.problems.append(f"{member} is missing from the archive")
         return
