@@ -17,11 +17,11 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import getpass
 import hashlib
 import io
 import json
 import logging
-import os
 import re
 import tempfile
 import time
@@ -485,6 +485,7 @@ def table_rows(archive: zipfile.ZipFile, member: str
 def creator_label() -> str:
     """Who runs a command-line freeze: the operating-system user."""
     try:
-        return f"{os.getlogin()} (command line)"
-    except OSError:
-        return f"{os.environ.get('USER', 'unknown')} (command line)"
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return f"{user} (command line)"
