@@ -72,6 +72,11 @@ class Config:
         return os.environ.get("DATABASE_URL", "").strip() or None
 
     @property
+    def DATABASE_READ_URL(self) -> str | None:
+        """A read replica for exports, downloads and freezes (unset: DATABASE_URL)."""
+        return os.environ.get("DATABASE_READ_URL", "").strip() or None
+
+    @property
     def DATABASE_SSL_CA(self) -> str | None:
         return os.environ.get("DATABASE_SSL_CA", "").strip() or None
 

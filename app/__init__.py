@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import storage
+from app import read_database, storage
 from app.database import (
     database_timeouts,
     engine_options,
@@ -53,6 +53,7 @@ def configure_app(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config.get("DATABASE_SSL_CA"),
                                                     database_timeouts(app.config)))
+    read_database.configure(app)
 
 
 def configure_logging(app: Flask) -> None:
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     from app.data import bp as data_bp
     from app.documents import bp as documents_bp
     from app.entries import bp as entries_bp
+    from app.freezes import bp as freezes_bp
     from app.main import bp as main_bp
     from app.review import bp as review_bp
     from app.workspace import bp as workspace_bp
@@ -125,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(workspace_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(freezes_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

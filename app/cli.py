@@ -12,6 +12,7 @@ def register(app: Flask) -> None:
     from app.data.cli import codebook_command, export_command, import_command
     from app.doctor import doctor_command
     from app.documents.cli import demo, documents_cli
+    from app.freezes.cli import freeze_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(export_command)
@@ -21,3 +22,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(documents_cli)
     app.cli.add_command(demo)
     app.cli.add_command(dashboard_cli)
+    app.cli.add_command(freeze_cli)

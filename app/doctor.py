@@ -55,10 +55,11 @@ class Report:
     password: str | None = None
     oks: int = 0
     warnings: int = 0
+    prefix: str = ""  # "read replica: " for the steps of DATABASE_READ_URL
 
     def line(self, marker: str, step: str, detail: str) -> None:
         """Print one step's outcome, with the password masked should a driver echo it."""
-        text = f"{'[' + marker + ']':<7}{step}: {detail}"
+        text = f"{'[' + marker + ']':<7}{self.prefix}{step}: {detail}"
         if self.password and len(self.password) >= 4:
             text = text.replace(self.password, "***")
         click.echo(text)
@@ -106,13 +107,39 @@ def diagnose(app: Flask, report: Report) -> None:
         report.skip("host and port", "not used by SQLite (a local file)")
     else:
         check_network(url, report)
-    engine = doctor_engine(app, url)
+    walk_connection(app, url, report, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if app.config.get("SQLALCHEMY_READ_URI"):
+        diagnose_read(app, report)
+
+
+def walk_connection(app: Flask, url: URL, report: Report, options: dict[str, Any]) -> None:
+    """Steps from the login on: database, TLS, backend settings, migrations."""
+    engine = doctor_engine(app, url, options)
     try:
         with open_connection(engine, url, report) as conn:
-            BACKEND_CHECKS[backend](app, url, conn, report)
+            BACKEND_CHECKS[url.get_backend_name()](app, url, conn, report)
             check_migrations(app, conn, report)
     finally:
         engine.dispose()
+
+
+def diagnose_read(app: Flask, report: Report) -> None:
+    """The same walk for DATABASE_READ_URL (a read replica for exports and freezes)."""
+    url = make_url(app.config["SQLALCHEMY_READ_URI"])
+    read = Report(password=url.password, prefix="read replica: ")
+    try:
+        read.ok("URL parses", f"{describe_url(url)} (from DATABASE_READ_URL: exports, "
+                              "downloads and freezes read here)")
+        if url.get_backend_name() == "sqlite":
+            check_sqlite_file(url, read)
+        else:
+            check_network(url, read)
+        walk_connection(app, url, read, app.config["SQLALCHEMY_READ_ENGINE_OPTIONS"])
+    except StepFailed as failure:
+        raise StepFailed(f"read replica: {failure.step}", failure.fix) from None
+    finally:
+        report.oks += read.oks
+        report.warnings += read.warnings
 
 
 def check_url(app: Flask, report: Report) -> URL:
@@ -242,9 +269,12 @@ def check_tcp(host: str, port: int, report: Report) -> None:
     report.ok(step, f"{host}:{port} accepted a TCP connection")
 
 
-def doctor_engine(app: Flask, url: URL) -> sa.Engine:
+def doctor_engine(app: Flask, url: URL, engine_options: dict[str, Any] | None = None
+                  ) -> sa.Engine:
     """An engine built like the app's (TLS, init_command, pragmas) with short timeouts."""
-    options = {key: value for key, value in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()
+    if engine_options is None:
+        engine_options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    options = {key: value for key, value in engine_options.items()
                if not key.startswith("pool_") or key == "pool_pre_ping"}
     options.pop("max_overflow", None)
     connect_args = dict(options.pop("connect_args", {}))

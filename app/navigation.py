@@ -21,6 +21,7 @@ NAV = [
     ("Users", "admin.users"),
     ("Sampling", "review.sampling"),
     ("Codebook", "data.codebook"),
+    ("Freezes", "freezes.index"),
 ]
 
 

@@ -1,8 +1,9 @@
 """Read testDB into a pandas DataFrame, the same lines for the SQLite file and for AWS RDS.
 
-The engine comes from DATABASE_URL, the variable the app reads (unset: the app's SQLite file,
-instance/portal.db). DATABASE_PASSWORD and DATABASE_SSL_CA are honoured as in the app. The table
-comes from the app's migrations; this script only reads. Run from the project root:
+The engine comes from DATABASE_READ_URL (a read replica, as exports use) or else DATABASE_URL,
+the variables the app reads (unset: the app's SQLite file, instance/portal.db).
+DATABASE_PASSWORD and DATABASE_SSL_CA are honoured as in the app. The table comes from the
+app's migrations; this script only reads. Run from the project root:
 
     .venv/bin/python examples/pandas_example.py                       # instance/portal.db
     DATABASE_URL='mysql+pymysql://USER:PASSWORD@HOST:3306/DBNAME' \\
@@ -34,8 +35,10 @@ TEST_DB = sa.table(
 
 
 def database_url() -> URL:
-    """DATABASE_URL resolved the way the app resolves it."""
-    url = make_url(os.environ.get("DATABASE_URL", "").strip() or DEFAULT_URL)
+    """DATABASE_READ_URL (a read replica), else DATABASE_URL, resolved as the app does."""
+    raw = os.environ.get("DATABASE_READ_URL", "").strip() or os.environ.get(
+        "DATABASE_URL", "").strip()
+    url = make_url(raw or DEFAULT_URL)
     url = url.set(drivername=DRIVERS.get(url.drivername, url.drivername))
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "")

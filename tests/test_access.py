@@ -78,6 +78,13 @@ ACCESS: dict[str, str | frozenset[str]] = {
     "review.resolve_flag": STAFF,
     "workspace.answer_query": CLERK,
     "review.sampling": ADMIN,
+    "freezes.index": STAFF,
+    "freezes.create": STAFF,
+    "freezes.job": STAFF,
+    "freezes.detail": STAFF,
+    "freezes.verify": STAFF,
+    "freezes.download": STAFF,
+    "freezes.compare": STAFF,
 }
 
 ROLES = ("anonymous", "clerk", "reviewer", "admin")

@@ -404,3 +404,11 @@ def test_flask_help_works_from_a_clean_environment():
     assert re.search(r"^\s+db\s", result.stdout, re.MULTILINE), result.stdout
     assert "Could not locate a Flask application" not in result.stdout + result.stderr
     assert "error" not in result.stderr.lower()
+
+
+def test_a_bad_read_url_names_its_variable():
+    from app import create_app
+
+    with pytest.raises(ConfigError, match="DATABASE_READ_URL"):
+        create_app({"DATABASE_URL": "sqlite://",
+                    "DATABASE_READ_URL": "mysql+pymysql://u:p@h:notaport/db"})

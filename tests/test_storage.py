@@ -3,6 +3,7 @@ and S3 against moto's S3-compatible server (started here; no real S3 is reachabl
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -275,3 +276,28 @@ def test_a_document_missing_from_s3_is_a_404(s3_app, s3):
     with s3_app.app_context():
         document_id = db.session.scalar(sa.select(Document.id))
     assert admin.get(f"/documents/{document_id}/file").status_code == 404
+
+
+def test_a_freeze_archive_in_s3_is_stored_verified_and_served(s3_app, s3):
+    from app.models import Freeze, TestDB
+    from app.services import freezes
+    from app.storage import get_storage
+
+    with s3_app.app_context():
+        db.session.add(TestDB(string_column="S3-1", integer_column=1, status="approved"))
+        db.session.commit()
+        job = freezes.start_job("in-s3", actor_name="tester")
+        freeze = freezes.run_job(job.id, read_engine=db.engine, storage=get_storage())
+        assert bucket_keys(s3) == [f"trove/scans/{freeze.storage_key}"]
+        assert freeze.storage_key.startswith("freezes/")
+        assert freezes.verify(freeze, get_storage()).ok
+        sha256 = freeze.sha256
+    with login(s3_app, "reviewer").get("/freezes/in-s3/download") as served:
+        assert served.status_code == 200
+        assert hashlib.sha256(served.data).hexdigest() == sha256
+    body = s3.get_object(Bucket=BUCKET, Key=f"trove/scans/{freeze.storage_key}")["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=f"trove/scans/{freeze.storage_key}",
+                  Body=body[:-1] + bytes([body[-1] ^ 1]))
+    with s3_app.app_context():
+        result = freezes.verify(db.session.get(Freeze, freeze.id), get_storage())
+    assert not result.ok and "the archive's sha256 is" in result.problems[0]

@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
+from app.read_database import read_engine
 from app.services import accounts, queries
 from app.services.codebook import RENDERERS, codebook
 from app.services.exports import (
@@ -79,7 +80,7 @@ def export_command(table_name: str, file_format: str, output: Path | None, statu
         raise click.UsageError("--raw applies to CSV only (XLSX writes such values as text "
                                "cells, JSON as strings).")
     spec = export_spec(table, with_provenance=with_provenance, status=status)
-    counter = _Counter(stream_rows(db.engine, spec))
+    counter = _Counter(stream_rows(read_engine(), spec))
     if file_format == "xlsx":
         _write_file(output, lambda f: write_xlsx(counter, spec, f))
     else:

@@ -26,6 +26,7 @@ from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models.entry import ROW_STATUSES
 from app.models.imports import ImportBatch
+from app.read_database import read_engine
 from app.security import login_required, roles_required
 from app.services import codebook as codebook_service
 from app.services import exports, imports
@@ -59,7 +60,7 @@ def export(table_name: str):
                                status=status)
     name = exports.export_file_name(table, file_format, status)
     log.info("%s downloads %s as %s", current_user.username, table.name, file_format)
-    partitions = exports.stream_rows(db.engine, spec)
+    partitions = exports.stream_rows(read_engine(), spec)
     if file_format == "xlsx":
         return _xlsx_download(table, spec, partitions, name)
     if file_format == "csv":

@@ -7,6 +7,7 @@ history, export and codebook.
 from app.models.audit import AuditEvent
 from app.models.document import DOCUMENT_STATUSES, Assignment, Document
 from app.models.entry import Draft, EntryMixin
+from app.models.freeze import Freeze, FreezeJob
 from app.models.imports import ImportBatch
 from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityFlag, Setting
 from app.models.queries import QUERY_STATUSES, FieldQuery
@@ -18,5 +19,5 @@ from app.models.user import ROLES, LoginFailure, SetupToken, User
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
            "Discrepancy", "Document", "DoubleEntryRow", "Draft", "FieldQuery", "QualityFlag",
            "QUERY_STATUSES", "Setting",
-           "EntryMixin", "ImportBatch", "LoginFailure", "RegisterPerson",
+           "EntryMixin", "Freeze", "FreezeJob", "ImportBatch", "LoginFailure", "RegisterPerson",
            "SetupToken", "Tally", "TestDB", "User"]

@@ -172,9 +172,14 @@ def stream_rows(engine: sa.Engine, spec: ExportSpec) -> Iterator[Sequence[Sequen
     """The rows of spec in partitions, from a server-side cursor on one connection."""
     with engine.connect() as conn:
         # read_only: on SQLite a plain BEGIN (a WAL snapshot) that blocks no clerk's save.
-        conn = conn.execution_options(yield_per=PARTITION_ROWS, read_only=True)
-        result = conn.execute(spec.query())
-        yield from result.partitions()
+        yield from read_partitions(conn.execution_options(read_only=True), spec)
+
+
+def read_partitions(conn: sa.Connection, spec: ExportSpec) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of spec in partitions, on conn and within its transaction (a freeze reads
+    every table so, in one snapshot)."""
+    result = conn.execution_options(yield_per=PARTITION_ROWS).execute(spec.query())
+    yield from result.partitions()
 
 
 # --- text formats ----------------------------------------------------------------------------
