@@ -12,9 +12,9 @@ from app.models.quality import Comparison, Discrepancy, DoubleEntryRow, QualityF
 from app.models.register import RegisterPerson
 from app.models.tally import Tally
 from app.models.testdb import TestDB
-from app.models.user import ROLES, LoginFailure, SetupToken, User
+from app.models.user import ROLES, LoginFailure, SetupToken, User, UserSession
 
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
            "Discrepancy", "Document", "DoubleEntryRow", "Draft", "QualityFlag", "Setting",
            "EntryMixin", "ImportBatch", "LoginFailure", "RegisterPerson",
-           "SetupToken", "Tally", "TestDB", "User"]
+           "SetupToken", "Tally", "TestDB", "User", "UserSession"]
