@@ -53,7 +53,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_login_failures_device_key'))
         batch_op.drop_column('device_key')
 
-    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
-
+    # Its index goes with the table (MySQL refuses to drop an index a foreign key needs).
     op.drop_table('user_sessions')
