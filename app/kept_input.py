@@ -59,11 +59,11 @@ def answer_logged_out(view: Any) -> ResponseReturnValue | None:
     if kept:
         message += " What you typed is kept: it comes back in the form after you log in."
     target = url_for("auth.login", next=_page_to_return_to())
-    if request.headers.get("HX-Request") == "true":
-        return "", 401, {"HX-Redirect": target}
     if request.is_json or request.endpoint and request.endpoint.endswith("save_draft"):
         return jsonify(error="Unauthorized", message=message, login=target), 401
     flash(message, "warning")
+    if request.headers.get("HX-Request") == "true":  # htmx: the whole page goes to the login
+        return "", 401, {"HX-Redirect": target}
     return redirect(target)
 
 

@@ -91,6 +91,7 @@ def test_the_account_page_lists_sessions_and_logs_out_the_others(app, users):
     page = laptop.get("/account").get_data(as_text=True)
     table = re.search(r'<table[^>]*id="sessions".*?</table>', page, re.S).group(0)
     assert FIREFOX in table and "10.0.0.2" in table and table.count("<tr") == 3
+    assert "Firefox on Linux" in table and "Safari on iPad" in table
     assert "this device" in table and "Log out other sessions" in page
     response = laptop.post("/account/sessions/end-others")
     assert response.status_code == 303
@@ -175,7 +176,8 @@ def test_the_user_loader_is_one_select_and_last_seen_is_written_once_a_minute(
         assert laptop.get("/account").status_code == 200
         assert laptop.get("/account").status_code == 200
     updates = [s for s in statements if s.startswith("UPDATE user_sessions")]
-    assert len(updates) == 1, [s[:60] for s in statements]  # the second request within the minute writes nothing
+    # The second request within the minute writes nothing.
+    assert len(updates) == 1, [s[:60] for s in statements]
     assert session_rows(app, "clerk")[0].last_seen_at >= before
 
 

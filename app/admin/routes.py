@@ -50,6 +50,7 @@ def _detail_page(user, role_form=None, password_form=None, status: int = 200):
     return render_template("admin/user.html", user=user, role_form=role_form,
                            password_form=password_form or ResetPasswordForm(),
                            active_form=ActiveForm(), sessions=live,
+                           device_label=sessions.device_label,
                            sessions_form=EndSessionsForm()), status
 
 

@@ -131,6 +131,7 @@ def _account_page(form: EndSessionsForm, status: int = 200):
     current_id = sessions.session_id(current_token(current_user) or "")
     return render_template("auth/account.html", sessions=live, current_id=current_id,
                            form=form, expires_at=lambda row: sessions.expires_at(row, lifetimes),
+                           device_label=sessions.device_label,
                            lifetimes=lifetimes), status
 
 

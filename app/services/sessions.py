@@ -135,6 +135,22 @@ def expires_at(row: UserSession, lifetimes: Lifetimes) -> datetime:
     return min(row.created_at + lifetimes.absolute, row.last_seen_at + lifetimes.idle)
 
 
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+            ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
+           ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+           ("Linux", "Linux"))
+
+
+def device_label(user_agent: str) -> str:
+    """A person's name for a browser: "Firefox on Windows" (the full string is kept too)."""
+    browser = next((name for mark, name in BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in SYSTEMS if mark in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def owner_of(token: str) -> int | None:
     """The user id of the session of this token, ended or not (None when unknown)."""
     if not token or len(token) > 64:
