@@ -337,6 +337,28 @@ def test_an_in_place_save_after_the_session_ended_sends_the_browser_to_log_in(ap
     assert drafts_of(app, "ann") == [{"string_column": "REG-9", "integer_column": "1"}]
 
 
+def test_an_edit_posted_after_the_session_ended_comes_back_as_that_rows_draft(app, make_user,
+                                                                             users):
+    make_user("ann", "clerk")
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    ann = device(app, "ann")
+    assert ann.post(f"/data/testDB/new?document={document_id}",
+                    data={"string_column": "REG-3", "integer_column": "3"}).status_code == 303
+    age_sessions(app, "ann", last_seen_at=timedelta(hours=1))
+    response = ann.post("/data/testDB/edit?key=REG-3",
+                        data={"string_column": "REG-3", "integer_column": "33", "version": "1"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/data/testDB/edit?key%3DREG-3"
+    again = ann.post(response.headers["Location"], data={"username": "ann",
+                                                         "password": PASSWORD})
+    assert again.headers["Location"] == "/data/testDB/edit?key=REG-3"
+    assert drafts_of(app, "ann") == [{"string_column": "REG-3", "integer_column": "33"}]
+    with app.app_context():
+        assert db.session.scalar(sa.select(TestDB.integer_column)) == 3  # not saved
+    page = ann.get(again.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'name="integer_column"[^>]*value="33"', page)
+
+
 def test_kept_input_goes_only_to_the_user_whose_session_it_was(app, ann_at_work, make_user):
     ann, document_id = ann_at_work
     make_user("bob", "clerk")
