@@ -8,6 +8,7 @@ scripts can set variables before building an app.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -35,6 +36,11 @@ def _env_seconds(name: str, default: int) -> int:
     if seconds < 0:
         raise ConfigError(f"{name} must be 0 or more seconds, got {seconds}.")
     return seconds
+def _env_positive(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, got {value}.")
+    return value
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -59,9 +65,42 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     BOOTSTRAP_SERVE_LOCAL = True
     PAGE_SIZE = 50
-    LOGIN_MAX_FAILURES = 10
-    LOGIN_WINDOW_SECONDS = 300
     PASSWORD_HASH_METHOD = "scrypt"
+
+    @property
+    def LOGIN_MAX_FAILURES(self) -> int:
+        """Failed logins for one username from one address, per window, before that pair waits
+        (and, counted over every address, before unknown devices back off for that username)."""
+        return _env_positive("LOGIN_MAX_FAILURES", 10)
+
+    @property
+    def LOGIN_MAX_FAILURES_PER_ADDRESS(self) -> int:
+        """Failed logins from one address, whatever the usernames, per window (an office may
+        share one address, so it is wider)."""
+        return _env_positive("LOGIN_MAX_FAILURES_PER_ADDRESS", 40)
+
+    @property
+    def LOGIN_WINDOW_SECONDS(self) -> int:
+        return _env_positive("LOGIN_WINDOW_SECONDS", 300)
+
+    @property
+    def SESSION_IDLE_MINUTES(self) -> int:
+        """A session (without "keep me logged in") ends after this long without a request."""
+        return _env_positive("SESSION_IDLE_MINUTES", 30)
+
+    @property
+    def SESSION_MAX_HOURS(self) -> int:
+        """A session (without "keep me logged in") ends this long after its login, used or not."""
+        return _env_positive("SESSION_MAX_HOURS", 12)
+
+    @property
+    def REMEMBER_COOKIE_DAYS(self) -> int:
+        """How long "keep me logged in" keeps a device logged in (cookie and session)."""
+        return _env_positive("REMEMBER_COOKIE_DAYS", 14)
+
+    @property
+    def REMEMBER_COOKIE_DURATION(self) -> timedelta:  # read by Flask-Login
+        return timedelta(days=self.REMEMBER_COOKIE_DAYS)
 
     @property
     def SECRET_KEY(self) -> str:
@@ -162,6 +201,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     SQLALCHEMY_RECORD_QUERIES = True
     LOGIN_MAX_FAILURES = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # still scrypt, cheaper so the suite stays fast
 
     @property

@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import kept_input
 from app.models.user import ROLES
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,13 @@ def enforce_access() -> Any:
         log.error("endpoint %s declares no access rule; denied", endpoint)
         raise Forbidden()
     if not current_user.is_authenticated:
+        # An entry form posted after the session ended keeps what was typed.
+        answer = kept_input.answer_logged_out(current_app.view_functions.get(endpoint))
+        if answer is not None:
+            return answer
         if request.is_json or request.accept_mimetypes.best == "application/json":
-            return jsonify(error="Unauthorized", message="Please log in."), 401
-        flash("Please log in to continue.", "warning")
+            return jsonify(error="Unauthorized", message=kept_input.ended_message()), 401
+        flash(kept_input.ended_message(), "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if current_user.role not in rule:
         raise Forbidden("Your role does not give access to this page.")

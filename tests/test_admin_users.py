@@ -76,6 +76,36 @@ def test_last_admin_cannot_be_deactivated(app, client, auth, users):
     assert _user(app, "admin").active is True
 
 
+def test_the_last_admin_cannot_be_demoted_by_themselves_or_anyone(app, client, auth, users,
+                                                                 make_user):
+    auth.login("admin")
+    admin_id = _user(app, "admin").id
+    for role in ("reviewer", "clerk"):
+        response = client.post(f"/admin/users/{admin_id}/role", data={"role": role})
+        assert response.status_code == 409
+        page = response.get_data(as_text=True)
+        assert "The last active admin cannot stop being an admin" in page
+        assert "is-invalid" in page
+        assert _user(app, "admin").role == "admin"
+    assert client.get("/admin/users").status_code == 200  # still an admin, still in charge
+    make_user("boss", "admin")
+    assert client.post(f"/admin/users/{admin_id}/role", data={"role": "reviewer"}
+                       ).status_code == 303  # another active admin remains
+    assert _user(app, "admin").role == "reviewer"
+
+
+def test_a_deactivated_admin_does_not_count_as_the_other_admin(app, client, auth, users,
+                                                              make_user):
+    make_user("boss", "admin")
+    with app.app_context():
+        accounts.set_active(accounts.find_user("boss"), False)
+    auth.login("admin")
+    admin_id = _user(app, "admin").id
+    assert client.post(f"/admin/users/{admin_id}/role", data={"role": "clerk"}
+                       ).status_code == 409
+    assert _user(app, "admin").role == "admin"
+
+
 def test_unknown_user_is_404(client, auth, users):
     auth.login("admin")
     assert client.get("/admin/users/999999").status_code == 404

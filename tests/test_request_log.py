@@ -97,8 +97,9 @@ def test_lines_name_the_user_by_id_and_never_log_what_was_typed(
     with app.app_context():
         from app.services.accounts import find_user
 
-        user = find_user("clerk")
-        user_id, token = user.id, user.get_id()
+        user_id = find_user("clerk").id
+    with client.session_transaction() as sess:
+        token = sess["_user_id"]  # Flask-Login's id: this device's session token
     # From the login itself on, lines carry the user's numeric id, never the session token.
     assert request_lines[0].startswith("POST /login 30") and f" user={user_id} " in request_lines[0]
     assert request_lines[1].startswith("GET / ") and f" user={user_id} " in request_lines[1]

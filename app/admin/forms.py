@@ -33,3 +33,7 @@ class ResetPasswordForm(FlaskForm):
 
 class ActiveForm(FlaskForm):
     submit = SubmitField("Apply")
+
+
+class EndSessionsForm(FlaskForm):
+    submit = SubmitField("End all sessions")

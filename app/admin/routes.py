@@ -1,11 +1,12 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.admin import bp
-from app.admin.forms import ActiveForm, CreateUserForm, ResetPasswordForm, RoleForm
+from app.admin.forms import ActiveForm, CreateUserForm, EndSessionsForm, ResetPasswordForm, RoleForm
 from app.extensions import db
 from app.models.user import User
 from app.security import roles_required
-from app.services import accounts
+from app.services import accounts, sessions
 from app.services.errors import DomainError
 from app.web import attach_error
 
@@ -45,9 +46,12 @@ def user_detail(user_id: int):
 
 def _detail_page(user, role_form=None, password_form=None, status: int = 200):
     role_form = role_form or RoleForm(role=user.role)
+    live = sessions.live_sessions(user.id, sessions.Lifetimes.from_config(current_app.config))
     return render_template("admin/user.html", user=user, role_form=role_form,
                            password_form=password_form or ResetPasswordForm(),
-                           active_form=ActiveForm()), status
+                           active_form=ActiveForm(), sessions=live,
+                           device_label=sessions.device_label,
+                           sessions_form=EndSessionsForm()), status
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -57,7 +61,12 @@ def change_role(user_id: int):
     form = RoleForm()
     if not form.validate():
         return _detail_page(user, role_form=form, status=422)
-    accounts.set_role(user, form.role.data)
+    try:
+        accounts.set_role(user, form.role.data)
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return _detail_page(user, role_form=form, status=exc.status_code)
     flash(f"{user.username} is now {user.role}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
@@ -69,7 +78,12 @@ def reset_password(user_id: int):
     form = ResetPasswordForm()
     if not form.validate():
         return _detail_page(user, password_form=form, status=422)
-    accounts.set_password(user, form.password.data)
+    try:
+        accounts.set_password(user, form.password.data)
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return _detail_page(user, password_form=form, status=exc.status_code)
     flash(f"Password of {user.username} reset; their sessions were logged out.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
@@ -89,6 +103,19 @@ def set_active(user_id: int):
         flash(exc.message, "error")
         return _detail_page(user, status=exc.status_code)
     flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@roles_required("admin")
+def end_sessions(user_id: int):
+    user = _get_or_404(user_id)
+    if not EndSessionsForm().validate():
+        flash("The form was incomplete; nothing changed.", "error")
+        return _detail_page(user, status=400)
+    actor = current_user._get_current_object()
+    ended = sessions.end_by_admin(user, actor, actor_token=actor.current_session_token)
+    flash(f"Ended {ended} session{'' if ended == 1 else 's'} of {user.username}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
 

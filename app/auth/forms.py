@@ -40,3 +40,7 @@ class ChangePasswordForm(NewPasswordMixin, FlaskForm):
                                      render_kw={"autofocus": True,
                                                 "autocomplete": "current-password"})
     submit = SubmitField("Change password")
+
+
+class EndSessionsForm(FlaskForm):
+    submit = SubmitField("Log out other sessions")

@@ -1,13 +1,15 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from app.auth import bp
-from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
+from app import kept_input
+from app.auth import bp, devices
+from app.auth.forms import ChangePasswordForm, EndSessionsForm, LoginForm, SetupForm
+from app.auth.session import current_token, start_session
 from app.extensions import db
 from app.security import login_required, public
-from app.services import accounts
+from app.services import accounts, sessions
 from app.services.errors import DomainError, Invalid, Throttled
 from app.web import attach_error
 
@@ -34,11 +36,11 @@ def login():
         return render_template("auth/login.html", form=form)
     if not form.validate():
         return render_template("auth/login.html", form=form), 422
-    config = current_app.config
     try:
         user = accounts.authenticate(
             form.username.data, form.password.data, request.remote_addr or "unknown",
-            limit=config["LOGIN_MAX_FAILURES"], window_seconds=config["LOGIN_WINDOW_SECONDS"])
+            limits=accounts.LoginLimits.from_config(current_app.config),
+            device=devices.device_for(form.username.data))
     except Throttled as exc:
         db.session.rollback()
         page = render_template("auth/login.html", form=form, error=exc.message)
@@ -46,17 +48,23 @@ def login():
     except Invalid as exc:
         db.session.rollback()
         return render_template("auth/login.html", form=form, error=exc.message), 401
+    kept = kept_input.take()
     session.clear()  # no session fixation: nothing from before the login survives
-    login_user(user, remember=bool(form.remember.data))
+    start_session(user, remember=bool(form.remember.data))
     flash(f"Logged in as {user.username}.", "success")
-    return redirect(safe_next(request.args.get("next")) or url_for("main.index"), code=303)
+    if kept_input.restore(kept, user):
+        flash("What you typed before your session ended is back in its form, as a draft.",
+              "info")
+    response = redirect(safe_next(request.args.get("next")) or url_for("main.index"), code=303)
+    devices.remember(response, user.username)
+    return response
 
 
 @bp.post("/logout")
 @public
 def logout():
     if current_user.is_authenticated:
-        accounts.logout(current_user._get_current_object())
+        accounts.logout(current_token(current_user))
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -82,7 +90,7 @@ def setup(token: str):
         attach_error(form, exc)
         return render_template("auth/setup.html", form=form), exc.status_code
     session.clear()
-    login_user(user)
+    start_session(user)
     flash(f"Admin account {user.username} created. Welcome!", "success")
     return redirect(url_for("main.index"), code=303)
 
@@ -99,7 +107,43 @@ def change_password():
     if not user.check_password(form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return render_template("auth/password.html", form=form), 422
-    accounts.set_password(user, form.password.data)
-    login_user(user)  # this session continues under the new id; every other copy ends
+    try:
+        accounts.set_password(user, form.password.data)  # every session of the user ends
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return render_template("auth/password.html", form=form), 422
+    # This device goes on, under a new session id: a copy of its old cookie stops working.
+    start_session(user, remember=bool(request.cookies.get("remember_token")))
     flash("Password changed. Other sessions of yours have been logged out.", "success")
-    return redirect(url_for("main.index"), code=303)
+    return redirect(url_for("auth.account"), code=303)
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return _account_page(EndSessionsForm())
+
+
+def _account_page(form: EndSessionsForm, status: int = 200):
+    lifetimes = sessions.Lifetimes.from_config(current_app.config)
+    live = sessions.live_sessions(current_user.id, lifetimes)
+    current_id = sessions.session_id(current_token(current_user) or "")
+    return render_template("auth/account.html", sessions=live, current_id=current_id,
+                           form=form, expires_at=lambda row: sessions.expires_at(row, lifetimes),
+                           device_label=sessions.device_label,
+                           lifetimes=lifetimes), status
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    form = EndSessionsForm()
+    if not form.validate():
+        flash("The form was incomplete; nothing changed.", "error")
+        return _account_page(form, 400)
+    user = current_user._get_current_object()
+    ended = sessions.end_others(user, current_token(user) or "")
+    flash(f"Logged out {ended} other session{'' if ended == 1 else 's'}." if ended
+          else "There was no other session to log out.", "success")
+    return redirect(url_for("auth.account"), code=303)

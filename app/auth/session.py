@@ -1,46 +1,82 @@
-"""How Flask-Login finds the user behind a session cookie.
+"""How Flask-Login finds the user behind a session cookie, and how a device's session starts.
 
-Every request that is logged in starts here, so the user is read with one plain SELECT and
-placed in the session as if the ORM had loaded it (no query object, no result processing).
+The cookie carries the token of one device's session (a `user_sessions` row). Every request that
+is logged in starts here, so the session and its user are read with one plain SELECT (a join)
+and the user is placed in the ORM session as if it had loaded it. "Last seen" is written at most
+once a minute per session, on a short connection of its own.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask_login import LoginManager
+from flask import current_app, g, request
+from flask_login import LoginManager, login_user
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
-from app.models.user import User
+from app.models.types import utcnow
+from app.models.user import User, UserSession
+from app.services import sessions
 
 USERS = User.__table__
-BY_SESSION_TOKEN = sa.select(USERS).where(USERS.c.session_token == sa.bindparam("token"))
+SESSIONS = UserSession.__table__
+BY_SESSION = (
+    sa.select(USERS, SESSIONS.c.created_at.label("s_created_at"),
+              SESSIONS.c.last_seen_at.label("s_last_seen_at"),
+              SESSIONS.c.remember.label("s_remember"), SESSIONS.c.ended_at.label("s_ended_at"),
+              SESSIONS.c.end_reason.label("s_end_reason"))
+    .select_from(SESSIONS.join(USERS, USERS.c.id == SESSIONS.c.user_id))
+    .where(SESSIONS.c.id == sa.bindparam("sid"))
+)
 USER_ATTRIBUTES = [(prop.key, prop.columns[0]) for prop in sa.inspect(User).column_attrs]
 
 
-def load_user(session_token: str) -> User | None:
-    """The active user whose current session id this is; a rotated or deactivated one is None."""
-    if not session_token or len(session_token) > 64:
+def load_user(token: str) -> User | None:
+    """The active user of this live session; an ended, expired or deactivated one is None."""
+    if not token or len(token) > 64:
         return None
-    row = _find(session_token)
-    if row is None or not row.active:
+    sid = sessions.session_id(token)
+    row = _find(sid)
+    if row is None:
         return None
-    return _as_loaded(row)
+    now = utcnow()
+    lifetimes = sessions.Lifetimes.from_config(current_app.config)
+    reason = row.s_end_reason if row.s_ended_at is not None else lifetimes.end_reason(
+        row.s_created_at, row.s_last_seen_at, row.s_remember, now)
+    if reason is not None or not row.active:
+        if row.s_ended_at is None and reason is not None:
+            _write(sa.update(SESSIONS).where(SESSIONS.c.id == sid, SESSIONS.c.ended_at.is_(None))
+                   .values(ended_at=now, end_reason=reason))
+        # Said on the login page; what an entry form posted now is kept for this user.
+        g.session_ended = reason or "deactivated"
+        g.ended_session_user = row.id
+        return None
+    if now - row.s_last_seen_at >= sessions.TOUCH_EVERY:
+        _write(sa.update(SESSIONS).where(SESSIONS.c.id == sid).values(last_seen_at=now))
+    user = _as_loaded(row)
+    user.current_session_token = token
+    return user
 
 
-def _find(session_token: str) -> Any:
+def _find(sid: str) -> Any:
     session = db.session()
     if db.engine.dialect.name != "sqlite" or session.in_transaction():
-        return session.connection().execute(BY_SESSION_TOKEN, {"token": session_token}).first()
+        return session.connection().execute(BY_SESSION, {"sid": sid}).first()
     # SQLite: a POST's transaction begins with BEGIN IMMEDIATE, which takes the database's one
     # write lock. Read on a connection of its own instead (a plain BEGIN), so a save holds the
     # lock from its first write to its commit, not for the whole request.
     with db.engine.connect() as conn:
-        return (conn.execution_options(read_only=True)
-                .execute(BY_SESSION_TOKEN, {"token": session_token}).first())
+        return conn.execution_options(read_only=True).execute(BY_SESSION, {"sid": sid}).first()
+
+
+def _write(statement: Any) -> None:
+    """A small write of its own, committed at once (never part of the request's work)."""
+    with db.engine.begin() as conn:
+        conn.execute(statement)
 
 
 def _as_loaded(row: Any) -> User:
@@ -53,6 +89,18 @@ def _as_loaded(row: Any) -> User:
     make_transient_to_detached(user)  # its values are what the database holds
     session.add(user)
     return user
+
+
+def start_session(user: User, *, remember: bool = False, now: datetime | None = None) -> None:
+    """Log this device in: a new session row, and the cookie naming it."""
+    sessions.start(user, address=request.remote_addr or "", remember=remember, now=now,
+                   user_agent=request.headers.get("User-Agent", ""))
+    login_user(user, remember=remember)
+
+
+def current_token(user: Any) -> str | None:
+    """The token of the session this request runs under, if logged in."""
+    return getattr(user, "current_session_token", None)
 
 
 def configure_login(manager: LoginManager) -> None:

@@ -19,6 +19,7 @@ from app.entry_tables.forms import blank_form, entry_form_class, form_values, re
 from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.form_input import checks_text_at_field, invalid_utf8_fields
+from app.kept_input import keeps_input
 from app.models.document import Document
 from app.models.entry import ROW_STATUSES
 from app.security import handle_csrf_error, login_required, may_resend
@@ -62,6 +63,7 @@ def list_rows(table_name: str):
 @bp.route("/<table_name>/new", methods=["GET", "POST"])
 @login_required
 @checks_text_at_field
+@keeps_input
 def create(table_name: str):
     table = table_or_404(table_name)
     document = _document_or_404()
@@ -176,6 +178,7 @@ def _create_page(table, form, draft=None, warnings=None):
 @bp.route("/<table_name>/edit", methods=["GET", "POST"])
 @login_required
 @checks_text_at_field
+@keeps_input
 def edit(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
@@ -283,6 +286,7 @@ def history(table_name: str):
 
 @bp.post("/<table_name>/draft")
 @login_required
+@keeps_input
 def save_draft(table_name: str):
     table = table_or_404(table_name)
     payload = _draft_payload()

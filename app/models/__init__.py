@@ -14,10 +14,10 @@ from app.models.queries import QUERY_STATUSES, FieldQuery
 from app.models.register import RegisterPerson
 from app.models.tally import Tally
 from app.models.testdb import TestDB
-from app.models.user import ROLES, LoginFailure, SetupToken, User
+from app.models.user import ROLES, LoginFailure, SetupToken, User, UserSession
 
 __all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
            "Discrepancy", "Document", "DoubleEntryRow", "Draft", "FieldQuery", "QualityFlag",
            "QUERY_STATUSES", "Setting",
            "EntryMixin", "Freeze", "FreezeJob", "ImportBatch", "LoginFailure", "RegisterPerson",
-           "SetupToken", "Tally", "TestDB", "User"]
+           "SetupToken", "Tally", "TestDB", "User", "UserSession"]

@@ -28,14 +28,15 @@ class User(UserMixin, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (sa.CheckConstraint("role IN ('admin', 'reviewer', 'clerk')", name="role"),)
+    __allow_unmapped__ = True  # current_session_token below is per request, not a column
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16), default="clerk")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
-    # Flask-Login's alternative id: rotated on login, logout and password change, so a copy of
-    # an old cookie stops working.
+    # No longer read: each device's login is a UserSession row (revision 0009). Kept so that
+    # the schema change stays one added table.
     session_token: Mapped[str] = mapped_column(
         sa.String(64), unique=True, default=new_session_token
     )
@@ -44,8 +45,14 @@ class User(UserMixin, db.Model):
     )
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The session this request runs under (set by the loader and at login), not a column.
+    current_session_token: str | None = None
+
     def get_id(self) -> str:
-        return self.session_token
+        """Flask-Login's id: the token of this device's session, never the user's id."""
+        if not self.current_session_token:
+            raise RuntimeError("a user is logged in only through app.auth.session.start_session")
+        return self.current_session_token
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -74,7 +81,28 @@ class LoginFailure(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username_key: Mapped[str] = mapped_column(sa.String(USERNAME_MAX), index=True)
     client_address: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The "known device" a failure came from: such a device may try only so often.
+    device_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UserSession(db.Model):
+    """One device's login: a user may have several at once, each ended on its own."""
+
+    __tablename__ = "user_sessions"
+
+    # The SHA-256 of the token in the device's cookie: a copy of this table opens no session.
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_address: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
+    # "Keep me logged in": held to the remember-me lifetime instead of the idle timeout.
+    remember: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class SetupToken(db.Model):

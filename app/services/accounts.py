@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models.types import utcnow
 from app.models.user import ROLES, USERNAME_MAX, LoginFailure, SetupToken, User
+from app.services import sessions
 from app.services.errors import Conflict, Invalid, NotFound, Throttled
 
 log = logging.getLogger(__name__)
@@ -23,8 +32,8 @@ USERNAME_RULE = "3 to 64 characters: letters, digits, dot, dash or underscore"
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
 SETUP_TOKEN_LIFETIME = timedelta(hours=24)
-# Per client address the limit is wider: several clerks may share one office address.
-ADDRESS_LIMIT_FACTOR = 4
+# Common passwords (Django's list of 20,000, from Royce Williams; see common-passwords.NOTICE).
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt.gz")
 
 
 def normalize_username(raw: str) -> str:
@@ -40,11 +49,26 @@ def validate_username(username: str) -> str:
     return name
 
 
-def validate_password(password: str) -> None:
+def validate_password(password: str, username: str = "") -> None:
+    """Refuse a password that is too short or long, contains the username, or is common
+    (NIST SP 800-63B: length and a blocklist, no composition rules)."""
     if len(password or "") < PASSWORD_MIN:
         raise Invalid(f"Passwords need at least {PASSWORD_MIN} characters.", field="password")
     if len(password) > PASSWORD_MAX:
         raise Invalid(f"Passwords can be at most {PASSWORD_MAX} characters.", field="password")
+    name = normalize_username(username)
+    if name and name in password.lower():
+        raise Invalid("The password must not contain the username.", field="password")
+    if password.lower() in common_passwords() or password.strip().lower() in common_passwords():
+        raise Invalid("This password is on a list of common passwords that attackers try "
+                      "first: choose another.", field="password")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case) long enough to matter here."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(p for p in (line.strip() for line in lines) if len(p) >= PASSWORD_MIN)
 
 
 def validate_role(role: str) -> str:
@@ -63,7 +87,7 @@ def find_user(username: str) -> User | None:
 def create_user(username: str, password: str, role: str) -> User:
     """Create and commit a user; raise Invalid or Conflict."""
     name = validate_username(username)
-    validate_password(password)
+    validate_password(password, name)
     validate_role(role)
     if find_user(name) is not None:
         raise Conflict(f"The username {name!r} is taken.", field="username")
@@ -89,26 +113,35 @@ def count_users() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(User)) or 0
 
 
-def set_password(user: User, password: str) -> None:
-    """Change a password; every existing session of that user ends."""
-    validate_password(password)
+def set_password(user: User, password: str, *, keep_token: str | None = None) -> None:
+    """Change a password; every session of that user ends, but the one of keep_token (the
+    person changing their own password goes on working)."""
+    validate_password(password, user.username)
     user.set_password(password)
+    sessions.end_all(user, "password changed", keep_token=keep_token)
     db.session.commit()
     audit_log.info("password changed: %s", user.username)
 
 
 def set_role(user: User, role: str) -> None:
-    user.role = validate_role(role)
+    """Change a role; the last active admin keeps theirs (else nobody could manage users)."""
+    role = validate_role(role)
+    if (user.role == "admin" and role != "admin" and user.active
+            and _active_admins(excluding=user.id) == 0):
+        raise Conflict("The last active admin cannot stop being an admin: make another user "
+                       "admin first.", field="role")
+    user.role = role
     db.session.commit()
     audit_log.info("role changed: %s -> %s", user.username, role)
 
 
 def set_active(user: User, active: bool) -> None:
-    """Deactivate (their live sessions end on the next request) or reactivate a user."""
+    """Deactivate (every session of theirs ends) or reactivate a user."""
     if not active and user.role == "admin" and _active_admins(excluding=user.id) == 0:
         raise Conflict("The last active admin cannot be deactivated.")
     user.active = active
-    user.rotate_session()
+    if not active:
+        sessions.end_all(user, "deactivated")
     db.session.commit()
     audit_log.info("user %s: %s", "reactivated" if active else "deactivated", user.username)
 
@@ -120,44 +153,111 @@ def _active_admins(excluding: int) -> int:
     return db.session.scalar(query) or 0
 
 
-def authenticate(username: str, password: str, client_address: str, *, limit: int,
-                 window_seconds: int) -> User:
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed in a window (settings LOGIN_*)."""
+
+    per_pair: int  # one username from one address
+    per_address: int  # any usernames from one address
+    window_seconds: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoginLimits:
+        return cls(per_pair=int(config["LOGIN_MAX_FAILURES"]),
+                   per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+                   window_seconds=int(config["LOGIN_WINDOW_SECONDS"]))
+
+
+def authenticate(username: str, password: str, client_address: str, *, limits: LoginLimits,
+                 device: str | None = None) -> User:
     """Return the user for these credentials; raise Invalid (one message for every cause)
-    or Throttled after too many failures for this username or address."""
+    or Throttled.
+
+    Failures are throttled per address and per (username, address), and a username with
+    many failures from anywhere makes unknown devices back off. A known device (one this
+    username logged in from before; `device` is its id) is subject to none of it, so an
+    attacker cannot lock the real user out: it only has its own budget of failures."""
     key = normalize_username(username)[:USERNAME_MAX]
     address = (client_address or "unknown")[:64]
     now = utcnow()
-    check_throttle(key, address, now, limit=limit, window_seconds=window_seconds)
+    since = now - timedelta(seconds=limits.window_seconds)
+    if device is None or _device_failures(device, since) >= limits.per_pair:
+        check_throttle(key, address, now, limits)
     user = find_user(key)
-    if user is None or not user.active or not user.check_password(password):
-        db.session.add(LoginFailure(username_key=key, client_address=address, failed_at=now))
+    if not _password_matches(user, password) or user is None:
+        db.session.add(LoginFailure(username_key=key, client_address=address,
+                                    device_key=device, failed_at=now))
         db.session.commit()
         log.info("failed login for %r from %s", key, address)
         raise Invalid("Invalid username or password.")
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.username_key == key))
-    user.rotate_session()
+    cleared = sa.and_(LoginFailure.username_key == key, LoginFailure.client_address == address)
+    if device is not None:
+        cleared = sa.or_(cleared, LoginFailure.device_key == device)
+    db.session.execute(sa.delete(LoginFailure).where(cleared))
     user.last_login_at = now
     db.session.commit()
     return user
 
 
-def check_throttle(key: str, address: str, now: datetime, *, limit: int,
-                   window_seconds: int) -> None:
-    since = now - timedelta(seconds=window_seconds)
-    for column, value, allowed in (
-        (LoginFailure.username_key, key, limit),
-        (LoginFailure.client_address, address, limit * ADDRESS_LIMIT_FACTOR),
+def _password_matches(user: User | None, password: str) -> bool:
+    """Check the password, spending the same hashing work when there is no active user, so
+    the answer's timing does not tell which usernames exist."""
+    if user is None or not user.active:
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password, made once per process and hash method."""
+    return generate_password_hash(secrets.token_urlsafe(24), method=method)
+
+
+def _device_failures(device: str, since: datetime) -> int:
+    query = sa.select(sa.func.count()).select_from(LoginFailure).where(
+        LoginFailure.device_key == device, LoginFailure.failed_at > since)
+    return db.session.scalar(query) or 0
+
+
+def check_throttle(key: str, address: str, now: datetime, limits: LoginLimits) -> None:
+    """Raise Throttled when this username and address must wait, saying why and how long."""
+    since = now - timedelta(seconds=limits.window_seconds)
+    recent = sa.select(LoginFailure.failed_at).where(LoginFailure.failed_at > since)
+    for where, allowed, why in (
+        (LoginFailure.client_address == address, limits.per_address,
+         "Too many failed logins from your network address."),
+        (sa.and_(LoginFailure.username_key == key, LoginFailure.client_address == address),
+         limits.per_pair, "Too many failed logins for this username from your network address."),
     ):
-        recent = sa.select(LoginFailure.failed_at).where(column == value,
-                                                        LoginFailure.failed_at > since)
-        times = sorted(db.session.scalars(recent.order_by(LoginFailure.failed_at.desc())
+        times = sorted(db.session.scalars(recent.where(where)
+                                          .order_by(LoginFailure.failed_at.desc())
                                           .limit(allowed)))
         if len(times) >= allowed:
-            retry_after = max(1, int((times[0] - since).total_seconds()) + 1)
-            raise Throttled(
-                f"Too many failed logins. Try again in {_as_wait(retry_after)}.",
-                retry_after=retry_after,
-            )
+            _throttle(why, int((times[0] - since).total_seconds()) + 1)
+    _check_backoff(key, now, since, limits)
+
+
+def _check_backoff(key: str, now: datetime, since: datetime, limits: LoginLimits) -> None:
+    """Past per_pair failures for a username from anywhere, each further try from an unknown
+    device waits twice as long as the one before (at most the window) after the last failure."""
+    query = sa.select(sa.func.count(), sa.func.max(LoginFailure.failed_at)).where(
+        LoginFailure.username_key == key, LoginFailure.failed_at > since)
+    count, last = db.session.execute(query).one()
+    if not count or count < limits.per_pair or last is None:
+        return
+    delay = min(limits.window_seconds, 2 ** min(count - limits.per_pair, 20))
+    wait = delay - (now - last).total_seconds()
+    if wait > 0:
+        _throttle("This username has had many failed logins lately, so a login from a device "
+                  "not used for it before must wait.", int(wait) + 1,
+                  " Or log in from a computer you have logged in from before.")
+
+
+def _throttle(why: str, retry_after: int, after: str = "") -> None:
+    retry_after = max(1, retry_after)
+    raise Throttled(f"{why} Try again in {_as_wait(retry_after)}.{after}",
+                    retry_after=retry_after)
 
 
 def _as_wait(seconds: int) -> str:
@@ -167,10 +267,10 @@ def _as_wait(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
-def logout(user: User) -> None:
-    """End every copy of the user's session cookie."""
-    user.rotate_session()
-    db.session.commit()
+def logout(token: str | None) -> None:
+    """End this device's session (every copy of its cookie); other devices stay logged in."""
+    if token:
+        sessions.end(token, "logged out")
 
 
 def issue_setup_token() -> str | None:
@@ -194,8 +294,7 @@ def redeem_setup_token(token: str, username: str, password: str) -> User:
     record = _live_setup_token(token)
     if record is None or count_users() > 0:
         raise NotFound("This setup link is invalid, used or expired.")
-    validate_username(username)
-    validate_password(password)
+    validate_password(password, validate_username(username))
     record.used_at = utcnow()  # committed together with the new admin
     return create_user(username, password, "admin")
 

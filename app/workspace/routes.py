@@ -13,6 +13,7 @@ from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.form_input import checks_text_at_field, invalid_utf8_fields
+from app.kept_input import keeps_input
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
@@ -115,6 +116,7 @@ def panel(document_id: int, table_name: str):
 @bp.post("/documents/<int:document_id>/entry/<table_name>")
 @roles_required("clerk")
 @checks_text_at_field
+@keeps_input
 def double_create(document_id: int, table_name: str):
     doc, table = _blind_document(document_id, table_name)
     form = entry_form_class(table)()

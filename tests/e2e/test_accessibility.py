@@ -233,6 +233,7 @@ PAGES = [
     ("entry form, empty", "clerk1", "/data/testDB/new"),
     ("entry tables", "clerk1", "/data/"),
     ("change password", "clerk1", "/account/password"),
+    ("account, sessions", "clerk1", "/account"),
     ("entry list, reviewer", "boss", "/data/testDB"),
     ("entry list, people", "boss", "/data/register_person"),
     ("entry edit form", "boss", "/data/testDB/edit?key=REG-1903-001"),

@@ -60,6 +60,16 @@
           say("Draft saved " + new Date().toLocaleTimeString());
           return true;
         }
+        if (response.status === 401) {
+          // The session ended: the server kept the values for after the next login; say so.
+          return response.json().then(function (answer) {
+            say(answer.message || "Your session ended: log in again. What you typed is kept.");
+            return false;
+          }, function () {
+            say("Your session ended: log in again. What you typed is still here.");
+            return false;
+          });
+        }
         say("Draft not saved (" + response.status + "); what you typed is still here.");
         return false;
       }).catch(function () {
