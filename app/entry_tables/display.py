@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.entry_tables.fields import written_format
+from app.entry_tables.fields import write_time, written_format
 from app.entry_tables.forms import column_choices, python_type
 from app.entry_tables.registry import get_entry_table
 
@@ -32,6 +32,8 @@ def show(value: Any, column: sa.Column) -> str:
         return written_format(column.info).write(_naive_utc(value), exact=False)
     if isinstance(value, dt.date):
         return written_format(column.info).write(value)
+    if isinstance(value, dt.time):
+        return write_time(value, exact=False)
     return str(value)
 
 
@@ -62,6 +64,8 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
             return _naive_utc(dt.datetime.fromisoformat(value))
         if kind is dt.date:
             return dt.date.fromisoformat(value)
+        if kind is dt.time:
+            return dt.time.fromisoformat(value)
         if kind is Decimal:
             return Decimal(value)
     except (ValueError, InvalidOperation):

@@ -2,11 +2,12 @@
 
 Numbers and dates are text inputs parsed on the server (exactly what was typed, or a message).
 Validators mirror the database: String(n) gets MaxChars(n) (no maxlength), Integer the 32-bit range,
-Numeric(p, s) its digits, dates the calendar and the years every backend stores; NOT NULL
-columns are required. `Column.info` adds: label, help, placeholder, choices, min, max,
-pattern (+ pattern_message), format (a date column's written format, e.g. "DD/MM/YYYY" or
-"DD/MM/YYYY HH:MM"; ISO by default, and ISO is always accepted too) and the soft rules
-expected_min / expected_max.
+Numeric(p, s) its digits, dates the calendar and the years every backend stores, Time a time of
+day (HH:MM); NOT NULL columns are required. Any other type (Interval, JSON, LargeBinary, Uuid,
+...) is refused with an error naming the model, the column and the type. `Column.info` adds:
+label, help, placeholder, choices, min, max, pattern (+ pattern_message), format (a date
+column's written format, e.g. "DD/MM/YYYY" or "DD/MM/YYYY HH:MM"; ISO by default, and ISO is
+always accepted too) and the soft rules expected_min / expected_max.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField,
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 from app.entry_tables.fields import (
+    TIME_HINT,
     MaxChars,
     StrictDecimalField,
     StrictFloatField,
     StrictIntegerField,
+    TimeOfDayField,
     TrimmedStringField,
     WrittenDateField,
     WrittenDateTimeField,
@@ -36,7 +39,7 @@ from app.entry_tables.fields import (
     not_blank,
     written_format,
 )
-from app.entry_tables.registry import EntryTable
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.services import drafts
 
 INT32 = (-2_147_483_648, 2_147_483_647)
@@ -65,12 +68,22 @@ class EntryFormBase(FlaskForm):
     confirm_warnings = BooleanField("I checked these values against the document: save them")
 
 
+def check_entry_tables() -> None:
+    """Build every entry table's form now: a column type the converter refuses stops the app
+    (and `flask db migrate`) at start, naming the model, column and type."""
+    for table in entry_tables():
+        entry_form_class(table)
+
+
 @lru_cache(maxsize=64)
 def entry_form_class(table: EntryTable) -> type[EntryFormBase]:
     """The form class for an entry table, built once."""
     attrs: dict[str, Any] = {}
     for position, column in enumerate(table.data_columns):
-        attrs[column.key] = field_for_column(column, autofocus=position == 0)
+        try:
+            attrs[column.key] = field_for_column(column, autofocus=position == 0)
+        except UnsupportedColumnType as exc:
+            raise UnsupportedColumnType(column, exc.kind, table.model.__name__) from None
     return type(f"{table.model.__name__}Form", (EntryFormBase,), attrs)
 
 
@@ -133,7 +146,29 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
                                   **kwargs)
     if kind in (dt.datetime, dt.date):
         return _date_field(column, kwargs, with_time=kind is dt.datetime)
-    return _text_field(column, kwargs)
+    if kind is dt.time:
+        return _time_field(kwargs)
+    if kind is str:
+        return _text_field(column, kwargs)
+    raise UnsupportedColumnType(column, kind)
+
+
+class UnsupportedColumnType(TypeError):
+    """An entry table has a column the form cannot hold: refused, rather than guessed at."""
+
+    def __init__(self, column: sa.Column, kind: type | None, model: str | None = None) -> None:
+        self.column, self.kind = column, kind
+        table = column.table.name if isinstance(column.table, sa.Table) else "?"
+        where = f"model {model}, table {table}" if model else f"table {table}"
+        held = kind.__name__ if kind is not None else "no Python type"
+        super().__init__(
+            f"entry table ({where}): column {column.key!r} has type {column.type!r} ({held}), "
+            f"which an entry form cannot hold. Supported: {SUPPORTED_TYPES}; or give the "
+            "column info={'choices': [...]}.")
+
+
+SUPPORTED_TYPES = ("String, Text, Integer, BigInteger, SmallInteger, Float, Numeric, Boolean, "
+                   "Date, DateTime, Time, Enum")
 
 
 # Numbers and dates are typed as text: a native number or date input turns "12e", "4O" or a
@@ -154,6 +189,15 @@ def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> F
     kwargs["description"] = " ".join(filter(None, [kwargs["description"], sentence]))
     field_class = WrittenDateTimeField if with_time else WrittenDateField
     return field_class(written=written, **kwargs)
+
+
+def _time_field(kwargs: dict[str, Any]) -> Field:
+    kwargs["render_kw"].update(_TYPED_TEXT)
+    kwargs["render_kw"].setdefault("placeholder", TIME_HINT)
+    kwargs["render_kw"]["data-format"] = TIME_HINT
+    sentence = f"Type it as {TIME_HINT} (24-hour), for example 14:05."
+    kwargs["description"] = " ".join(filter(None, [kwargs["description"], sentence]))
+    return TimeOfDayField(**kwargs)
 
 
 def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
@@ -195,10 +239,16 @@ def _pairs(choices: Any) -> list[tuple[Any, Any]]:
 
 
 def python_type(column: sa.Column) -> type | None:
-    """The Python type a column holds (through a TypeDecorator), or None when it has none."""
+    """The Python type a column holds, or None when it has none. A TypeDecorator that names
+    its own (Interval: timedelta, stored as a DATETIME) wins over the type it is stored as."""
     column_type = column.type
-    if isinstance(column_type, sa.TypeDecorator):
-        column_type = column_type.impl_instance
+    kind = _own_python_type(column_type)
+    if isinstance(column_type, sa.TypeDecorator) and kind in (None, object):
+        kind = _own_python_type(column_type.impl_instance)
+    return kind
+
+
+def _own_python_type(column_type: sa.types.TypeEngine[Any]) -> type | None:
     try:
         return column_type.python_type
     except NotImplementedError:

@@ -24,7 +24,7 @@ from app.services.exports import kind_of
 KIND_NAMES = {
     "text": "text", "int": "whole number", "float": "number", "decimal": "decimal number",
     "bool": "yes/no (true or false)", "date": "date (YYYY-MM-DD)",
-    "datetime": "date and time (ISO 8601)", "time": "time of day (HH:MM:SS)",
+    "datetime": "date and time (ISO 8601)", "time": "time of day (HH:MM, 24-hour)",
 }
 PROVENANCE_HELP = {
     "document_id": "The document the row was typed from (documents.id).",
