@@ -2,6 +2,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from app.admin import bp
 from app.admin.forms import ActiveForm, CreateUserForm, ResetPasswordForm, RoleForm
+from app.errors import status_for
 from app.extensions import db
 from app.models.user import User
 from app.security import roles_required
@@ -31,7 +32,7 @@ def create_user():
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return _users_page(form, 422 if exc.status_code == 409 else exc.status_code)
+        return _users_page(form, status_for(exc, form=True))
     flash(f"User {user.username} ({user.role}) created.", "success")
     return redirect(url_for("admin.users"), code=303)
 
@@ -87,7 +88,7 @@ def set_active(user_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _detail_page(user, status=exc.status_code)
+        return _detail_page(user, status=status_for(exc))
     flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import entry_tables, get_entry_table
+from app.errors import status_for
 from app.extensions import db
 from app.models.document import Document
 from app.models.quality import Comparison
@@ -16,7 +17,7 @@ from app.models.user import User
 from app.review import bp
 from app.security import roles_required
 from app.services import double_entry, entries, quality, review, settings
-from app.services.errors import DomainError, Invalid, NotFound
+from app.services.errors import DomainError, Invalid
 from app.web import attach_error, bounded_int
 
 STAFF = ("admin", "reviewer")
@@ -56,7 +57,7 @@ def approve(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _document_page(doc, status=exc.status_code)
+        return _document_page(doc, status=status_for(exc))
     flash(f"Document #{doc.id} approved; its rows are now read-only for the clerk.", "success")
     return redirect(url_for(".queue"), code=303)
 
@@ -73,7 +74,7 @@ def return_document(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _document_page(doc, status=exc.status_code)
+        return _document_page(doc, status=status_for(exc))
     flash(f"Document #{doc.id} returned to the clerk with your comment.", "success")
     return redirect(url_for(".queue"), code=303)
 
@@ -83,10 +84,7 @@ def return_document(document_id: int):
 def correct(table_name: str):
     table = get_entry_table(table_name) or abort(404)
     key = request.args.get("key")
-    try:
-        row = entries.get_row(table, key, current_user)
-    except NotFound:
-        abort(404)
+    row = entries.get_row(table, key, current_user)  # NotFound answers 404 (app/errors)
     if request.method == "GET":
         form = entry_form_class(table)(formdata=None, obj=row, version=row.version)
         return _correct_page(table, row, form)
@@ -139,7 +137,7 @@ def compare(document_id: int):
         return _compare_page(doc, errors=exc.errors, message=exc.message, status=422)
     except DomainError as exc:
         db.session.rollback()
-        return _compare_page(doc, message=exc.message, status=exc.status_code)
+        return _compare_page(doc, message=exc.message, status=status_for(exc))
     flash(f"Differences resolved: {made} reconciled row(s) written to the entry tables. "
           "Approve the document when it looks right.", "success")
     return redirect(url_for(".document", document_id=doc.id), code=303)
@@ -167,10 +165,7 @@ def quality_page():
 @bp.post("/flags/<int:flag_id>/clear")
 @roles_required(*STAFF)
 def clear_flag(flag_id: int):
-    try:
-        quality.clear_flag(flag_id, current_user)
-    except NotFound:
-        abort(404)
+    quality.clear_flag(flag_id, current_user)  # NotFound answers 404 (app/errors)
     flash("Flag cleared.", "success")
     return redirect(url_for(".quality"), code=303)
 
