@@ -5,9 +5,10 @@ Fixtures
   (CHROMIUM_PATH, default /usr/bin/chromium); with REQUIRE_BROWSER=1 that is a failure instead.
 - `live_server` (function): the app built by `create_app` (TestingConfig, CSRF *enabled*) on a
   fresh, migrated SQLite file in the test's tmp_path (a copy of one file migrated once per
-  process), served by werkzeug on 127.0.0.1:<free port> in a daemon thread. Per-test scope: every test starts from an empty database, so no cleanup is
-  needed. `.url` is "http://127.0.0.1:PORT", `.app` the Flask app (use `with
-  live_server.app.app_context():` to seed rows, or `live_server.app.test_cli_runner()`).
+  process), served by werkzeug on 127.0.0.1:<free port> in a daemon thread. Per-test scope:
+  every test starts from an empty database, so no cleanup is needed. `.url` is
+  "http://127.0.0.1:PORT", `.app` the Flask app (use `with live_server.app.app_context():` to
+  seed rows, or `live_server.app.test_cli_runner()`).
 - `page` (function): a page in its own browser context (laptop viewport 1366x800, 10 s default
   timeout, base_url = live_server.url, so `page.goto("/login")` works).
 - `new_page` (function): a factory for more isolated pages (each its own context, so its own
