@@ -325,3 +325,37 @@ def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
         assert "integer_column" in fields and set(fields) <= {"integer_column", "date_column"}
     assert re.search(r"differ", as_user(app, "reviewer").get(
         f"/review/documents/{doc_id}/compare").get_data(as_text=True))
+
+
+def test_rows_only_one_clerk_typed_are_differences_to_keep_or_drop(app, people):
+    """clerk types D1 and D2, clerk2 types D1 and D3 (D1 alike): D2 and D3 are whole-row
+    differences; the reviewer keeps D2 and drops D3."""
+    doc_id = add_document(app, ["clerk", "clerk2"], double=True)
+    a, b = as_user(app, "clerk"), as_user(app, "clerk2")
+    for client, keys in ((a, ("D1", "D2")), (b, ("D1", "D3"))):
+        for key in keys:
+            response = client.post(f"/work/documents/{doc_id}/entry/testDB",
+                                   data={"string_column": key, "integer_column": "7"})
+            assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
+    assert document(app, doc_id).status == "submitted"
+    with app.app_context():
+        comparison = db.session.get(Comparison, doc_id)
+        assert comparison.differences == 2
+        found = {d.match_key: d for d in db.session.scalars(sa.select(Discrepancy))}
+    assert sorted(found) == ["key:D2", "key:D3"]
+    assert {(k, d.field, d.value_a, d.value_b) for k, d in found.items()} == {
+        ("key:D2", "__row__", "present", None), ("key:D3", "__row__", None, "present")}
+
+    reviewer = as_user(app, "reviewer")
+    page = reviewer.get(f"/review/documents/{doc_id}/compare").get_data(as_text=True)
+    assert "D2" in page and "D3" in page
+    assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
+    keep_d2_drop_d3 = {f"choice-{found['key:D2'].id}": "a", f"choice-{found['key:D3'].id}": "a"}
+    assert reviewer.post(f"/review/documents/{doc_id}/compare",
+                         data=keep_d2_drop_d3).status_code == 303
+    with app.app_context():
+        written = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
+                                               TestDB.document_id)
+                                     .order_by(TestDB.string_column)).all()
+    assert [tuple(r) for r in written] == [("D1", 7, doc_id), ("D2", 7, doc_id)]
