@@ -16,7 +16,7 @@ from app.entry_tables.forms import column_choices, python_type
 from app.entry_tables.registry import get_entry_table
 
 
-def show(value: Any, column: sa.Column) -> str:
+def show(value: Any, column: sa.Column[Any]) -> str:
     """One stored value of `column` as text for a page ("" for no value)."""
     if value is None:
         return ""
@@ -37,7 +37,7 @@ def show(value: Any, column: sa.Column) -> str:
     return str(value)
 
 
-def label(subject: sa.Column | str, field: str | None = None) -> str:
+def label(subject: sa.Column[Any] | str, field: str | None = None) -> str:
     """The name a person reads: a column's `info` label (else a tidied column name); given a
     table name, the entry table's label, and with a field, "Table label · Field label"."""
     if isinstance(subject, sa.Column):
@@ -52,7 +52,7 @@ def label(subject: sa.Column | str, field: str | None = None) -> str:
     return f"{table.label} · {label(column) if column is not None else field}"
 
 
-def from_snapshot(value: Any, column: sa.Column | None) -> Any:
+def from_snapshot(value: Any, column: sa.Column[Any] | None) -> Any:
     """A value as the audit trail keeps it (JSON: ISO text for times, text for decimals)
     back as the column's Python value; datetimes as naive UTC, so that one instant spelt
     with or without "+00:00" compares equal."""
@@ -74,7 +74,7 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _choice_labels(column: sa.Column) -> dict[str, str]:
+def _choice_labels(column: sa.Column[Any]) -> dict[str, str]:
     """The labels the form offers for a column's choices (the same words in every page)."""
     return dict(column_choices(column) or ())
 

@@ -215,8 +215,8 @@ class WrittenDateTimeField(WrittenDateField):
             raise ValueError(f"{hour}:{minute} is not a time of day.") from None
         return dt.datetime.combine(day, time)
 
-    def format(self, value: dt.datetime) -> str:
-        if value.tzinfo is not None:  # stored as UTC; shown and typed as UTC
+    def format(self, value: dt.date) -> str:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:  # UTC, shown as UTC
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return self.written.write(value)
 

@@ -22,7 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField, TextAreaField
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, not in stubs
+    BooleanField,
+    Field,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 from app.entry_tables.fields import (
@@ -50,7 +57,7 @@ TEXT_MAX_CHARS = 16_000
 LONG_TEXT_MAX_CHARS = 1_000_000
 
 
-class EntryFormBase(FlaskForm):
+class EntryFormBase(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
     """Hidden fields every entry form carries.
 
     The CSRF token is checked once, for every POST, by CSRFProtect (app/extensions.py); the
@@ -87,7 +94,7 @@ def entry_form_class(table: EntryTable) -> type[EntryFormBase]:
     return type(f"{table.model.__name__}Form", (EntryFormBase,), attrs)
 
 
-def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
+def field_for_column(column: sa.Column[Any], autofocus: bool = False) -> Field:
     """One WTForms field for one column, dispatched on the column's type."""
     info = column.info
     required = column_required(column)
@@ -115,12 +122,12 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
     return _typed_field(column, kwargs, required)
 
 
-def column_required(column: sa.Column) -> bool:
+def column_required(column: sa.Column[Any]) -> bool:
     """A value must be typed: NOT NULL and neither a default nor a server default."""
     return not column.nullable and column.server_default is None and column.default is None
 
 
-def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> Field:
+def _typed_field(column: sa.Column[Any], kwargs: dict[str, Any], required: bool) -> Field:
     kind = python_type(column)
     info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
     if kind is bool:
@@ -142,8 +149,8 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
     if kind is Decimal:
         _number_range(info, validators)
         render_kw.update(_TYPED_TEXT, inputmode="decimal")
-        return StrictDecimalField(precision=column.type.precision, scale=column.type.scale,
-                                  **kwargs)
+        return StrictDecimalField(precision=getattr(column.type, "precision", None),
+                                  scale=getattr(column.type, "scale", None), **kwargs)
     if kind in (dt.datetime, dt.date):
         return _date_field(column, kwargs, with_time=kind is dt.datetime)
     if kind is dt.time:
@@ -156,7 +163,7 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
 class UnsupportedColumnType(TypeError):
     """An entry table has a column the form cannot hold: refused, rather than guessed at."""
 
-    def __init__(self, column: sa.Column, kind: type | None, model: str | None = None) -> None:
+    def __init__(self, column: sa.Column[Any], kind: type | None, model: str | None = None) -> None:
         self.column, self.kind = column, kind
         table = column.table.name if isinstance(column.table, sa.Table) else "?"
         where = f"model {model}, table {table}" if model else f"table {table}"
@@ -176,7 +183,7 @@ SUPPORTED_TYPES = ("String, Text, Integer, BigInteger, SmallInteger, Float, Nume
 _TYPED_TEXT = {"type": "text", "autocomplete": "off", "spellcheck": "false"}
 
 
-def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> Field:
+def _date_field(column: sa.Column[Any], kwargs: dict[str, Any], with_time: bool) -> Field:
     written = written_format(column.info)
     hint = written.hint(with_time)
     # No inputmode: a phone's numeric keypad lacks the separators ("-", "/", ":", space).
@@ -200,7 +207,7 @@ def _time_field(kwargs: dict[str, Any]) -> Field:
     return TimeOfDayField(**kwargs)
 
 
-def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
+def _text_field(column: sa.Column[Any], kwargs: dict[str, Any]) -> Field:
     info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
     length = getattr(column.type, "length", None)
     if isinstance(column.type, sa.Text) or length is None:
@@ -222,7 +229,7 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     return TrimmedStringField(**kwargs)
 
 
-def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
+def column_choices(column: sa.Column[Any]) -> list[tuple[str, str]] | None:
     """(stored value, label) of a column with choices (info or Enum); None for the others."""
     if column.info.get("choices"):
         return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
@@ -235,10 +242,10 @@ def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
 
 
 def _pairs(choices: Any) -> list[tuple[Any, Any]]:
-    return [c if isinstance(c, tuple | list) else (c, c) for c in choices]
+    return [(c[0], c[1]) if isinstance(c, tuple | list) else (c, c) for c in choices]
 
 
-def python_type(column: sa.Column) -> type | None:
+def python_type(column: sa.Column[Any]) -> type | None:
     """The Python type a column holds, or None when it has none. A TypeDecorator that names
     its own (Interval: timedelta, stored as a DATETIME) wins over the type it is stored as."""
     column_type = column.type
@@ -276,7 +283,7 @@ def _number_range(info: dict[str, Any], validators: list[Any]) -> None:
     validators.append(NumberRange(min=low, max=high, message=message))
 
 
-def _is_long_text(column: sa.Column) -> bool:
+def _is_long_text(column: sa.Column[Any]) -> bool:
     variants = getattr(column.type, "_variant_mapping", {})
     return any(type(v).__name__ in {"LONGTEXT", "MEDIUMTEXT"} for v in variants.values())
 

@@ -68,7 +68,7 @@ def _check_value(order: str, data: bytes, entry: int) -> None:
 
 def _unpack(fmt: str, data: bytes, at: int) -> int:
     try:
-        return struct.unpack_from(fmt, data, at)[0]
+        return int(struct.unpack_from(fmt, data, at)[0])
     except struct.error:
         raise UploadRefused("This TIFF file is damaged or incomplete: it ends before its last "
                             "page. Nothing was stored.") from None
