@@ -11,63 +11,25 @@ once per worker, however often the worker switches between backends.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.database import drop_all_tables
 from app.extensions import db
-
-BACKENDS = {"sqlite": None, "mysql": "TEST_MYSQL_URL", "postgres": "TEST_POSTGRES_URL"}
-
-
-def _require_servers() -> bool:
-    return os.environ.get("REQUIRE_DB_SERVERS", "") in {"1", "true", "yes"}
-
-
-def server_url(backend: str) -> str:
-    """The URL of a server backend, or skip (fail under REQUIRE_DB_SERVERS=1) without one."""
-    variable = BACKENDS[backend]
-    url = os.environ.get(variable or "", "").strip()
-    if not url:
-        message = f"{variable} is not set: {backend} tests skipped"
-        if _require_servers():
-            pytest.fail(f"{message}, but REQUIRE_DB_SERVERS=1")
-        pytest.skip(message)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return worker_database(url, worker) if worker else url
-
-
-@functools.cache
-def worker_database(url: str, worker: str) -> str:
-    """The URL of `<database>_<worker>` on the same server, created when missing."""
-    base = make_url(url)
-    name = f"{base.database}_{worker}"
-    server = sa.create_engine(base, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as conn:
-            if base.get_backend_name() == "postgresql":
-                found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                     {"name": name}).first()
-                if not found:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
-                # A test database need not wait for the disk at every commit (3.8 -> 0.4 ms).
-                conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-            else:
-                conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                                     "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    finally:
-        server.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+from tests.helpers import (  # noqa: F401  (re-exported for older imports)
+    BACKENDS,
+    PASSWORD,
+    clear_tables,
+    count_statements,
+    server_url,
+    worker_database,
+)
 
 
 @pytest.fixture(scope="session", params=list(BACKENDS))
@@ -113,13 +75,6 @@ def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def clear_tables() -> None:
-    """Delete every row the test wrote, children first."""
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
-
-
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
@@ -129,8 +84,6 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
-
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
@@ -144,6 +97,14 @@ def make_user(app: Flask):
             return create_user(username, password, role).username
 
     return make
+
+
+@pytest.fixture
+def people(make_user) -> None:
+    """clerk, clerk2, reviewer and admin (the review and double-entry tests' cast)."""
+    for name, role in (("clerk", "clerk"), ("clerk2", "clerk"), ("reviewer", "reviewer"),
+                       ("admin", "admin")):
+        make_user(name, role)
 
 
 @pytest.fixture
@@ -167,20 +128,3 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
-
-
-def count_statements(app: Flask, client: FlaskClient, url: str) -> list[str]:
-    """The SQL statements one GET of url runs (transaction control left out)."""
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def listener(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SET"))]

@@ -14,7 +14,7 @@ from app.entry_tables.forms import entry_form_class
 from app.entry_tables.registry import get_entry_table
 from app.extensions import db
 from app.models import AuditEvent, Draft, RegisterPerson, TestDB, User
-from tests.conftest import count_statements
+from tests.helpers import count_statements
 
 
 def feedback(response) -> list[str]:

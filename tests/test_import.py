@@ -21,16 +21,9 @@ from werkzeug.test import encode_multipart
 from app.extensions import db
 from app.models import AuditEvent, ImportBatch, RegisterPerson, TestDB, User
 from app.models.types import utcnow
+from tests.helpers import run_import, write_csv
 
 HEADER = "string_column,integer_column,date_column\n"
-
-
-def write_csv(path: Path, rows: list[list[object]], header: list[str] | None = None) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header or ["string_column", "integer_column", "date_column"])
-        writer.writerows(rows)
-    return path
 
 
 def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
@@ -42,10 +35,6 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
             sheet.append(row)
     workbook.save(path)
     return path
-
-
-def run_import(runner, path: Path, table: str = "testDB", *args: str):
-    return runner.invoke(args=["import", table, str(path), *args])
 
 
 def table_rows(app, model=TestDB) -> list:

@@ -40,6 +40,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
+from tests.helpers import E2E_PASSWORD, VIEWPORT, log_in  # noqa: F401  (log_in: re-exported)
 
 E2E_DIR = Path(__file__).resolve().parent
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +53,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1366, "height": 800}
 DEFAULT_TIMEOUT_MS = 10_000
 ARTIFACTS_DIR = "test-artifacts"
 
@@ -241,7 +241,6 @@ def _save_artifacts(item: pytest.Item, pages: list[Any]) -> list[str]:
 
 # --- users ----------------------------------------------------------------------------------------
 
-E2E_PASSWORD = "browser-test-password"
 
 
 @pytest.fixture
@@ -255,15 +254,6 @@ def live_user(live_server: LiveServer) -> Callable[..., str]:
             return create_user(username, password, role).username
 
     return make
-
-
-def log_in(page: Any, username: str, password: str = E2E_PASSWORD) -> None:
-    """Log in through the real form, typing like a person (key presses, not `fill`)."""
-    page.goto("/login")
-    page.locator("[name=username]").press_sequentially(username)
-    page.locator("[name=password]").press_sequentially(password)
-    page.press("[name=password]", "Enter")
-    page.wait_for_selector("#nav-user")
 
 
 # --- accessibility (axe-core) ---------------------------------------------------------------------

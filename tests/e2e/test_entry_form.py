@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Draft, TestDB
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 
 def _rows(live_server):
