@@ -30,8 +30,9 @@ RUN mkdir -p certs \
            "$RDS_CA_BUNDLE_URL" certs/rds-global-bundle.pem; \
        fi
 
-# The same requirements.txt as `make run` and Elastic Beanstalk; a layer of its own so a code
-# change does not reinstall every package.
+# The runtime requirements only (the same requirements.txt as `make run` and Elastic Beanstalk;
+# tests and tools are in requirements-dev.txt, never installed here); a layer of its own so a
+# code change does not reinstall every package.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

@@ -1,20 +1,26 @@
 # Two commands set everything up on a fresh machine:
 #   make run    virtualenv + install + .env + migrate, then serve on HOST:PORT (127.0.0.1:5000)
-#   make test   virtualenv + install + .env, then the whole test suite
+#   make test   virtualenv + install (with the development tools) + .env, then the whole suite
+# requirements.txt is what the portal needs to run (make run, make serve, the Docker image);
+# requirements-dev.txt adds tests, linters and benchmarks (make test, make lint, make bench).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
+# Test processes: one per CPU (pytest-xdist), each with its own databases; PYTEST_WORKERS=0 runs
+# the suite in one process.
+PYTEST_WORKERS ?= auto
 DOTENV := $(BIN)/dotenv -f .env run --no-override --
 
-.PHONY: run test bench serve lint install clean-venv help
+.PHONY: run test bench serve lint install install-dev clean-venv help
 
 help:
 	@echo "make run    - set up and start the portal (SQLite by default)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make serve  - run the production configuration locally under gunicorn"
-	@echo "make lint   - ruff over the code and the tests"
+	@echo "make lint   - ruff and mypy over the code and the tests"
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +28,15 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(DEV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP) $(DEV_STAMP)
+
 install: $(STAMP) .env
+
+install-dev: $(DEV_STAMP) .env
 
 .env:
 	cp .env.example .env
@@ -33,13 +47,14 @@ run: install
 	$(DOTENV) $(BIN)/flask users setup-link
 	$(DOTENV) sh -c 'exec $(BIN)/flask run --host "$${HOST:-127.0.0.1}" --port "$${PORT:-5000}"'
 
-test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: install-dev
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app config.py flask_backend_with_aws.py migrations/env.py tests bench examples
+	$(BIN)/mypy
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # What the container runs (docker/entrypoint.sh: check the configuration, migrate with retries,

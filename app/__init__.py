@@ -76,8 +76,10 @@ def register_request_log(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table must be known to Alembic)
+    from app.entry_tables.forms import check_entry_tables
     from app.services import tallies
 
+    check_entry_tables()  # a column type no form can hold stops the app here, named
     tallies.install()  # the dashboard's running counts follow every ORM change
 
     db.init_app(app)

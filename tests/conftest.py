@@ -2,16 +2,19 @@
 
 Every test that uses `app` runs on SQLite and, when TEST_MYSQL_URL / TEST_POSTGRES_URL are set,
 on those servers too. With REQUIRE_DB_SERVERS=1 a missing server fails instead of skipping.
+
+Under pytest-xdist (`make test` runs `-n auto`) each worker process has databases of its own:
+`<database>_gw0`, `<database>_gw1`, ... beside the one the URL names (created when missing; the
+setup script's grant covers `portal_test_%`), and its own SQLite file. Each backend is migrated
+once per worker, however often the worker switches between backends.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
@@ -19,24 +22,14 @@ from flask_migrate import upgrade
 from app import create_app
 from app.database import drop_all_tables
 from app.extensions import db
-
-BACKENDS = {"sqlite": None, "mysql": "TEST_MYSQL_URL", "postgres": "TEST_POSTGRES_URL"}
-
-
-def _require_servers() -> bool:
-    return os.environ.get("REQUIRE_DB_SERVERS", "") in {"1", "true", "yes"}
-
-
-def server_url(backend: str) -> str:
-    """The URL of a server backend, or skip (fail under REQUIRE_DB_SERVERS=1) without one."""
-    variable = BACKENDS[backend]
-    url = os.environ.get(variable or "", "").strip()
-    if not url:
-        message = f"{variable} is not set: {backend} tests skipped"
-        if _require_servers():
-            pytest.fail(f"{message}, but REQUIRE_DB_SERVERS=1")
-        pytest.skip(message)
-    return url
+from tests.helpers import (  # noqa: F401  (re-exported for older imports)
+    BACKENDS,
+    PASSWORD,
+    clear_tables,
+    count_statements,
+    server_url,
+    worker_database,
+)
 
 
 @pytest.fixture(scope="session", params=list(BACKENDS))
@@ -47,19 +40,28 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
+        return f"sqlite:///{tmp_path_factory.getbasetemp() / 'portal-test.db'}"
     return server_url(backend)
+
+
+# Databases already at head in this process: a worker handed tests of several backends in turn
+# sets `backend` up again at each switch, and must not migrate again (the tests leave the schema
+# at head and empty it of rows).
+_MIGRATED: set[str] = set()
 
 
 @pytest.fixture(scope="session")
 def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Bring the backend's database to the head revision once per session, from empty."""
+    """Bring the backend's database to the head revision once per process, from empty."""
+    if database_url in _MIGRATED:
+        return database_url
     app = create_app({"DATABASE_URL": database_url, "DOCUMENT_STORAGE": str(
         tmp_path_factory.mktemp("documents"))})
     with app.app_context():
         drop_all_tables(db.engine)
         upgrade()
         db.engine.dispose()
+    _MIGRATED.add(database_url)
     return database_url
 
 
@@ -73,13 +75,6 @@ def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def clear_tables() -> None:
-    """Delete every row the test wrote, children first."""
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
-
-
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
@@ -89,8 +84,6 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
-
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
@@ -104,6 +97,14 @@ def make_user(app: Flask):
             return create_user(username, password, role).username
 
     return make
+
+
+@pytest.fixture
+def people(make_user) -> None:
+    """clerk, clerk2, reviewer and admin (the review and double-entry tests' cast)."""
+    for name, role in (("clerk", "clerk"), ("clerk2", "clerk"), ("reviewer", "reviewer"),
+                       ("admin", "admin")):
+        make_user(name, role)
 
 
 @pytest.fixture
@@ -127,20 +128,3 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
-
-
-def count_statements(app: Flask, client: FlaskClient, url: str) -> list[str]:
-    """The SQL statements one GET of url runs (transaction control left out)."""
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def listener(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SET"))]

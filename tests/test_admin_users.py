@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.services import accounts
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def _user(app, name):

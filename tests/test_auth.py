@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models.user import LoginFailure, User
 from app.services import accounts
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_login_page_has_the_contract_fields(client):

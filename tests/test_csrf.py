@@ -9,13 +9,13 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
 def csrf_app(migrated: str, tmp_path) -> Flask:
     from app.extensions import db
-    from tests.conftest import clear_tables
+    from tests.helpers import clear_tables
 
     app = create_app({"DATABASE_URL": migrated, "WTF_CSRF_ENABLED": True,
                       "DOCUMENT_STORAGE": str(tmp_path / "documents")})

@@ -27,7 +27,7 @@ from app.services import audit
 from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.dashboard import RECENT_EVENTS, build_dashboard, hour_starts
-from tests.conftest import count_statements
+from tests.helpers import count_statements
 
 # Noon and a half, today (UTC): "today" and "the last hour" are then the same whatever the time
 # the suite runs.

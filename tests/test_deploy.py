@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import shutil
 import socket
@@ -297,3 +298,19 @@ def test_entrypoint_is_a_posix_shell_script():
     """python:3.11-slim's /bin/sh is dash: no bash-only syntax."""
     assert ENTRYPOINT.read_text().startswith("#!/bin/sh\n")
     assert subprocess.run(["sh", "-n", str(ENTRYPOINT)]).returncode == 0
+
+
+def _requirements(name: str) -> list[str]:
+    lines = (PROJECT_ROOT / name).read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def test_the_runtime_requirements_hold_no_test_or_tool_package():
+    runtime = {re.split(r"[=\[<>]", line)[0].lower() for line in _requirements("requirements.txt")}
+    tools = {"pytest", "pytest-xdist", "playwright", "pandas", "moto", "flask-admin", "ruff",
+             "mypy", "pre-commit"}
+    assert {"flask", "sqlalchemy", "gunicorn", "pymysql"} <= runtime
+    assert runtime.isdisjoint(tools)
+    development = _requirements("requirements-dev.txt")
+    assert development[0] == "-r requirements.txt"
+    assert tools <= {re.split(r"[=\[<>]", line)[0].lower() for line in development[1:]}

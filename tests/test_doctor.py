@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 
 from app import create_app, doctor
 from app.extensions import db
-from tests.conftest import server_url
+from tests.helpers import server_url
 
 WRONG_PASSWORD = "wrong-Passw0rd-for-doctor"
 on_mysql = pytest.mark.parametrize("backend", ["mysql"], indirect=True)

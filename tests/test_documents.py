@@ -31,8 +31,8 @@ from app.services import documents as docs
 from app.services.errors import Invalid
 from app.services.uploads import IncomingFile
 from app.storage import KEY_PATTERN, get_storage, page_key
+from tests.helpers import login
 
-PASSWORD = "correct-horse-battery"
 HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 SVG_IMAGE = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" '
              b'onload="alert(1)"><rect width="10" height="10"/></svg>')
@@ -75,13 +75,6 @@ def zipped(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -
         for name, content in entries.items():
             archive.writestr(zipfile.ZipInfo(name), content, compress_type=compression)
     return buffer.getvalue()
-
-
-def login(app, username: str):
-    client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client
 
 
 def upload(client, *files: tuple[str, bytes] | tuple[str, bytes, str],

@@ -8,12 +8,13 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from app.entry_tables.forms import entry_form_class
 from app.entry_tables.registry import get_entry_table
 from app.extensions import db
-from app.models import AuditEvent, Draft, RegisterPerson, TestDB
-from tests.conftest import count_statements
+from app.models import AuditEvent, Draft, RegisterPerson, TestDB, User
+from tests.helpers import count_statements
 
 
 def feedback(response) -> list[str]:
@@ -138,6 +139,8 @@ def test_odd_text_is_stored_literally_and_shown_escaped(app, clerk, value):
     assert row.string_column == value
     listing = clerk.get("/data/testDB").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in listing
+    # Listed, escaped, in the table's own cell (not merely absent, nor only in the flash)
+    assert f'<td class="text-break">{escape(value)}</td>' in listing
     with app.app_context():
         raw = db.session.execute(sa.text('SELECT string_column FROM "testDB"'.replace(
             '"', "`") if db.engine.dialect.name == "mysql" else
@@ -365,7 +368,13 @@ def test_bad_drafts_are_refused(app, clerk, payload):
 def test_drafts_are_per_user(app, client, auth, users, make_user):
     make_user("clerk2")
     auth.login("clerk")
-    client.post("/data/testDB/draft", json={"data": {"string_column": "SECRET"}})
+    saved = client.post("/data/testDB/draft", json={"data": {"string_column": "SECRET"}})
+    assert saved.status_code == 200 and saved.get_json()["saved"] is True
+    with app.app_context():  # the draft exists, and is clerk's
+        (draft,) = db.session.scalars(sa.select(Draft)).all()
+        assert db.session.get(User, draft.user_id).username == "clerk"
+        assert "SECRET" in draft.data
+    assert 'value="SECRET"' in client.get("/data/testDB/new").get_data(as_text=True)
     auth.logout()
     auth.login("clerk2")
     assert "SECRET" not in client.get("/data/testDB/new").get_data(as_text=True)
@@ -428,3 +437,51 @@ def test_reviewers_filter_the_list_by_clerk_name(app, client, auth, users, make_
         second = find_user("clerk2").id
     filtered = client.get(f"/data/testDB?clerk={second}").get_data(as_text=True)
     assert "BY-TWO" in filtered and "BY-ONE" not in filtered
+
+
+# --- the version race ------------------------------------------------------------------------
+
+def test_an_edit_that_loses_the_race_to_a_concurrent_save_is_refused(app, clerk, backend):
+    """Both saves passed the version check; the other one committed first. The UPDATE ...
+    WHERE version = 1 then finds no row: the edit is refused with their values, nothing lost."""
+    assert save(clerk, string_column="RACE", integer_column="1").status_code == 303
+    with app.app_context():
+        engine = db.engine
+        table = engine.dialect.identifier_preparer.quote("testDB")
+    theirs = (f"UPDATE {table} SET integer_column = 99, version = version + 1 "
+              "WHERE string_column = 'RACE'")
+    other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    raced: list[str] = []
+
+    def concurrent_save(conn, cursor, statement, parameters, context, executemany):
+        if raced or not statement.lstrip().upper().startswith("UPDATE") or "testDB" not in \
+                statement:
+            return
+        raced.append(statement)
+        if backend == "sqlite":
+            # The edit's transaction holds SQLite's write lock from its first read, so no
+            # other connection can get in: the other save goes through the same connection.
+            cursor.execute(theirs)
+        else:
+            with other.begin() as conn2:
+                conn2.exec_driver_sql(theirs)
+
+    sa.event.listen(engine, "before_cursor_execute", concurrent_save)
+    try:
+        response = clerk.post("/data/testDB/edit?key=RACE",
+                              data={"string_column": "RACE", "integer_column": "5", "version": "1"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", concurrent_save)
+        other.dispose()
+    assert raced, "the edit never reached its UPDATE"
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Someone else saved this row after you opened it" in page
+    (row,) = rows(app)
+    assert row.integer_column != 5  # the refused edit wrote nothing...
+    if backend != "sqlite":
+        assert (row.integer_column, row.version) == (99, 2)  # ...and theirs is kept
+        assert 'value="2"' in page  # a second save knowingly replaces theirs
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions == ["create"]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from app.extensions import db
 from app.models import TestDB
 from config import PROJECT_ROOT
-from tests.conftest import server_url
+from tests.helpers import server_url
 
 EXAMPLES = PROJECT_ROOT / "examples"
 # The datetimes each writing script inserts, by integer_column.

@@ -21,16 +21,9 @@ from werkzeug.test import encode_multipart
 from app.extensions import db
 from app.models import AuditEvent, ImportBatch, RegisterPerson, TestDB, User
 from app.models.types import utcnow
+from tests.helpers import run_import, write_csv
 
 HEADER = "string_column,integer_column,date_column\n"
-
-
-def write_csv(path: Path, rows: list[list[object]], header: list[str] | None = None) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header or ["string_column", "integer_column", "date_column"])
-        writer.writerows(rows)
-    return path
 
 
 def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
@@ -42,10 +35,6 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
             sheet.append(row)
     workbook.save(path)
     return path
-
-
-def run_import(runner, path: Path, table: str = "testDB", *args: str):
-    return runner.invoke(args=["import", table, str(path), *args])
 
 
 def table_rows(app, model=TestDB) -> list:
@@ -536,3 +525,36 @@ def test_an_empty_choice_in_the_web_form_is_stored_as_no_value(app, client, auth
     assert response.status_code == 303
     (person,) = table_rows(app, RegisterPerson)
     assert person.sex is None
+
+
+# --- all or nothing, even when the database fails midway --------------------------------------
+
+def test_a_failure_after_the_first_chunk_leaves_no_rows_and_no_batch(app, runner, tmp_path,
+                                                                    monkeypatch):
+    """The first 1,000 rows are already sent to the database when the second chunk fails: the
+    one transaction is rolled back, so not one row, no batch and no audit event remain."""
+    from app.services import imports
+
+    rows = [[f"K{i:05d}", str(i), "2024-01-01T10:00:00+00:00"]
+            for i in range(1, 2 * imports.CHUNK_ROWS + 501)]
+    path = write_csv(tmp_path / "midway.csv", rows)
+    real_spooled = imports._spooled
+    written: list[int] = []
+
+    def failing_after_the_first_chunk(spool):
+        for number, chunk in enumerate(real_spooled(spool)):
+            if number == 1:
+                raise sa.exc.OperationalError("INSERT INTO testDB ...", {},
+                                              Exception("disk full (injected)"))
+            written.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(imports, "_spooled", failing_after_the_first_chunk)
+    result = run_import(runner, path)
+    assert written == [imports.CHUNK_ROWS]  # the first chunk did reach the database
+    assert result.exit_code == 1
+    assert "The database refused the rows, so nothing was written" in result.output
+    assert "disk full (injected)" in result.output
+    assert_nothing_written(app)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0

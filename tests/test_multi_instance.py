@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.extensions import db
 from config import PROJECT_ROOT
-from tests.conftest import PASSWORD, server_url
+from tests.helpers import PASSWORD, server_url
 
 SITE = "portal.example.com"  # the name the load balancer answers to
 SECRET_KEY = "multi-instance-" + "k" * 40

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from app.security import public
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 

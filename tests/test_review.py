@@ -24,30 +24,15 @@ from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.conftest import PASSWORD
+from tests.helpers import (
+    add_document,
+    double_entered,
+    login,
+    save_row,
+    submitted_document,
+)
 
-_counter = iter(range(10_000))
-
-
-def add_document(app, clerks: list[str], double: bool = False) -> int:
-    with app.app_context():
-        n = next(_counter)
-        (result,) = docs.add_files(
-            [IncomingFile(f"doc-{n}.pdf", pdf_document(f"Page {n}", [f"line {n}"]))],
-            get_storage(), actor=None, max_bytes=10_000_000, double_entry=double)
-        docs.assign([result.document], [find_user(c) for c in clerks], actor=None)
-        return result.document.id
-
-
-def as_user(app, username):
-    client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 303
-    return client
-
-
-def save_row(client, document_id, table="testDB", **values):
-    return client.post(f"/data/{table}/new?document={document_id}", data=values)
+_names = iter(range(10_000))
 
 
 def document(app, document_id) -> Document:
@@ -57,29 +42,12 @@ def document(app, document_id) -> Document:
         return doc
 
 
-@pytest.fixture
-def people(make_user):
-    for name, role in (("clerk", "clerk"), ("clerk2", "clerk"), ("reviewer", "reviewer"),
-                       ("admin", "admin")):
-        make_user(name, role)
-
-
-def submitted_document(app, clerk="clerk", rows=(("K1", "1"),)):
-    doc_id = add_document(app, [clerk])
-    client = as_user(app, clerk)
-    for key, number in rows:
-        assert save_row(client, doc_id, string_column=key, integer_column=number
-                        ).status_code == 303
-    assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
-    return doc_id, client
-
-
 # --- approve / return / correct ----------------------------------------------------------------
 
 def test_submit_then_approve_makes_rows_read_only(app, people):
     doc_id, clerk = submitted_document(app)
     assert document(app, doc_id).status == "submitted"
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     page = reviewer.get(f"/review/documents/{doc_id}").get_data(as_text=True)
     assert "Approve" in page and "Return" in page and "K1" in page
     assert f"/documents/{doc_id}/file" in page
@@ -101,7 +69,7 @@ def test_submit_then_approve_makes_rows_read_only(app, people):
 
 def test_return_needs_a_comment_which_the_clerk_sees(app, people):
     doc_id, clerk = submitted_document(app)
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     response = reviewer.post(f"/review/documents/{doc_id}/return", data={"comment": "  "})
     assert response.status_code == 422
     assert "is-invalid" in response.get_data(as_text=True)
@@ -124,7 +92,7 @@ def test_only_submitted_documents_can_be_approved_or_returned(app, people, statu
     with app.app_context():
         db.session.execute(sa.update(Document).values(status=status))
         db.session.commit()
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
     assert reviewer.post(f"/review/documents/{doc_id}/return",
                          data={"comment": "x"}).status_code == 409
@@ -144,7 +112,7 @@ def test_clerks_cannot_reach_review_routes(app, people):
 
 def test_reviewer_corrects_a_value_with_a_reason(app, people):
     doc_id, _ = submitted_document(app)
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     url = "/review/correct/testDB?key=K1"
     assert reviewer.post(url, data={"string_column": "K1", "integer_column": "9",
                                     "version": "1", "reason": ""}).status_code == 422
@@ -163,7 +131,7 @@ def test_reviewer_corrects_a_value_with_a_reason(app, people):
 def test_review_queue_lists_submitted_documents(app, people):
     doc_id, _ = submitted_document(app)
     other = add_document(app, ["clerk"])
-    page = as_user(app, "reviewer").get("/review/").get_data(as_text=True)
+    page = login(app, "reviewer").get("/review/").get_data(as_text=True)
     assert f"<td>{doc_id}</td>" in page and f"<td>{other}</td>" not in page
 
 
@@ -171,7 +139,7 @@ def test_review_queue_lists_submitted_documents(app, people):
 
 def test_soft_rule_warns_then_confirmed_value_is_flagged(app, people):
     doc_id = add_document(app, ["clerk"])
-    clerk = as_user(app, "clerk")
+    clerk = login(app, "clerk")
     data = {"full_name": "Old, Olga", "sex": "female", "age": "120"}
     response = save_row(clerk, doc_id, table="register_person", **data)
     assert response.status_code == 200
@@ -184,7 +152,7 @@ def test_soft_rule_warns_then_confirmed_value_is_flagged(app, people):
         flag = db.session.scalars(sa.select(QualityFlag)).one()
         assert flag.field == "age" and flag.status == "open" and flag.document_id == doc_id
         flag_id = flag.id
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     assert "above the expected maximum" in reviewer.get("/review/quality").get_data(as_text=True)
     assert reviewer.post(f"/review/flags/{flag_id}/clear").status_code == 303
     with app.app_context():
@@ -194,7 +162,7 @@ def test_soft_rule_warns_then_confirmed_value_is_flagged(app, people):
 
 def test_required_before_submit_warns_and_can_be_confirmed(app, people):
     doc_id = add_document(app, ["clerk"])
-    clerk = as_user(app, "clerk")
+    clerk = login(app, "clerk")
     assert save_row(clerk, doc_id, table="register_person", full_name="No, Sex"
                     ).status_code == 303
     response = clerk.post(f"/work/documents/{doc_id}/submit")
@@ -211,27 +179,14 @@ def test_required_before_submit_warns_and_can_be_confirmed(app, people):
 def test_probable_duplicates_across_documents(app, people):
     first = add_document(app, ["clerk"])
     second = add_document(app, ["clerk"])
-    clerk = as_user(app, "clerk")
+    clerk = login(app, "clerk")
     save_row(clerk, first, string_column="SAME-1", integer_column="1")
     save_row(clerk, second, string_column="same-1", integer_column="2")
-    page = as_user(app, "reviewer").get("/review/quality").get_data(as_text=True)
+    page = login(app, "reviewer").get("/review/quality").get_data(as_text=True)
     assert "same-1" in page
 
 
 # --- double entry --------------------------------------------------------------------------------
-
-def double_entered(app, difference=True):
-    doc_id = add_document(app, ["clerk", "clerk2"], double=True)
-    a, b = as_user(app, "clerk"), as_user(app, "clerk2")
-    assert save_row(a, doc_id, string_column="D1", integer_column="10").status_code == 404
-    for client, number in ((a, "10"), (b, "11" if difference else "10")):
-        response = client.post(f"/work/documents/{doc_id}/entry/testDB",
-                               data={"string_column": "D1", "integer_column": number})
-        assert response.status_code == 303, response.get_data(as_text=True)[:500]
-        client.post(f"/work/documents/{doc_id}/entry/register_person",
-                    data={"full_name": "Doe, Jane", "sex": "female"})
-    return doc_id, a, b
-
 
 def test_double_entry_keeps_clerks_apart_and_compares(app, people):
     doc_id, a, b = double_entered(app)
@@ -259,7 +214,7 @@ def test_reviewer_resolves_differences_into_the_entry_tables(app, people):
     doc_id, a, b = double_entered(app)
     a.post(f"/work/documents/{doc_id}/submit")
     b.post(f"/work/documents/{doc_id}/submit")
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     page = reviewer.get(f"/review/documents/{doc_id}/compare").get_data(as_text=True)
     assert 'class="table-warning difference" data-field="integer_column"' in page
     with app.app_context():
@@ -288,12 +243,12 @@ def test_reviewer_resolves_differences_into_the_entry_tables(app, people):
 
 def test_double_entry_needs_two_clerks(app, people):
     with app.app_context():
-        n = next(_counter)
+        n = next(_names)
         (result,) = docs.add_files([IncomingFile(f"d{n}.pdf", pdf_document(f"d{n}", []))],
                                    get_storage(), actor=None, max_bytes=10_000_000,
                                    double_entry=True)
         doc_id = result.document.id
-    admin = as_user(app, "admin")
+    admin = login(app, "admin")
     with app.app_context():
         clerk_id = find_user("clerk").id
     admin.post("/documents/assign", data={"document_id": doc_id, "clerk_id": clerk_id})
@@ -303,7 +258,7 @@ def test_double_entry_needs_two_clerks(app, people):
 # --- sampled re-entry ----------------------------------------------------------------------------
 
 def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
-    admin = as_user(app, "admin")
+    admin = login(app, "admin")
     assert admin.post("/review/settings", data={"percent": "abc"}).status_code == 422
     assert admin.post("/review/settings", data={"percent": "101"}).status_code == 422
     assert admin.post("/review/settings", data={"percent": "100"}).status_code == 303
@@ -314,8 +269,9 @@ def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
         assert sorted(a.clerk_id for a in doc.assignments) == sorted(
             [find_user("clerk").id, find_user("clerk2").id])
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
-    second = as_user(app, "clerk2")
-    assert "S1" not in second.get(f"/work/documents/{doc_id}").get_data(as_text=True)
+    second = login(app, "clerk2")
+    blind = second.get(f"/work/documents/{doc_id}").get_data(as_text=True)
+    assert ">S1<" not in blind and 'value="S1"' not in blind  # (a random token may hold "S1")
     second.post(f"/work/documents/{doc_id}/entry/testDB",
                 data={"string_column": "S1", "integer_column": "6"})
     assert second.post(f"/work/documents/{doc_id}/submit").status_code == 303
@@ -323,5 +279,39 @@ def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
         fields = db.session.scalars(sa.select(Discrepancy.field)).all()
         # integer 5 vs 6; the first entry's date was filled in on saving, the second left empty
         assert "integer_column" in fields and set(fields) <= {"integer_column", "date_column"}
-    assert re.search(r"differ", as_user(app, "reviewer").get(
+    assert re.search(r"differ", login(app, "reviewer").get(
         f"/review/documents/{doc_id}/compare").get_data(as_text=True))
+
+
+def test_rows_only_one_clerk_typed_are_differences_to_keep_or_drop(app, people):
+    """clerk types D1 and D2, clerk2 types D1 and D3 (D1 alike): D2 and D3 are whole-row
+    differences; the reviewer keeps D2 and drops D3."""
+    doc_id = add_document(app, ["clerk", "clerk2"], double=True)
+    a, b = login(app, "clerk"), login(app, "clerk2")
+    for client, keys in ((a, ("D1", "D2")), (b, ("D1", "D3"))):
+        for key in keys:
+            response = client.post(f"/work/documents/{doc_id}/entry/testDB",
+                                   data={"string_column": key, "integer_column": "7"})
+            assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
+    assert document(app, doc_id).status == "submitted"
+    with app.app_context():
+        comparison = db.session.get(Comparison, doc_id)
+        assert comparison.differences == 2
+        found = {d.match_key: d for d in db.session.scalars(sa.select(Discrepancy))}
+    assert sorted(found) == ["key:D2", "key:D3"]
+    assert {(k, d.field, d.value_a, d.value_b) for k, d in found.items()} == {
+        ("key:D2", "__row__", "present", None), ("key:D3", "__row__", None, "present")}
+
+    reviewer = login(app, "reviewer")
+    page = reviewer.get(f"/review/documents/{doc_id}/compare").get_data(as_text=True)
+    assert "D2" in page and "D3" in page
+    assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
+    keep_d2_drop_d3 = {f"choice-{found['key:D2'].id}": "a", f"choice-{found['key:D3'].id}": "a"}
+    assert reviewer.post(f"/review/documents/{doc_id}/compare",
+                         data=keep_d2_drop_d3).status_code == 303
+    with app.app_context():
+        written = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
+                                               TestDB.document_id)
+                                     .order_by(TestDB.string_column)).all()
+    assert [tuple(r) for r in written] == [("D1", 7, doc_id), ("D2", 7, doc_id)]

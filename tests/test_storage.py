@@ -28,9 +28,9 @@ from app.storage import (
     storage_from_setting,
 )
 from config import PROJECT_ROOT, ConfigError
+from tests.helpers import login
 
 KEY = "0123456789abcdef0123456789abcdef.pdf"
-PASSWORD = "correct-horse-battery"
 BUCKET = "portal-documents"
 
 
@@ -178,13 +178,6 @@ def s3_app(app, s3, users):
     with s3_app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def login(app, username):
-    client = app.test_client()
-    assert client.post("/login", data={"username": username,
-                                       "password": PASSWORD}).status_code == 303
-    return client
 
 
 def upload(client, *files):

@@ -14,14 +14,14 @@ from app.extensions import db
 from app.models import TestDB
 from app.services import tallies
 from app.services.accounts import find_user
-from tests.test_import import run_import, write_csv
-from tests.test_review import (  # noqa: F401  (people is a fixture)
+from tests.helpers import (
     add_document,
-    as_user,
     double_entered,
-    people,
+    login,
+    run_import,
     save_row,
     submitted_document,
+    write_csv,
 )
 
 pytestmark = pytest.mark.usefixtures("people")
@@ -53,7 +53,7 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
     # single entry: rows saved, edited, deleted; submitted, returned, submitted again, approved
     doc_id, clerk = submitted_document(app, rows=(("K1", "1"), ("K2", "2")))
     assert_in_step(app, "a submit")
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     assert reviewer.post(f"/review/documents/{doc_id}/return",
                          data={"comment": "K2 is wrong"}).status_code == 303
     assert_in_step(app, "a return")
@@ -85,7 +85,7 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
 
     # assignments handed over and taken back
     other = add_document(app, ["clerk"])
-    admin = as_user(app, "admin")
+    admin = login(app, "admin")
     with app.app_context():
         clerk2_id = find_user("clerk2").id
     assert admin.post(f"/documents/{other}/reassign", data={
@@ -132,7 +132,7 @@ def test_rows_written_around_the_portal_appear_at_the_next_recount(app):
 
 
 def test_the_dashboard_rebuilds_the_counts_when_they_are_due(app, monkeypatch):
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     assert reviewer.get("/dashboard/").status_code == 200  # none yet: built now
     with app.app_context():
         with db.engine.connect() as conn:
@@ -152,7 +152,7 @@ def test_the_dashboard_rebuilds_the_counts_when_they_are_due(app, monkeypatch):
 
 def test_recounts_can_be_left_to_the_command(app, monkeypatch):
     app.config["DASHBOARD_RECOUNT_MINUTES"] = 0
-    reviewer = as_user(app, "reviewer")
+    reviewer = login(app, "reviewer")
     reviewer.get("/dashboard/")  # the very first build still happens
     with app.app_context():
         with db.engine.begin() as conn:
@@ -174,7 +174,7 @@ def test_saves_during_a_recount_are_neither_lost_nor_counted_twice(app, make_use
         make_user(name, "clerk")
     with app.app_context():
         tallies.recount()
-    clients = [as_user(app, name) for name in names]
+    clients = [login(app, name) for name in names]
     failures: list[str] = []
 
     def save_rows(index: int) -> None:

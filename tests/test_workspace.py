@@ -16,15 +16,7 @@ from app.models import Assignment, AuditEvent, Document, Draft, RegisterPerson, 
 from app.services import documents as docs
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-
-PASSWORD = "correct-horse-battery"
-
-
-def login(app, username: str):
-    client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 303
-    return client
+from tests.helpers import login
 
 
 def add(app, name: str, content: bytes, *, to: list[str] = ()) -> int:

@@ -2,7 +2,14 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from app.admin import bp
-from app.admin.forms import ActiveForm, CreateUserForm, EndSessionsForm, ResetPasswordForm, RoleForm
+from app.admin.forms import (
+    ActiveForm,
+    CreateUserForm,
+    EndSessionsForm,
+    ResetPasswordForm,
+    RoleForm,
+)
+from app.errors import status_for
 from app.extensions import db
 from app.models.user import User
 from app.security import roles_required
@@ -32,7 +39,7 @@ def create_user():
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return _users_page(form, 422 if exc.status_code == 409 else exc.status_code)
+        return _users_page(form, status_for(exc, form=True))
     flash(f"User {user.username} ({user.role}) created.", "success")
     return redirect(url_for("admin.users"), code=303)
 
@@ -66,7 +73,7 @@ def change_role(user_id: int):
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return _detail_page(user, role_form=form, status=exc.status_code)
+        return _detail_page(user, role_form=form, status=status_for(exc, form=True))
     flash(f"{user.username} is now {user.role}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
@@ -83,7 +90,7 @@ def reset_password(user_id: int):
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return _detail_page(user, password_form=form, status=exc.status_code)
+        return _detail_page(user, password_form=form, status=status_for(exc, form=True))
     flash(f"Password of {user.username} reset; their sessions were logged out.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
@@ -101,7 +108,7 @@ def set_active(user_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _detail_page(user, status=exc.status_code)
+        return _detail_page(user, status=status_for(exc))
     flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 

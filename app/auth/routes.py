@@ -7,6 +7,7 @@ from app import kept_input
 from app.auth import bp, devices
 from app.auth.forms import ChangePasswordForm, EndSessionsForm, LoginForm, SetupForm
 from app.auth.session import current_token, start_session
+from app.errors import headers_for, status_for
 from app.extensions import db
 from app.security import login_required, public
 from app.services import accounts, sessions
@@ -44,7 +45,7 @@ def login():
     except Throttled as exc:
         db.session.rollback()
         page = render_template("auth/login.html", form=form, error=exc.message)
-        return page, 429, {"Retry-After": str(exc.retry_after)}
+        return page, status_for(exc), headers_for(exc)
     except Invalid as exc:
         db.session.rollback()
         return render_template("auth/login.html", form=form, error=exc.message), 401
@@ -88,7 +89,7 @@ def setup(token: str):
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return render_template("auth/setup.html", form=form), exc.status_code
+        return render_template("auth/setup.html", form=form), status_for(exc, form=True)
     session.clear()
     start_session(user)
     flash(f"Admin account {user.username} created. Welcome!", "success")

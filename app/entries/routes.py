@@ -17,6 +17,7 @@ from app.entries.views import (
 from app.entry_tables import display
 from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
 from app.entry_tables.registry import entry_tables
+from app.errors import status_for
 from app.extensions import db
 from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.kept_input import keeps_input
@@ -24,7 +25,7 @@ from app.models.document import Document
 from app.models.entry import ROW_STATUSES
 from app.security import handle_csrf_error, login_required, may_resend
 from app.services import accounts, audit, drafts, entries, flags, quality
-from app.services.errors import DomainError, Invalid, NotFound
+from app.services.errors import DomainError, NotFound
 from app.web import attach_error, bounded_int
 from app.workspace.render import (
     is_htmx,
@@ -100,10 +101,10 @@ def create(table_name: str):
         return redirect(url_for(".edit", table_name=table.name, key=exc.row_key), code=303)
     except DomainError as exc:
         db.session.rollback()
-        if exc.status_code in {403, 404}:
-            abort(exc.status_code, exc.message)
+        if status_for(exc, form=True) in {403, 404}:
+            raise  # the error page (app/errors), not the form
         attach_error(form, exc)
-        return _invalid_create(table, form, document, 422)
+        return _invalid_create(table, form, document, status_for(exc, form=True))
     return _created(table, row, document, warnings, rows_before)
 
 
@@ -150,10 +151,7 @@ def _document_or_404():
     document_id = bounded_int(raw)
     if document_id is None:
         abort(404)
-    try:
-        return entries.check_document_entry(document_id, current_user)
-    except DomainError as exc:
-        abort(exc.status_code, exc.message)
+    return entries.check_document_entry(document_id, current_user)  # errors: app/errors
 
 
 def _invalid_create(table, form, document, status, warnings=None):
@@ -205,8 +203,7 @@ def edit(table_name: str):
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
-        return _refused_edit(table, row, form, exc.status_code if exc.status_code != 400
-                             else 422)
+        return _refused_edit(table, row, form, status_for(exc, form=True))
     message = f"Saved changes to {table.label} row {key}."
     document = _panel_document(row)
     if document is not None:
@@ -258,7 +255,7 @@ def delete(table_name: str):
         entries.delete_row(table, key, actor=current_user, reason=request.form.get("reason", ""))
     except DomainError as exc:
         db.session.rollback()
-        status = 422 if isinstance(exc, Invalid) else exc.status_code
+        status = status_for(exc, form=True)
         if document is not None:
             return render_panel(document, table, mode="delete", row=row, error=exc.message,
                                 status=status)
@@ -303,7 +300,7 @@ def save_draft(table_name: str):
                                        payload.get("data"), draft_fields(table),
                                        token if isinstance(token, str) else None)
     except DomainError as exc:
-        return jsonify(error=type(exc).__name__, message=exc.message), exc.status_code
+        return jsonify(error=type(exc).__name__, message=exc.message), status_for(exc)
     if draft is None:
         return jsonify(saved=False, already_saved=True)
     return jsonify(saved=True, at=draft.updated_at.isoformat())
@@ -371,10 +368,7 @@ def _keep_posted_as_draft() -> None:
 
 
 def _row_or_404(table, key):
-    try:
-        return entries.get_row(table, key, current_user)
-    except NotFound:
-        abort(404)
+    return entries.get_row(table, key, current_user)  # NotFound answers 404 (app/errors)
 
 
 def _int(text):

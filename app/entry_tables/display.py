@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.entry_tables.fields import written_format
+from app.entry_tables.fields import write_time, written_format
 from app.entry_tables.forms import column_choices, python_type
 from app.entry_tables.registry import get_entry_table
 
@@ -21,7 +21,7 @@ OTHER_TABLES = {"documents": "Documents", "field_queries": "Queries",
                 "quality_flags": "Quality flags", "users": "Users"}
 
 
-def show(value: Any, column: sa.Column) -> str:
+def show(value: Any, column: sa.Column[Any]) -> str:
     """One stored value of `column` as text for a page ("" for no value)."""
     if value is None:
         return ""
@@ -37,10 +37,12 @@ def show(value: Any, column: sa.Column) -> str:
         return written_format(column.info).write(_naive_utc(value), exact=False)
     if isinstance(value, dt.date):
         return written_format(column.info).write(value)
+    if isinstance(value, dt.time):
+        return write_time(value, exact=False)
     return str(value)
 
 
-def label(subject: sa.Column | str, field: str | None = None) -> str:
+def label(subject: sa.Column[Any] | str, field: str | None = None) -> str:
     """The name a person reads: a column's `info` label (else a tidied column name); given a
     table name, the entry table's label, and with a field, "Table label · Field label"."""
     if isinstance(subject, sa.Column):
@@ -71,7 +73,7 @@ def row_label(row_key: str | None, table_name: str) -> str:
     return row_key
 
 
-def from_snapshot(value: Any, column: sa.Column | None) -> Any:
+def from_snapshot(value: Any, column: sa.Column[Any] | None) -> Any:
     """A value as the audit trail keeps it (JSON: ISO text for times, text for decimals)
     back as the column's Python value; datetimes as naive UTC, so that one instant spelt
     with or without "+00:00" compares equal."""
@@ -83,6 +85,8 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
             return _naive_utc(dt.datetime.fromisoformat(value))
         if kind is dt.date:
             return dt.date.fromisoformat(value)
+        if kind is dt.time:
+            return dt.time.fromisoformat(value)
         if kind is Decimal:
             return Decimal(value)
     except (ValueError, InvalidOperation):
@@ -91,7 +95,7 @@ def from_snapshot(value: Any, column: sa.Column | None) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _choice_labels(column: sa.Column) -> dict[str, str]:
+def _choice_labels(column: sa.Column[Any]) -> dict[str, str]:
     """The labels the form offers for a column's choices (the same words in every page)."""
     return dict(column_choices(column) or ())
 

@@ -217,10 +217,42 @@ class WrittenDateTimeField(WrittenDateField):
             raise ValueError(f"{hour}:{minute} is not a time of day.") from None
         return dt.datetime.combine(day, time)
 
-    def format(self, value: dt.datetime) -> str:
-        if value.tzinfo is not None:  # stored as UTC; shown and typed as UTC
+    def format(self, value: dt.date) -> str:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:  # UTC, shown as UTC
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return self.written.write(value)
+
+
+TIME_HINT = "HH:MM"
+TIME_MESSAGE = f"Use the format {TIME_HINT} (24-hour), for example 14:05."
+
+
+def write_time(value: dt.time, exact: bool = True) -> str:
+    """A time of day as HH:MM, with its seconds (and fraction, when exact) if any."""
+    text = f"{value.hour:02d}:{value.minute:02d}"
+    if value.second or (exact and value.microsecond):
+        text += f":{value.second:02d}"
+    if exact and value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+class TimeOfDayField(ParsedField):
+    """A time of day typed as HH:MM (24-hour); seconds and a fraction may follow."""
+
+    def parse(self, text: str) -> dt.time:
+        match = TIME_REGEX.fullmatch(text)
+        if match is None:
+            raise ValueError(TIME_MESSAGE)
+        hour, minute, second, fraction = match.groups()
+        try:
+            return dt.time(int(hour), int(minute), int(second or 0),
+                           int((fraction or "0").ljust(6, "0")))
+        except ValueError:
+            raise ValueError(f"{text} is not a time of day.") from None
+
+    def format(self, value: dt.time) -> str:
+        return write_time(value)
 
 
 class TrimmedStringField(StringField):

@@ -2,11 +2,12 @@
 
 Numbers and dates are text inputs parsed on the server (exactly what was typed, or a message).
 Validators mirror the database: String(n) gets MaxChars(n) (no maxlength), Integer the 32-bit range,
-Numeric(p, s) its digits, dates the calendar and the years every backend stores; NOT NULL
-columns are required. `Column.info` adds: label, help, placeholder, choices, min, max,
-pattern (+ pattern_message), format (a date column's written format, e.g. "DD/MM/YYYY" or
-"DD/MM/YYYY HH:MM"; ISO by default, and ISO is always accepted too) and the soft rules
-expected_min / expected_max.
+Numeric(p, s) its digits, dates the calendar and the years every backend stores, Time a time of
+day (HH:MM); NOT NULL columns are required. Any other type (Interval, JSON, LargeBinary, Uuid,
+...) is refused with an error naming the model, the column and the type. `Column.info` adds:
+label, help, placeholder, choices, min, max, pattern (+ pattern_message), format (a date
+column's written format, e.g. "DD/MM/YYYY" or "DD/MM/YYYY HH:MM"; ISO by default, and ISO is
+always accepted too) and the soft rules expected_min / expected_max.
 """
 
 from __future__ import annotations
@@ -21,14 +22,23 @@ from typing import Any
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField, TextAreaField
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, not in stubs
+    BooleanField,
+    Field,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 from app.entry_tables.fields import (
+    TIME_HINT,
     MaxChars,
     StrictDecimalField,
     StrictFloatField,
     StrictIntegerField,
+    TimeOfDayField,
     TrimmedStringField,
     WrittenDateField,
     WrittenDateTimeField,
@@ -36,7 +46,7 @@ from app.entry_tables.fields import (
     not_blank,
     written_format,
 )
-from app.entry_tables.registry import EntryTable
+from app.entry_tables.registry import EntryTable, entry_tables
 from app.services import drafts
 
 INT32 = (-2_147_483_648, 2_147_483_647)
@@ -47,7 +57,7 @@ TEXT_MAX_CHARS = 16_000
 LONG_TEXT_MAX_CHARS = 1_000_000
 
 
-class EntryFormBase(FlaskForm):
+class EntryFormBase(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
     """Hidden fields every entry form carries.
 
     The CSRF token is checked once, for every POST, by CSRFProtect (app/extensions.py); the
@@ -65,16 +75,26 @@ class EntryFormBase(FlaskForm):
     confirm_warnings = BooleanField("I checked these values against the document: save them")
 
 
+def check_entry_tables() -> None:
+    """Build every entry table's form now: a column type the converter refuses stops the app
+    (and `flask db migrate`) at start, naming the model, column and type."""
+    for table in entry_tables():
+        entry_form_class(table)
+
+
 @lru_cache(maxsize=64)
 def entry_form_class(table: EntryTable) -> type[EntryFormBase]:
     """The form class for an entry table, built once."""
     attrs: dict[str, Any] = {}
     for position, column in enumerate(table.data_columns):
-        attrs[column.key] = field_for_column(column, autofocus=position == 0)
+        try:
+            attrs[column.key] = field_for_column(column, autofocus=position == 0)
+        except UnsupportedColumnType as exc:
+            raise UnsupportedColumnType(column, exc.kind, table.model.__name__) from None
     return type(f"{table.model.__name__}Form", (EntryFormBase,), attrs)
 
 
-def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
+def field_for_column(column: sa.Column[Any], autofocus: bool = False) -> Field:
     """One WTForms field for one column, dispatched on the column's type."""
     info = column.info
     required = column_required(column)
@@ -102,12 +122,12 @@ def field_for_column(column: sa.Column, autofocus: bool = False) -> Field:
     return _typed_field(column, kwargs, required)
 
 
-def column_required(column: sa.Column) -> bool:
+def column_required(column: sa.Column[Any]) -> bool:
     """A value must be typed: NOT NULL and neither a default nor a server default."""
     return not column.nullable and column.server_default is None and column.default is None
 
 
-def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> Field:
+def _typed_field(column: sa.Column[Any], kwargs: dict[str, Any], required: bool) -> Field:
     kind = python_type(column)
     info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
     if kind is bool:
@@ -129,11 +149,33 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
     if kind is Decimal:
         _number_range(info, validators)
         render_kw.update(_TYPED_TEXT, inputmode="decimal")
-        return StrictDecimalField(precision=column.type.precision, scale=column.type.scale,
-                                  **kwargs)
+        return StrictDecimalField(precision=getattr(column.type, "precision", None),
+                                  scale=getattr(column.type, "scale", None), **kwargs)
     if kind in (dt.datetime, dt.date):
         return _date_field(column, kwargs, with_time=kind is dt.datetime)
-    return _text_field(column, kwargs)
+    if kind is dt.time:
+        return _time_field(kwargs)
+    if kind is str:
+        return _text_field(column, kwargs)
+    raise UnsupportedColumnType(column, kind)
+
+
+class UnsupportedColumnType(TypeError):
+    """An entry table has a column the form cannot hold: refused, rather than guessed at."""
+
+    def __init__(self, column: sa.Column[Any], kind: type | None, model: str | None = None) -> None:
+        self.column, self.kind = column, kind
+        table = column.table.name if isinstance(column.table, sa.Table) else "?"
+        where = f"model {model}, table {table}" if model else f"table {table}"
+        held = kind.__name__ if kind is not None else "no Python type"
+        super().__init__(
+            f"entry table ({where}): column {column.key!r} has type {column.type!r} ({held}), "
+            f"which an entry form cannot hold. Supported: {SUPPORTED_TYPES}; or give the "
+            "column info={'choices': [...]}.")
+
+
+SUPPORTED_TYPES = ("String, Text, Integer, BigInteger, SmallInteger, Float, Numeric, Boolean, "
+                   "Date, DateTime, Time, Enum")
 
 
 # Numbers and dates are typed as text: a native number or date input turns "12e", "4O" or a
@@ -141,7 +183,7 @@ def _typed_field(column: sa.Column, kwargs: dict[str, Any], required: bool) -> F
 _TYPED_TEXT = {"type": "text", "autocomplete": "off", "spellcheck": "false"}
 
 
-def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> Field:
+def _date_field(column: sa.Column[Any], kwargs: dict[str, Any], with_time: bool) -> Field:
     written = written_format(column.info)
     hint = written.hint(with_time)
     # No inputmode: a phone's numeric keypad lacks the separators ("-", "/", ":", space).
@@ -156,7 +198,16 @@ def _date_field(column: sa.Column, kwargs: dict[str, Any], with_time: bool) -> F
     return field_class(written=written, **kwargs)
 
 
-def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
+def _time_field(kwargs: dict[str, Any]) -> Field:
+    kwargs["render_kw"].update(_TYPED_TEXT)
+    kwargs["render_kw"].setdefault("placeholder", TIME_HINT)
+    kwargs["render_kw"]["data-format"] = TIME_HINT
+    sentence = f"Type it as {TIME_HINT} (24-hour), for example 14:05."
+    kwargs["description"] = " ".join(filter(None, [kwargs["description"], sentence]))
+    return TimeOfDayField(**kwargs)
+
+
+def _text_field(column: sa.Column[Any], kwargs: dict[str, Any]) -> Field:
     info, render_kw, validators = column.info, kwargs["render_kw"], kwargs["validators"]
     length = getattr(column.type, "length", None)
     if isinstance(column.type, sa.Text) or length is None:
@@ -178,7 +229,7 @@ def _text_field(column: sa.Column, kwargs: dict[str, Any]) -> Field:
     return TrimmedStringField(**kwargs)
 
 
-def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
+def column_choices(column: sa.Column[Any]) -> list[tuple[str, str]] | None:
     """(stored value, label) of a column with choices (info or Enum); None for the others."""
     if column.info.get("choices"):
         return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
@@ -191,14 +242,20 @@ def column_choices(column: sa.Column) -> list[tuple[str, str]] | None:
 
 
 def _pairs(choices: Any) -> list[tuple[Any, Any]]:
-    return [c if isinstance(c, tuple | list) else (c, c) for c in choices]
+    return [(c[0], c[1]) if isinstance(c, tuple | list) else (c, c) for c in choices]
 
 
-def python_type(column: sa.Column) -> type | None:
-    """The Python type a column holds (through a TypeDecorator), or None when it has none."""
+def python_type(column: sa.Column[Any]) -> type | None:
+    """The Python type a column holds, or None when it has none. A TypeDecorator that names
+    its own (Interval: timedelta, stored as a DATETIME) wins over the type it is stored as."""
     column_type = column.type
-    if isinstance(column_type, sa.TypeDecorator):
-        column_type = column_type.impl_instance
+    kind = _own_python_type(column_type)
+    if isinstance(column_type, sa.TypeDecorator) and kind in (None, object):
+        kind = _own_python_type(column_type.impl_instance)
+    return kind
+
+
+def _own_python_type(column_type: sa.types.TypeEngine[Any]) -> type | None:
     try:
         return column_type.python_type
     except NotImplementedError:
@@ -226,7 +283,7 @@ def _number_range(info: dict[str, Any], validators: list[Any]) -> None:
     validators.append(NumberRange(min=low, max=high, message=message))
 
 
-def _is_long_text(column: sa.Column) -> bool:
+def _is_long_text(column: sa.Column[Any]) -> bool:
     variants = getattr(column.type, "_variant_mapping", {})
     return any(type(v).__name__ in {"LONGTEXT", "MEDIUMTEXT"} for v in variants.values())
 

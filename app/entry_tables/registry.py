@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.extensions import Base
 from app.models.entry import EntryMixin
 
 
@@ -15,7 +16,7 @@ from app.models.entry import EntryMixin
 class EntryTable:
     """One entry table as the portal sees it: its model and the columns a clerk types."""
 
-    model: type
+    model: type[Any]
     name: str
     label: str
     description: str
@@ -23,10 +24,11 @@ class EntryTable:
 
     @cached_property
     def table(self) -> sa.Table:
-        return self.model.__table__
+        table: sa.Table = self.model.__table__
+        return table
 
     @cached_property
-    def key_column(self) -> sa.Column:
+    def key_column(self) -> sa.Column[Any]:
         (column,) = self.table.primary_key.columns
         return column
 
@@ -37,13 +39,13 @@ class EntryTable:
         return isinstance(column.type, sa.Integer) and column.autoincrement in (True, "auto")
 
     @cached_property
-    def data_columns(self) -> list[sa.Column]:
+    def data_columns(self) -> list[sa.Column[Any]]:
         """The columns a clerk types, in table order (the key first when typed)."""
         return [c for c in self.table.columns
                 if not c.info.get("provenance") and not (c.primary_key and self.key_is_generated)]
 
     @cached_property
-    def provenance_columns(self) -> list[sa.Column]:
+    def provenance_columns(self) -> list[sa.Column[Any]]:
         return [c for c in self.table.columns if c.info.get("provenance")]
 
     def key_of(self, row: object) -> str:
@@ -52,14 +54,14 @@ class EntryTable:
 
 def entry_tables() -> list[EntryTable]:
     """Every registered entry table, by table name."""
-    return list(_entry_tables(len(db.Model.registry.mappers)))
+    return list(_entry_tables(len(Base.registry.mappers)))
 
 
 @lru_cache(maxsize=4)
 def _entry_tables(_mapper_count: int) -> tuple[EntryTable, ...]:
     tables = []
-    for mapper in db.Model.registry.mappers:
-        model = mapper.class_
+    for mapper in Base.registry.mappers:
+        model: Any = mapper.class_
         if not issubclass(model, EntryMixin):
             continue
         if len(model.__table__.primary_key.columns) != 1:

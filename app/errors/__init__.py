@@ -1,19 +1,64 @@
-"""Error pages in the site's layout; a 500 rolls the session back so the next request works."""
+"""Error pages in the site's layout; a 500 rolls the session back so the next request works.
+
+Also the one place that maps the services' domain errors to HTTP statuses, for every blueprint:
+`status_for` for a view that answers a refusal itself (a form shown again with the message), and
+a handler for the domain errors a view lets through (rolled back, the message on the error page).
+"""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    default_exceptions,
+)
 
 from app.errors import unavailable
+from app.extensions import db
 from app.request_log import request_id
+from app.services.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
 from app.services.outage import discard_session, is_unavailable
 
 log = logging.getLogger(__name__)
 
 HANDLED_CODES = (400, 403, 404, 405, 409, 413, 422, 429, 500, 503)
+
+# Checked in order, so a subclass (StaleVersion is a Conflict) answers as its family does.
+DOMAIN_STATUSES: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (Conflict, 409),
+    (Invalid, 422),
+    (Throttled, 429),
+)
+
+
+def status_for(error: DomainError, *, form: bool = False) -> int:
+    """The HTTP status that answers a domain error. An error about one input (`field`) is
+    422, and so is any other refusal of a form shown again (`form=True`): "an invalid form
+    answers 422"; what is missing, forbidden, conflicting or throttled keeps its own status."""
+    if error.field is not None:
+        return 422
+    status = next((code for kind, code in DOMAIN_STATUSES if isinstance(error, kind)), 400)
+    return 422 if form and status == 400 else status
+
+
+def headers_for(error: DomainError) -> dict[str, str]:
+    """Headers that go with the status: when to try again after a throttle."""
+    if isinstance(error, Throttled):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 def _wants_json() -> bool:
@@ -46,6 +91,13 @@ def _too_large() -> HTTPException:
         f"{config['MAX_UPLOAD_MB']} MB).")
 
 
+def handle_domain_error(error: DomainError):
+    """A domain error no view answered itself: rolled back, its message on the error page."""
+    db.session.rollback()
+    response, code = render_error(default_exceptions[status_for(error)](error.message))
+    return response, code, headers_for(error)
+
+
 def handle_unexpected(error: Exception):
     if is_unavailable(error):
         return unavailable.answer(error)
@@ -58,5 +110,6 @@ def handle_unexpected(error: Exception):
 def register(app: Flask) -> None:
     for code in HANDLED_CODES:
         app.register_error_handler(code, render_error)
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
     unavailable.register(app)

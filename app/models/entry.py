@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -23,6 +25,50 @@ def key_string(length: int) -> sa.types.TypeEngine[str]:
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
+def list_page_indexes(cls: type) -> tuple[sa.Index, ...]:
+    """Every filter a list page uses, followed by the key it sorts by: the index hands rows
+    over in order, so a page at a million rows costs what it costs at ten thousand (SQLite's
+    indexes end with the rowid, not the key, so the key is named here)."""
+    key = next((name for name, attr in vars(cls).items()
+                if isinstance(attr, MappedColumn) and attr.column.primary_key), None)
+    if key is None:
+        raise TypeError(f"entry table {cls.__name__}: declare its primary key in the model's "
+                        "own body, with mapped_column(..., primary_key=True)")
+    name = cls.__tablename__  # type: ignore[attr-defined]
+    return (
+        sa.Index(f"ix_{name}_status_key", "status", key),
+        sa.Index(f"ix_{name}_entered_by_key", "entered_by_id", key),
+        sa.Index(f"ix_{name}_document_key", "document_id", key),
+        sa.Index(f"ix_{name}_entered_by_updated", "entered_by_id", "updated_at"),
+        # The panel beside a document: a clerk's rows of it, newest first, and their count,
+        # read from the index alone, however many rows the document has.
+        sa.Index(f"ix_{name}_document_clerk_created", "document_id", "entered_by_id",
+                 "created_at", key),
+    )
+
+
+def merge_table_args(cls: type, own: object) -> tuple[Any, ...]:
+    """The list-page indexes followed by a model's own `__table_args__` (a tuple of schema
+    items, optionally ending with a dict of table options, or a dict alone; or a declared_attr
+    returning one of those)."""
+    if isinstance(own, declared_attr):
+        own = own.fget(cls)
+    if isinstance(own, dict):
+        return (*list_page_indexes(cls), own)
+    if not isinstance(own, tuple):
+        raise TypeError(
+            f"entry table {cls.__name__}: __table_args__ must be a tuple (indexes, constraints, "
+            f"optionally a dict of table options last) or a dict, not {type(own).__name__}; "
+            "EntryMixin adds its list-page indexes to it")
+    indexes = list_page_indexes(cls)
+    taken = {index.name for index in indexes}
+    clash = [item.name for item in own if isinstance(item, sa.Index) and item.name in taken]
+    if clash:
+        raise TypeError(f"entry table {cls.__name__}: index name(s) {', '.join(clash)} are "
+                        "EntryMixin's own list-page indexes; name yours otherwise")
+    return (*indexes, *own)
+
+
 class EntryMixin:
     """Provenance columns for an entry table. All nullable or defaulted, so rows inserted by
     the researcher's own SQL stay valid. Subclassing this registers the model as an entry table."""
@@ -31,24 +77,19 @@ class EntryMixin:
     __entry_description__: str | None = None
     __entry_multi_row__: bool = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A model's own __table_args__ would hide the mixin's directive below, and with it the
+        # list-page indexes: merge the two instead (the model's items after the mixin's).
+        own = cls.__dict__.get("__table_args__")
+        if own is not None:
+            # Evaluated when the model is mapped, as the mixin's own directive is.
+            cls.__table_args__ = declared_attr.directive(  # type: ignore[assignment]
+                functools.partial(merge_table_args, own=own))
+        super().__init_subclass__(**kwargs)
+
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[sa.Index, ...]:
-        # Every filter a list page uses, followed by the key it sorts by: the index hands rows
-        # over in order, so a page at a million rows costs what it costs at ten thousand
-        # (SQLite's indexes end with the rowid, not the key, so the key is named here).
-        key = next(name for name, attr in vars(cls).items()
-                   if isinstance(attr, MappedColumn) and attr.column.primary_key)
-        name = cls.__tablename__
-        return (
-            sa.Index(f"ix_{name}_status_key", "status", key),
-            sa.Index(f"ix_{name}_entered_by_key", "entered_by_id", key),
-            sa.Index(f"ix_{name}_document_key", "document_id", key),
-            sa.Index(f"ix_{name}_entered_by_updated", "entered_by_id", "updated_at"),
-            # The panel beside a document: a clerk's rows of it, newest first, and their count,
-            # read from the index alone, however many rows the document has.
-            sa.Index(f"ix_{name}_document_clerk_created", "document_id", "entered_by_id",
-                     "created_at", key),
-        )
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return list_page_indexes(cls)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, object]:

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import entry_tables, get_entry_table
+from app.errors import status_for
 from app.extensions import db
 from app.models.document import Document
 from app.models.quality import Comparison, QualityFlag
@@ -76,7 +77,7 @@ def approve(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _document_page(doc, status=exc.status_code)
+        return _document_page(doc, status=status_for(exc))
     flash(f"Document #{doc.id} approved; its rows are now read-only for the clerk.", "success")
     if following is not None:
         return redirect(url_for(".document", document_id=following.id), code=303)
@@ -95,7 +96,7 @@ def return_document(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _document_page(doc, status=exc.status_code)
+        return _document_page(doc, status=status_for(exc))
     flash(f"Document #{doc.id} returned to the clerk.", "success")
     return redirect(url_for(".queue"), code=303)
 
@@ -112,7 +113,7 @@ def open_query(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         return _document_page(doc, ask=cell, errors={exc.field or "question": exc.message},
-                              status=exc.status_code)
+                              status=status_for(exc))
     flash(f"Query #{query.id} opened; the clerk sees it beside the field.", "success")
     return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query.id}"),
                     code=303)
@@ -144,7 +145,7 @@ def _query_step(query_id: int, step: str):
     except DomainError as exc:
         db.session.rollback()
         return _document_page(doc, errors={f"query-{query_id}": exc.message},
-                              status=exc.status_code)
+                              status=status_for(exc))
     flash(f"Query #{query_id} {'closed' if step == 'close' else 're-opened'}.", "success")
     return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query_id}"),
                     code=303)
@@ -165,7 +166,7 @@ def resolve_flag(flag_id: int):
             flash(exc.message, "error")
             return redirect(url_for(".quality"), code=303)
         return _document_page(db.get_or_404(Document, flag.document_id),
-                              errors={f"flag-{flag_id}": exc.message}, status=exc.status_code)
+                              errors={f"flag-{flag_id}": exc.message}, status=status_for(exc))
     flash(f"Flag {outcome}.", "success")
     if flag.document_id is None:
         return redirect(url_for(".quality"), code=303)
@@ -178,10 +179,7 @@ def resolve_flag(flag_id: int):
 def correct(table_name: str):
     table = get_entry_table(table_name) or abort(404)
     key = request.args.get("key")
-    try:
-        row = entries.get_row(table, key, current_user)
-    except NotFound:
-        abort(404)
+    row = entries.get_row(table, key, current_user)  # NotFound answers 404 (app/errors)
     if request.method == "GET":
         form = entry_form_class(table)(formdata=None, obj=row, version=row.version)
         return _correct_page(table, row, form)
@@ -234,7 +232,7 @@ def compare(document_id: int):
         return _compare_page(doc, errors=exc.errors, message=exc.message, status=422)
     except DomainError as exc:
         db.session.rollback()
-        return _compare_page(doc, message=exc.message, status=exc.status_code)
+        return _compare_page(doc, message=exc.message, status=status_for(exc))
     flash(f"Differences resolved: {made} reconciled row(s) written to the entry tables. "
           "Approve the document when it looks right.", "success")
     return redirect(url_for(".document", document_id=doc.id), code=303)
@@ -262,10 +260,7 @@ def quality_page():
 @bp.post("/flags/<int:flag_id>/clear")
 @roles_required(*STAFF)
 def clear_flag(flag_id: int):
-    try:
-        quality.clear_flag(flag_id, current_user)
-    except NotFound:
-        abort(404)
+    quality.clear_flag(flag_id, current_user)  # NotFound answers 404 (app/errors)
     flash("Flag cleared.", "success")
     return redirect(url_for(".quality"), code=303)
 

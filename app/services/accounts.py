@@ -302,7 +302,8 @@ def redeem_setup_token(token: str, username: str, password: str) -> User:
 def _live_setup_token(token: str) -> SetupToken | None:
     if not token or len(token) > 128:
         return None
-    record = db.session.scalar(sa.select(SetupToken).where(SetupToken.token_hash == _hash(token)))
+    record: SetupToken | None = db.session.scalar(
+        sa.select(SetupToken).where(SetupToken.token_hash == _hash(token)))
     if record is None or record.used_at is not None or record.expires_at <= utcnow():
         return None
     return record

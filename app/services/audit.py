@@ -28,7 +28,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def snapshot(row: Any, columns: list[sa.Column]) -> dict[str, Any]:
+def snapshot(row: Any, columns: list[sa.Column[Any]]) -> dict[str, Any]:
     return {c.key: to_jsonable(getattr(row, c.key)) for c in columns}
 
 

@@ -24,7 +24,7 @@ from app.services.exports import kind_of
 KIND_NAMES = {
     "text": "text", "int": "whole number", "float": "number", "decimal": "decimal number",
     "bool": "yes/no (true or false)", "date": "date (YYYY-MM-DD)",
-    "datetime": "date and time (ISO 8601)", "time": "time of day (HH:MM:SS)",
+    "datetime": "date and time (ISO 8601)", "time": "time of day (HH:MM, 24-hour)",
 }
 PROVENANCE_HELP = {
     "document_id": "The document the row was typed from (documents.id).",
@@ -109,10 +109,10 @@ def table_fields(table: EntryTable, dialect: sa.Dialect | None = None) -> list[C
     return fields
 
 
-def _data_field(table: EntryTable, column: sa.Column,
+def _data_field(table: EntryTable, column: sa.Column[Any],
                 dialect: sa.Dialect | None) -> CodebookField:
     unbound = field_for_column(column)
-    kwargs = unbound.kwargs
+    kwargs = unbound.kwargs  # type: ignore[attr-defined]  # outside a form: an UnboundField
     length = next((v for v in kwargs["validators"] if isinstance(v, Length)), None)
     number = next((v for v in kwargs["validators"] if isinstance(v, NumberRange)), None)
     pattern = next((v for v in kwargs["validators"] if isinstance(v, Regexp)), None)
@@ -132,7 +132,7 @@ def _data_field(table: EntryTable, column: sa.Column,
         unique=bool(column.primary_key or column.unique))
 
 
-def _provenance_field(table: EntryTable, column: sa.Column,
+def _provenance_field(table: EntryTable, column: sa.Column[Any],
                       dialect: sa.Dialect | None) -> CodebookField:
     return CodebookField(
         table.name, column.key, column.key.replace("_", " ").capitalize(), "provenance",
@@ -141,20 +141,21 @@ def _provenance_field(table: EntryTable, column: sa.Column,
         default=_default(column), help=PROVENANCE_HELP.get(column.key, "Set by the portal."))
 
 
-def _type_name(column: sa.Column, kind: str) -> str:
+def _type_name(column: sa.Column[Any], kind: str) -> str:
     if kind == "choice":
         return "choice"
     name = KIND_NAMES.get(kind, kind)
     if kind == "datetime" and isinstance(column.type, UTCDateTime):
         return "date and time, UTC (ISO 8601)"
-    if kind == "decimal" and getattr(column.type, "scale", None) is not None:
-        return f"{name}, {column.type.scale} decimal places"
+    scale = getattr(column.type, "scale", None)
+    if kind == "decimal" and scale is not None:
+        return f"{name}, {scale} decimal places"
     if kind == "text" and getattr(column.type, "length", None) is None:
         return "long text"
     return name
 
 
-def _sql_type(column: sa.Column, dialect: sa.Dialect | None) -> str:
+def _sql_type(column: sa.Column[Any], dialect: sa.Dialect | None) -> str:
     if dialect is None:
         return str(column.type)
     try:
@@ -163,14 +164,14 @@ def _sql_type(column: sa.Column, dialect: sa.Dialect | None) -> str:
         return str(column.type)
 
 
-def _default(column: sa.Column) -> str | None:
+def _default(column: sa.Column[Any]) -> str | None:
     default = column.default
     if default is None:
         return None
     if default.is_callable:
-        name = getattr(default.arg, "__name__", "")
+        name = getattr(getattr(default, "arg", None), "__name__", "")
         return "the time of saving" if "utcnow" in name or name == "<lambda>" else name
-    return str(default.arg)
+    return str(getattr(default, "arg", ""))
 
 
 # --- output ----------------------------------------------------------------------------------

@@ -332,8 +332,8 @@ def submit(document: Document, clerk: User, *, confirm_missing: bool = False) ->
     db.session.commit()
 
 
-def _entered_rows(document_id: int, clerk_id: int) -> dict[str, list[tuple[str, dict]]]:
-    result: dict[str, list[tuple[str, dict]]] = {}
+def _entered_rows(document_id: int, clerk_id: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    result: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for table in entry_tables():
         model = table.model
         rows = db.session.scalars(sa.select(model).where(model.document_id == document_id,

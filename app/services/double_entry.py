@@ -159,7 +159,8 @@ def compare(document: Document) -> Comparison:
     return comparison
 
 
-def _discrepancy(document, table, match_key, field_name, value_a, value_b) -> Discrepancy:
+def _discrepancy(document: Document, table: EntryTable, match_key: str, field_name: str,
+                 value_a: str | None, value_b: str | None) -> Discrepancy:
     return Discrepancy(document_id=document.id, table_name=table.name, match_key=match_key[:255],
                        field=field_name, value_a=value_a, value_b=value_b, resolved=False)
 
@@ -248,8 +249,10 @@ def _decisions(found: dict[Any, Discrepancy], choices: dict[int, tuple[str, str]
 
 
 def _final_rows(tables: list[TableComparison], found: dict[Any, Discrepancy],
-                decided: dict[int, tuple[str, str]]):
-    rows, errors = [], {}
+                decided: dict[int, tuple[str, str]]
+                ) -> tuple[list[tuple[EntryTable, dict[str, Any]]], dict[str, str]]:
+    rows: list[tuple[EntryTable, dict[str, Any]]] = []
+    errors: dict[str, str] = {}
     for comparison in tables:
         table = comparison.table
         for pair in comparison.pairs:
@@ -261,6 +264,8 @@ def _final_rows(tables: list[TableComparison], found: dict[Any, Discrepancy],
                     continue  # the reviewer dropped a row only one clerk saw
             else:
                 base = pair.a
+            if base is None:
+                continue  # never: a pair without a whole-row difference has both rows
             texts = {c.key: as_text(base.get(c.key)) for c in table.data_columns}
             for column in table.data_columns:
                 d = found.get((table.name, pair.match_key, column.key))
@@ -288,9 +293,10 @@ def validate_texts(table: EntryTable, texts: dict[str, str]) -> tuple[dict[str, 
     return form_values(table, form, creating=True), {}
 
 
-def entry_for_submit(document_id: int, clerk_id: int) -> dict[str, list[tuple[str, dict]]]:
+def entry_for_submit(document_id: int,
+                     clerk_id: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """A clerk's double-entry rows by table, for the before-submit checks."""
-    result: dict[str, list[tuple[str, dict]]] = {}
+    result: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for table in entry_tables():
         result[table.name] = [(f"#{r.position}", json.loads(r.data))
                               for r in own_rows(document_id, clerk_id, table.name)]

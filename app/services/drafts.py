@@ -80,7 +80,8 @@ def load_draft(user_id: int, scope: str) -> Draft | None:
 
 
 def draft_values(draft: Draft) -> dict[str, str]:
-    return json.loads(draft.data)
+    values: dict[str, str] = json.loads(draft.data)
+    return values
 
 
 def has_input(draft: Draft) -> bool:

@@ -240,13 +240,14 @@ def _insert(table: EntryTable, row: Any) -> None:
         value = getattr(row, column.key)
         default = column.default
         if value is None and default is not None and (default.is_scalar or default.is_callable):
-            value = default.arg(None) if default.is_callable else default.arg
+            arg = getattr(default, "arg", None)
+            value = arg(None) if default.is_callable and callable(arg) else arg
             setattr(row, column.key, value)
         if value is not None:
             values[column.key] = value
     result = db.session.connection().execute(table.table.insert(), values)
     if table.key_is_generated and getattr(row, table.key_column.key) is None:
-        setattr(row, table.key_column.key, result.inserted_primary_key[0])
+        setattr(row, table.key_column.key, (result.inserted_primary_key or [None])[0])
 
 
 def _refuse_if_read_only(row: Any, actor: User, *, correcting: bool = False) -> None:
@@ -379,7 +380,7 @@ def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
     return Page(rows, usernames, page, page_size, has_next)
 
 
-def sortable_columns(table: EntryTable) -> dict[str, sa.Column]:
+def sortable_columns(table: EntryTable) -> dict[str, sa.Column[Any]]:
     """Columns a list may be sorted by: the key and those leading an index (fast at any size)."""
     columns = {table.key_column.key: table.key_column}
     for column in table.table.columns:

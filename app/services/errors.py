@@ -1,12 +1,14 @@
-"""The small family of domain errors that services raise and views translate."""
+"""The small family of domain errors that services raise and views translate.
+
+Which HTTP status each one answers is decided in one place, app/errors (`status_for`), for
+every blueprint: services know nothing of HTTP."""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A rule of the portal refused the request; the message is safe to show."""
-
-    status_code = 400
+    """A rule of the portal refused the request; the message is safe to show. `field` names
+    the input the message is about, when it is about one."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -15,23 +17,23 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status_code = 404
+    """No such thing, or none the actor may know of."""
 
 
 class PermissionDenied(DomainError):
-    status_code = 403
+    """The actor may not do this (now)."""
 
 
 class Conflict(DomainError):
-    status_code = 409
+    """The state changed, or clashes with the request (a row changed meanwhile, a last admin)."""
 
 
 class Invalid(DomainError):
-    status_code = 422
+    """A value given is not acceptable."""
 
 
 class Throttled(DomainError):
-    status_code = 429
+    """Too many attempts: try again after `retry_after` seconds."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

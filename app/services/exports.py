@@ -93,7 +93,7 @@ def export_spec(table: EntryTable, *, with_provenance: bool = False,
     return ExportSpec(table, own, status)
 
 
-def _export_column(column: sa.Column) -> ExportColumn:
+def _export_column(column: sa.Column[Any]) -> ExportColumn:
     kind = kind_of(column)
     if kind != "datetime":
         return ExportColumn(column.key, column, kind)
@@ -115,7 +115,7 @@ class sort_key(FunctionElement[Any]):  # noqa: N801 - reads like a SQL function
 
 @compiles(sort_key)
 def _sort_key(element: sort_key, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
+    return str(compiler.process(element.clauses, **kw))
 
 
 @compiles(sort_key, "sqlite")
@@ -154,7 +154,7 @@ def _iso_postgresql(element: iso_datetime_text, compiler: Any, **kw: Any) -> str
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
 
 
-def kind_of(column: sa.Column) -> str:
+def kind_of(column: sa.Column[Any]) -> str:
     """How a column's values are written (and read back by the import)."""
     column_type = column.type
     if isinstance(column_type, sa.TypeDecorator):

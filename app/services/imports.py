@@ -125,7 +125,7 @@ def _shown(value: Any) -> str | None:
 class Target:
     """A table column filled from one position of the file."""
 
-    column: sa.Column
+    column: sa.Column[Any]
     position: int
     kind: str
     utc: bool  # a UTCDateTime column: an offset in the text is turned into UTC
@@ -183,7 +183,7 @@ def _sha256(source: IO[bytes]) -> str:
 
 # --- the header ------------------------------------------------------------------------------
 
-def importable_columns(table: EntryTable) -> list[sa.Column]:
+def importable_columns(table: EntryTable) -> list[sa.Column[Any]]:
     """Columns a file may fill: what the form has, plus a generated key (kept when given)."""
     return ([table.key_column] if table.key_is_generated else []) + list(table.data_columns)
 
@@ -197,7 +197,8 @@ def map_header(table: EntryTable, header: list[str], report: ImportReport) -> li
     ignorable = {n.casefold() for n in PROVENANCE_NAMES} | {
         c.key.casefold() for c in table.provenance_columns}
     targets: dict[str, Target] = {}
-    unknown, ignored = [], []
+    unknown: list[str] = []
+    ignored: list[str] = []
     for position, raw in enumerate(header):
         name = str(raw).strip()
         column = exact.get(name)
@@ -379,7 +380,7 @@ def _flush(table: EntryTable, targets: list[Target], key_target: Target | None,
     if key_target is not None:
         index = targets.index(key_target)
         rows_by_key = {values[index]: number for number, values in chunk}
-        for key in sorted(_existing_keys(table, list(rows_by_key)), key=rows_by_key.get):
+        for key in sorted(_existing_keys(table, list(rows_by_key)), key=lambda k: rows_by_key[k]):
             report.add(rows_by_key[key], key_target.name, "A row with this key exists already "
                        "in the table.", key)
     if report.ok and not report.dry_run:

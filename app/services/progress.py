@@ -65,11 +65,12 @@ def keyed_rows_per_document(document_ids: list[int], clerk_id: int) -> dict[int,
 
 def rows_for_document(document_id: int) -> dict[str, int]:
     """Rows of one document per entry table label."""
-    counts = {}
+    counts: dict[str, int] = {}
     for table in entry_tables():
         model = table.model
         counts[table.label] = db.session.scalar(
-            sa.select(sa.func.count()).select_from(model).where(model.document_id == document_id))
+            sa.select(sa.func.count()).select_from(model).where(model.document_id == document_id)
+        ) or 0
     return counts
 
 

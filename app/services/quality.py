@@ -62,7 +62,7 @@ def missing_before_submit(document_id: int, clerk: User,
                           values_by_table: dict[str, list[tuple[str, dict[str, Any]]]]
                           ) -> list[tuple[str, str | None, Warning]]:
     """Fields marked required_before_submit left empty in the clerk's rows of a document."""
-    missing = []
+    missing: list[tuple[str, str | None, Warning]] = []
     for table in entry_tables():
         required = [c for c in table.data_columns if c.info.get("required_before_submit")]
         for key, values in values_by_table.get(table.name, []):

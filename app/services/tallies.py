@@ -97,8 +97,9 @@ def _upsert(dialect: str) -> Any:
     if dialect in {"mysql", "mariadb"}:
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-        stmt = mysql_insert(TALLIES)
-        return stmt.on_duplicate_key_update(n=n + stmt.inserted.n)
+        mysql_stmt = mysql_insert(TALLIES)
+        return mysql_stmt.on_duplicate_key_update(n=n + mysql_stmt.inserted.n)
+    stmt: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -221,7 +222,7 @@ def count_return(document_id: int) -> None:
         sa.select(AuditEvent.actor_id, sa.func.min(AuditEvent.at))
         .where(*_document_events(document_id, "submit"), AuditEvent.actor_id.is_not(None))
         .group_by(AuditEvent.actor_id)).all()
-    add({(CLERK, clerk_id, "returned"): 1 for clerk_id, first in first_submits
+    add({(CLERK, _clerk(clerk_id), "returned"): 1 for clerk_id, first in first_submits
          if last_return is None or last_return < first})
 
 

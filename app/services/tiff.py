@@ -9,6 +9,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -66,7 +67,8 @@ def _check_value(order: str, data: bytes, entry: int) -> None:
         _unpack(f"{order}{size}s", data, _unpack(order + "I", data, entry + 8))
 
 
-def _unpack(fmt: str, data: bytes, at: int) -> int:
+def _unpack(fmt: str, data: bytes, at: int) -> Any:
+    """The first value at `at` (a number, or bytes for an "s" format)."""
     try:
         return struct.unpack_from(fmt, data, at)[0]
     except struct.error:

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import get_entry_table
+from app.errors import status_for
 from app.extensions import db
 from app.form_input import checks_text_at_field, invalid_utf8_fields
 from app.kept_input import keeps_input
@@ -93,7 +94,7 @@ def answer_query(query_id: int):
     except DomainError as exc:
         db.session.rollback()
         return render_workspace(doc, query_errors={query_id: exc},
-                                status=exc.status_code)
+                                status=status_for(exc))
     flash(f"Your answer to query #{query_id} was sent to the reviewer"
           + (" and the value corrected." if query.corrected_to is not None else "."), "success")
     return redirect(url_for(".document", document_id=doc.id, _anchor="field-queries"), code=303)

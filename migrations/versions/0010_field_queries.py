@@ -6,7 +6,7 @@ Indexes: double_entry_rows.created_at (rows today per clerk), comparisons.create
 audit_events (table_name, action, at, actor_id) (agreement per week on the dashboard).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 09:00:00.000000
 
 """
@@ -19,7 +19,7 @@ TABLE_OPTIONS = {'mysql_charset': 'utf8mb4', 'mysql_collate': 'utf8mb4_unicode_c
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """freezes and freeze_jobs: immutable, checksummed versions of the data, and their progress
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-03 09:00:00.000000
 
 """
@@ -16,7 +16,7 @@ TABLE_OPTIONS = {'mysql_charset': 'utf8mb4', 'mysql_collate': 'utf8mb4_unicode_c
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -4,10 +4,11 @@ Fixtures
 - `browser` (session): one headless Chromium for the whole run. Skipped when Chromium is missing
   (CHROMIUM_PATH, default /usr/bin/chromium); with REQUIRE_BROWSER=1 that is a failure instead.
 - `live_server` (function): the app built by `create_app` (TestingConfig, CSRF *enabled*) on a
-  fresh, migrated SQLite file in the test's tmp_path, served by werkzeug on 127.0.0.1:<free port>
-  in a daemon thread. Per-test scope: every test starts from an empty database, so no cleanup is
-  needed. `.url` is "http://127.0.0.1:PORT", `.app` the Flask app (use `with
-  live_server.app.app_context():` to seed rows, or `live_server.app.test_cli_runner()`).
+  fresh, migrated SQLite file in the test's tmp_path (a copy of one file migrated once per
+  process), served by werkzeug on 127.0.0.1:<free port> in a daemon thread. Per-test scope:
+  every test starts from an empty database, so no cleanup is needed. `.url` is
+  "http://127.0.0.1:PORT", `.app` the Flask app (use `with live_server.app.app_context():` to
+  seed rows, or `live_server.app.test_cli_runner()`).
 - `page` (function): a page in its own browser context (laptop viewport 1366x800, 10 s default
   timeout, base_url = live_server.url, so `page.goto("/login")` works).
 - `new_page` (function): a factory for more isolated pages (each its own context, so its own
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
+from tests.helpers import E2E_PASSWORD, VIEWPORT, log_in  # noqa: F401  (log_in: re-exported)
 
 E2E_DIR = Path(__file__).resolve().parent
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -50,7 +53,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1366, "height": 800}
 DEFAULT_TIMEOUT_MS = 10_000
 ARTIFACTS_DIR = "test-artifacts"
 
@@ -127,18 +129,39 @@ def backend() -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at the head revision, migrated once per process for every live server."""
+    folder = tmp_path_factory.mktemp("e2e-template")
+    path = folder / "portal-e2e.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "DOCUMENT_STORAGE": str(folder)})
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    return path
+
+
+def copy_sqlite_file(source: Path, target: Path) -> None:
+    """Copy a database through SQLite's backup API (safe whatever is left in its WAL)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(migrated_sqlite_file: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """The portal on a fresh migrated SQLite file, served over real HTTP with CSRF enabled."""
+    database = tmp_path / "portal-e2e.db"
+    copy_sqlite_file(migrated_sqlite_file, database)
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal-e2e.db'}",
+            "DATABASE_URL": f"sqlite:///{database}",
             "DOCUMENT_STORAGE": str(tmp_path / "documents"),
             "WTF_CSRF_ENABLED": True,
         }
     )
-    with app.app_context():
-        upgrade()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server",
@@ -218,7 +241,6 @@ def _save_artifacts(item: pytest.Item, pages: list[Any]) -> list[str]:
 
 # --- users ----------------------------------------------------------------------------------------
 
-E2E_PASSWORD = "browser-test-password"
 
 
 @pytest.fixture
@@ -232,15 +254,6 @@ def live_user(live_server: LiveServer) -> Callable[..., str]:
             return create_user(username, password, role).username
 
     return make
-
-
-def log_in(page: Any, username: str, password: str = E2E_PASSWORD) -> None:
-    """Log in through the real form, typing like a person (key presses, not `fill`)."""
-    page.goto("/login")
-    page.locator("[name=username]").press_sequentially(username)
-    page.locator("[name=password]").press_sequentially(password)
-    page.press("[name=password]", "Enter")
-    page.wait_for_selector("#nav-user")
 
 
 # --- accessibility (axe-core) ---------------------------------------------------------------------

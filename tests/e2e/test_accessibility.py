@@ -27,7 +27,8 @@ from app.services import double_entry, entries, quality, review
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.e2e.conftest import AXE_JS, VIEWPORT, axe_violations, log_in
+from tests.e2e.conftest import AXE_JS, axe_violations
+from tests.helpers import VIEWPORT, log_in
 
 PHONE = {"width": 390, "height": 844}
 LONG_KEY = "REG-" + "0123456789" * 13  # 134 characters without a space: must wrap, not scroll

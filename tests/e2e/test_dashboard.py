@@ -3,7 +3,7 @@ or losing the scroll position, and is still a complete page with JavaScript off.
 
 from __future__ import annotations
 
-from tests.e2e.conftest import VIEWPORT, log_in
+from tests.helpers import VIEWPORT, log_in
 
 ROWS_TODAY = "document.querySelector('tr[data-clerk=\"kim\"] [data-metric=\"rows_today\"]')"
 

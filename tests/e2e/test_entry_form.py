@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Draft, TestDB
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 
 def _rows(live_server):
@@ -18,7 +18,9 @@ def test_keyboard_only_entry_saves_and_opens_a_fresh_form(page, live_server, liv
     live_user("clerk1")
     log_in(page, "clerk1")
     page.goto("/data/testDB/new")
-    assert page.evaluate("document.activeElement.name") == "string_column"  # autofocus
+    # Autofocus may land after the load event: wait for it rather than read it at once.
+    page.wait_for_function("document.activeElement && document.activeElement.name === "
+                           "'string_column'")
     page.keyboard.type("KB-1")
     page.keyboard.press("Tab")
     page.keyboard.type("42")
@@ -28,7 +30,8 @@ def test_keyboard_only_entry_saves_and_opens_a_fresh_form(page, live_server, liv
     page.wait_for_selector(".alert-success")
     assert "Saved Test values row KB-1" in page.inner_text(".alert-success")
     assert page.input_value("[name=string_column]") == ""  # a fresh form for the next row
-    assert page.evaluate("document.activeElement.name") == "string_column"
+    page.wait_for_function("document.activeElement && document.activeElement.name === "
+                           "'string_column'")
     assert _rows(live_server)["KB-1"].integer_column == 42
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 NAV_BY_ROLE = {
     "clerk": {"Home"},

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from tests.e2e.conftest import VIEWPORT, log_in
+from tests.helpers import VIEWPORT, log_in
 
 SCREENSHOTS = "/tmp/values-{}.png"
 

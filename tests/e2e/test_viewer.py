@@ -16,7 +16,7 @@ from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 PAGE_SIZE = (612, 792)  # pixels; Pillow writes the PDF at 72 dpi, so also points
 SCREENSHOTS = os.environ.get("VIEWER_SCREENSHOTS", "/tmp")

@@ -11,7 +11,7 @@ from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 
 def _add_documents(live_server, clerk: str, count: int) -> list[int]:

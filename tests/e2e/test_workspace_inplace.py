@@ -15,7 +15,7 @@ from app.services import documents as docs
 from app.services.accounts import find_user
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.e2e.conftest import E2E_PASSWORD, log_in
+from tests.helpers import E2E_PASSWORD, log_in
 
 SHOTS = "/tmp"
 
