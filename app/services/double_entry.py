@@ -275,9 +275,9 @@ def _final_rows(tables: list[TableComparison], found: dict[Any, Discrepancy],
             values, problems = validate_texts(table, texts)
             for field_name, message in problems.items():
                 d = found.get((table.name, pair.match_key, field_name))
-                column = table.table.columns.get(field_name)
+                named = table.table.columns.get(field_name)
                 errors[str(d.id) if d else f"{table.name}|{pair.match_key}"] = (
-                    f"{display.label(column) if column is not None else field_name}: "
+                    f"{display.label(named) if named is not None else field_name}: "
                     f"{message}")
             if not problems:
                 rows.append((table, values))
