@@ -234,7 +234,7 @@ def test_show_prints_the_written_format_yes_no_and_choice_labels(app):
         assert display.label(person["age"]) == "Age (years)"
         assert display.label("register_person", "age") == "Register: people · Age (years)"
         assert display.label("testDB") == "Test values"
-        assert display.label("gone_table", "x") == "gone_table · x"
+        assert display.label("gone_table", "x") == "Gone table · x"  # readable, never raw
 
 
 def test_history_compares_values_not_time_zone_spellings(app, clerk):

@@ -121,8 +121,10 @@ def test_a_freeze_holds_exactly_the_rows_committed_before_it_began(app, seeded):
                 entries.create_row(table, {"string_column": "NEW-1", "integer_column": 1,
                                            "date_column": WHEN}, actor=admin)
                 row = db.session.get(TestDB, "A-1")
+                # A-1 is approved: it changes only by a reviewer's correction, with a reason.
                 entries.update_row(table, "A-1", {"integer_column": 43}, actor=admin,
-                                   expected_version=row.version)
+                                   expected_version=row.version, action="correct",
+                                   reason="checked against the scan")
                 db.session.execute(sa.update(TestDB).where(TestDB.string_column == "D-4")
                                    .values(status="approved"))
                 db.session.execute(sa.delete(TestDB).where(TestDB.string_column == "B-2 «ü»"))

@@ -19,14 +19,8 @@ from app.services import tallies
 from app.services.accounts import find_user
 from app.services.dashboard import build_dashboard
 from tests.conftest import count_statements
-from tests.test_review import (  # noqa: F401  (people is a fixture)
-    add_document,
-    as_user,
-    double_entered,
-    people,
-    save_row,
-    submitted_document,
-)
+from tests.helpers import add_document, double_entered, save_row, submitted_document
+from tests.helpers import login as as_user
 
 pytestmark = pytest.mark.usefixtures("people")
 

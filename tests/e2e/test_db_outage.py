@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.database import drop_all_tables
 from app.documents.samples import pdf_document
 from app.extensions import db
 from app.services import documents as docs
@@ -25,6 +26,7 @@ from app.services.uploads import IncomingFile
 from app.storage import get_storage
 from bench._faults import TcpProxy
 from tests.e2e.conftest import E2E_PASSWORD, LiveServer, log_in
+from tests.helpers import worker_database
 
 SHOTS = "/tmp"
 
@@ -36,7 +38,8 @@ def mysql_url() -> str:
         if os.environ.get("REQUIRE_DB_SERVERS", "") in {"1", "true", "yes"}:
             pytest.fail("TEST_MYSQL_URL is not set, but REQUIRE_DB_SERVERS=1")
         pytest.skip("TEST_MYSQL_URL is not set: the outage test needs MariaDB behind a proxy")
-    return url
+    # A database of its own per test process, built from empty below.
+    return worker_database(url, "outage_" + os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
 
 @pytest.fixture
@@ -59,6 +62,7 @@ def live_server(tmp_path: Path, mysql_url: str, proxy: TcpProxy) -> Iterator[Liv
     storage = str(tmp_path / "documents")
     direct = create_app({"DATABASE_URL": mysql_url, "DOCUMENT_STORAGE": storage})
     with direct.app_context():
+        drop_all_tables(db.engine)
         upgrade()
     _clear(direct)
     proxied_url = make_url(mysql_url).set(host="127.0.0.1", port=proxy.port)
