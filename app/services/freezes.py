@@ -300,27 +300,15 @@ def _table_entry(table: EntryTable, spec: exports.ExportSpec, member: str, count
 
 def raw_csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: exports.ExportSpec,
                    step: Callable[[int], None]) -> Iterator[str]:
-    """CSV of the rows exactly as stored (the export's value formatting, no formula guard);
-    calls step(rows) after each partition."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(spec.header)
-    converters = exports._converters(spec, exports.TEXT_FORMATTERS)
-    for rows in partitions:
-        if not converters:
-            writer.writerows(rows)
-        for row in rows if converters else ():
-            values = list(row)
-            for i, convert in converters:
-                if values[i] is not None:
-                    values[i] = convert(values[i])
-            writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        step(len(rows))
-    if buffer.tell():
-        yield buffer.getvalue()
+    """CSV of the rows exactly as stored (the export's own writer, raw: no formula guard);
+    calls step(rows) once each partition has been written."""
+
+    def stepped() -> Iterator[Sequence[Sequence[Any]]]:
+        for rows in partitions:
+            yield rows
+            step(len(rows))
+
+    return exports.csv_chunks(stepped(), spec, raw=True)
 
 
 def write_member(archive: zipfile.ZipFile, member: str, chunks: Iterator[str]) -> str:
