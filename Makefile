@@ -50,8 +50,11 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+LINT_PATHS = app config.py flask_backend_with_aws.py migrations tests bench examples
+
 lint: install-dev
-	$(BIN)/ruff check app config.py flask_backend_with_aws.py migrations/env.py tests bench examples
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
 
 bench: install-dev

@@ -36,6 +36,8 @@ def _env_seconds(name: str, default: int) -> int:
     if seconds < 0:
         raise ConfigError(f"{name} must be 0 or more seconds, got {seconds}.")
     return seconds
+
+
 def _env_positive(name: str, default: int) -> int:
     value = _env_int(name, default)
     if value < 1:

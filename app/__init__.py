@@ -51,8 +51,9 @@ def configure_app(app: Flask, test_config: dict[str, Any] | None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = url.render_as_string(hide_password=False)
     app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config.get("DATABASE_SSL_CA"),
-                                                    database_timeouts(app.config)))
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(url, app.config.get("DATABASE_SSL_CA"), database_timeouts(app.config)),
+    )
     read_database.configure(app)
 
 

@@ -111,15 +111,15 @@ class Timeouts:
     connect: int = CONNECT_TIMEOUT_SECONDS
 
 
-def engine_options(url: URL, ssl_ca: str | None,
-                   timeouts: Timeouts | None = None) -> dict[str, Any]:
+def engine_options(
+    url: URL, ssl_ca: str | None, timeouts: Timeouts | None = None
+) -> dict[str, Any]:
     """Engine keyword arguments for the backend named by url."""
     timeouts = timeouts or Timeouts()
     backend = url.get_backend_name()
     # Typed values never reach the logs through SQL error messages.
     if backend == "sqlite":
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                "hide_parameters": True}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, "hide_parameters": True}
     if ssl_ca:
         _check_ca_file(ssl_ca)  # PostgreSQL too, not only MySQL's SSLContext below
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
@@ -150,8 +150,7 @@ def _mysql_init_command(lock_seconds: int) -> str:
     if lock_seconds:
         # Row locks (InnoDB) and table / metadata locks (LOCK TABLES, FLUSH TABLES WITH READ
         # LOCK, ALTER), whose wait is a year by default.
-        command += (f", innodb_lock_wait_timeout={lock_seconds}"
-                    f", lock_wait_timeout={lock_seconds}")
+        command += f", innodb_lock_wait_timeout={lock_seconds}, lock_wait_timeout={lock_seconds}"
     return command
 
 
@@ -172,7 +171,8 @@ class TimedPgConnection(psycopg.Connection[Any]):
             self.pgconn.finish()
             raise psycopg.OperationalError(
                 f"no answer from the database within {self.read_timeout:g} s "
-                "(DATABASE_READ_TIMEOUT); the connection was closed") from None
+                "(DATABASE_READ_TIMEOUT); the connection was closed"
+            ) from None
 
 
 def install_postgres_read_timeout(engine: Engine, seconds: int) -> None:
@@ -266,8 +266,9 @@ def drop_all_tables(engine: Engine) -> None:
 
 def database_timeouts(config: Mapping[str, Any]) -> Timeouts:
     """The Timeouts named by the app's DATABASE_*_TIMEOUT settings."""
-    return Timeouts(read=int(config.get("DATABASE_READ_TIMEOUT", 30)),
-                    write=int(config.get("DATABASE_WRITE_TIMEOUT", 30)),
-                    lock=int(config.get("DATABASE_LOCK_TIMEOUT", 10)),
-                    connect=int(config.get("DATABASE_CONNECT_TIMEOUT",
-                                           CONNECT_TIMEOUT_SECONDS)))
+    return Timeouts(
+        read=int(config.get("DATABASE_READ_TIMEOUT", 30)),
+        write=int(config.get("DATABASE_WRITE_TIMEOUT", 30)),
+        lock=int(config.get("DATABASE_LOCK_TIMEOUT", 10)),
+        connect=int(config.get("DATABASE_CONNECT_TIMEOUT", CONNECT_TIMEOUT_SECONDS)),
+    )

@@ -91,11 +91,15 @@ def doctor_command() -> None:
             report.line("FAIL", failure.step, failure.fix)
         else:  # a query after the connection failed: say what the driver said, no traceback
             report.line("FAIL", "database query", str(getattr(failure, "orig", None) or failure))
-        click.echo("Summary: the database is NOT usable; apply the fix above, then run "
-                   "`flask doctor` again.")
+        click.echo(
+            "Summary: the database is NOT usable; apply the fix above, then run "
+            "`flask doctor` again."
+        )
         sys.exit(1)
-    click.echo(f"Summary: the database is usable ({report.oks} ok, "
-               f"{report.warnings} warning{'s' if report.warnings != 1 else ''}).")
+    click.echo(
+        f"Summary: the database is usable ({report.oks} ok, "
+        f"{report.warnings} warning{'s' if report.warnings != 1 else ''})."
+    )
 
 
 def diagnose(app: Flask, report: Report) -> None:
@@ -128,8 +132,11 @@ def diagnose_read(app: Flask, report: Report) -> None:
     url = make_url(app.config["SQLALCHEMY_READ_URI"])
     read = Report(password=url.password, prefix="read replica: ")
     try:
-        read.ok("URL parses", f"{describe_url(url)} (from DATABASE_READ_URL: exports, "
-                              "downloads and freezes read here)")
+        read.ok(
+            "URL parses",
+            f"{describe_url(url)} (from DATABASE_READ_URL: exports, "
+            "downloads and freezes read here)",
+        )
         if url.get_backend_name() == "sqlite":
             check_sqlite_file(url, read)
         else:
@@ -148,12 +155,18 @@ def check_url(app: Flask, report: Report) -> URL:
     try:
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     except (ArgumentError, ValueError, KeyError):
-        raise StepFailed(step, f"expected something like {URL_EXAMPLE}; percent-encode @ : / in "
-                               "the password or set DATABASE_PASSWORD instead.") from None
+        raise StepFailed(
+            step,
+            f"expected something like {URL_EXAMPLE}; percent-encode @ : / in "
+            "the password or set DATABASE_PASSWORD instead.",
+        ) from None
     report.password = url.password
     if url.get_backend_name() != "sqlite" and not url.database:
-        raise StepFailed(step, f"{describe_url(url)} names no database: end the URL with "
-                               "/DBNAME, as in " + URL_EXAMPLE)
+        raise StepFailed(
+            step,
+            f"{describe_url(url)} names no database: end the URL with "
+            "/DBNAME, as in " + URL_EXAMPLE,
+        )
     source = "DATABASE_URL" if app.config.get("DATABASE_URL") else "the default: DATABASE_URL unset"
     report.ok(step, f"{describe_url(url)} (from {source})")
     return url
@@ -163,23 +176,36 @@ def check_sqlite_file(url: URL, report: Report) -> None:
     """Steps: the SQLite file exists and it and its folder are writable."""
     database = url.database or ""
     if database in {"", ":memory:"} or database.startswith("file:"):
-        report.warn("SQLite file", f"{database or 'in-memory'} is not a plain file path; "
-                                   "file checks skipped (an in-memory database keeps nothing)")
+        report.warn(
+            "SQLite file",
+            f"{database or 'in-memory'} is not a plain file path; "
+            "file checks skipped (an in-memory database keeps nothing)",
+        )
         return
     path = Path(database)
     folder = path.parent
     if not folder.is_dir():
-        raise StepFailed("SQLite file", f"the folder {folder} does not exist: create it "
-                                        f"(mkdir -p {folder}) or leave DATABASE_URL unset.")
+        raise StepFailed(
+            "SQLite file",
+            f"the folder {folder} does not exist: create it "
+            f"(mkdir -p {folder}) or leave DATABASE_URL unset.",
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StepFailed("folder writable", f"{folder} is not writable by this user; SQLite "
-                         "writes its -wal and -shm files beside the database: chown or chmod it.")
+        raise StepFailed(
+            "folder writable",
+            f"{folder} is not writable by this user; SQLite "
+            "writes its -wal and -shm files beside the database: chown or chmod it.",
+        )
     if not path.is_file():
-        raise StepFailed("SQLite file", f"{path} does not exist yet: run `flask db upgrade` "
-                                        "(it creates the file and every table).")
+        raise StepFailed(
+            "SQLite file",
+            f"{path} does not exist yet: run `flask db upgrade` "
+            "(it creates the file and every table).",
+        )
     if not os.access(path, os.R_OK | os.W_OK):
-        raise StepFailed("SQLite file", f"{path} is not readable and writable by this user: "
-                                        "chown or chmod it.")
+        raise StepFailed(
+            "SQLite file", f"{path} is not readable and writable by this user: chown or chmod it."
+        )
     report.ok("SQLite file", f"{path} ({path.stat().st_size} bytes)")
     report.ok("folder writable", str(folder))
 
@@ -220,11 +246,14 @@ def check_host(host: str, port: int, report: Report) -> None:
         addresses = resolve(host, port, TIMEOUT_SECONDS)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise StepFailed("host resolves", (
-            f"cannot resolve {host!r} ({reason}). Check the host in DATABASE_URL: for RDS copy "
-            "the endpoint from the console, the database's 'Connectivity & security' tab "
-            "(like mydb.abc123xyz.eu-west-1.rds.amazonaws.com), not the DB identifier."
-        )) from None
+        raise StepFailed(
+            "host resolves",
+            (
+                f"cannot resolve {host!r} ({reason}). Check the host in DATABASE_URL: for RDS copy "
+                "the endpoint from the console, the database's 'Connectivity & security' tab "
+                "(like mydb.abc123xyz.eu-west-1.rds.amazonaws.com), not the DB identifier."
+            ),
+        ) from None
     private = all(_is_private(address) for address in addresses)
     note = " (private: reachable only from inside its VPC)" if private else ""
     report.ok("host resolves", f"{host} -> {', '.join(addresses)}{note}")
@@ -253,39 +282,52 @@ def check_tcp(host: str, port: int, report: Report) -> None:
         with socket.create_connection((host, port), timeout=TIMEOUT_SECONDS):
             pass
     except ConnectionRefusedError:
-        raise StepFailed(step, (
-            f"{host}:{port} refused the connection: nothing listens on that port. Check the "
-            "port in DATABASE_URL (RDS: 3306 for MySQL, 5432 for PostgreSQL) and that the "
-            "server is running (RDS status 'Available')."
-        )) from None
+        raise StepFailed(
+            step,
+            (
+                f"{host}:{port} refused the connection: nothing listens on that port. Check the "
+                "port in DATABASE_URL (RDS: 3306 for MySQL, 5432 for PostgreSQL) and that the "
+                "server is running (RDS status 'Available')."
+            ),
+        ) from None
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        raise StepFailed(step, (
-            f"{host}:{port}: {reason} within {TIMEOUT_SECONDS} s; the packets are dropped, "
-            "which is what a security group does. Add an inbound rule to the RDS security "
-            f"group for TCP {port} from your IP (or from the app's security group), and set "
-            "'Publicly accessible' = Yes or run from inside the VPC."
-        )) from None
+        raise StepFailed(
+            step,
+            (
+                f"{host}:{port}: {reason} within {TIMEOUT_SECONDS} s; the packets are dropped, "
+                "which is what a security group does. Add an inbound rule to the RDS security "
+                f"group for TCP {port} from your IP (or from the app's security group), and set "
+                "'Publicly accessible' = Yes or run from inside the VPC."
+            ),
+        ) from None
     report.ok(step, f"{host}:{port} accepted a TCP connection")
 
 
-def doctor_engine(app: Flask, url: URL, engine_options: dict[str, Any] | None = None
-                  ) -> sa.Engine:
+def doctor_engine(app: Flask, url: URL, engine_options: dict[str, Any] | None = None) -> sa.Engine:
     """An engine built like the app's (TLS, init_command, pragmas) with short timeouts."""
     if engine_options is None:
         engine_options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-    options = {key: value for key, value in engine_options.items()
-               if not key.startswith("pool_") or key == "pool_pre_ping"}
+    options = {
+        key: value
+        for key, value in engine_options.items()
+        if not key.startswith("pool_") or key == "pool_pre_ping"
+    }
     options.pop("max_overflow", None)
     connect_args = dict(options.pop("connect_args", {}))
     backend = url.get_backend_name()
     if backend in MYSQL_BACKENDS:
-        connect_args.update(connect_timeout=TIMEOUT_SECONDS, read_timeout=QUERY_TIMEOUT_SECONDS,
-                            write_timeout=QUERY_TIMEOUT_SECONDS)
+        connect_args.update(
+            connect_timeout=TIMEOUT_SECONDS,
+            read_timeout=QUERY_TIMEOUT_SECONDS,
+            write_timeout=QUERY_TIMEOUT_SECONDS,
+        )
     elif backend == "postgresql":
         pg_options = connect_args.get("options", "")
-        connect_args.update(connect_timeout=TIMEOUT_SECONDS, options=(
-            f"{pg_options} -c statement_timeout={QUERY_TIMEOUT_SECONDS * 1000}").strip())
+        connect_args.update(
+            connect_timeout=TIMEOUT_SECONDS,
+            options=(f"{pg_options} -c statement_timeout={QUERY_TIMEOUT_SECONDS * 1000}").strip(),
+        )
     engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args, **options)
     if backend == "sqlite":
         install_sqlite_pragmas(engine)
@@ -322,16 +364,22 @@ def check_sqlite(app: Flask, url: URL, conn: sa.Connection, report: Report) -> N
     if journal == "wal" and foreign_keys == 1 and busy:
         report.ok("pragmas", found)
     else:
-        report.warn("pragmas", f"{found}; expected wal, 1 and a timeout. WAL needs a local "
-                               "disk (not a network share) and a writable folder; without it "
-                               "clerks saving at once see 'database is locked'.")
+        report.warn(
+            "pragmas",
+            f"{found}; expected wal, 1 and a timeout. WAL needs a local "
+            "disk (not a network share) and a writable folder; without it "
+            "clerks saving at once see 'database is locked'.",
+        )
     report.skip("TLS", "not used by SQLite (a local file)")
 
 
 def check_mysql(app: Flask, url: URL, conn: sa.Connection, report: Report) -> None:
     """Steps: TLS, then charset and sql_mode on a MySQL / MariaDB connection."""
-    status = dict(conn.exec_driver_sql(
-        "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')").all())
+    status = dict(
+        conn.exec_driver_sql(
+            "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')"
+        ).all()
+    )
     tls = f"{status['Ssl_version']}, {status['Ssl_cipher']}" if status.get("Ssl_cipher") else None
     check_tls(report, tls, app.config.get("DATABASE_SSL_CA"), _production(app), url.host)
     check_mysql_charset(url, conn, report)
@@ -341,36 +389,53 @@ def check_mysql_charset(url: URL, conn: sa.Connection, report: Report) -> None:
     """Step: utf8mb4 and a strict sql_mode on the app's connection; the database's default."""
     charset, sql_mode, db_charset = conn.exec_driver_sql(
         "SELECT @@character_set_connection, @@sql_mode, (SELECT DEFAULT_CHARACTER_SET_NAME "
-        "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE())").one()
+        "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE())"
+    ).one()
     strict = STRICT_MODES & set(str(sql_mode).split(","))
     if charset != "utf8mb4":
-        raise StepFailed("charset and sql_mode", f"character_set_connection is {charset}, not "
-                         "utf8mb4: the server is too old or forces a charset; use MySQL 8 / "
-                         "MariaDB 10.6+ with the default parameter group.")
+        raise StepFailed(
+            "charset and sql_mode",
+            f"character_set_connection is {charset}, not "
+            "utf8mb4: the server is too old or forces a charset; use MySQL 8 / "
+            "MariaDB 10.6+ with the default parameter group.",
+        )
     if not strict:
-        raise StepFailed("charset and sql_mode", f"sql_mode is {sql_mode!r}, without "
-                         "STRICT_ALL_TABLES or STRICT_TRANS_TABLES, so bad values would be "
-                         "truncated silently: set sql_mode in the RDS parameter group.")
-    report.ok("charset and sql_mode", f"character_set_connection=utf8mb4, sql_mode has "
-                                      f"{', '.join(sorted(strict))}")
+        raise StepFailed(
+            "charset and sql_mode",
+            f"sql_mode is {sql_mode!r}, without "
+            "STRICT_ALL_TABLES or STRICT_TRANS_TABLES, so bad values would be "
+            "truncated silently: set sql_mode in the RDS parameter group.",
+        )
+    report.ok(
+        "charset and sql_mode",
+        f"character_set_connection=utf8mb4, sql_mode has {', '.join(sorted(strict))}",
+    )
     if db_charset != "utf8mb4":
-        report.warn("database charset", (
-            f"{url.database!r} defaults to {db_charset}, and tables created by `flask db "
-            f"upgrade` inherit it: ALTER DATABASE `{url.database}` CHARACTER SET utf8mb4 "
-            "COLLATE utf8mb4_unicode_ci; before upgrading."))
+        report.warn(
+            "database charset",
+            (
+                f"{url.database!r} defaults to {db_charset}, and tables created by `flask db "
+                f"upgrade` inherit it: ALTER DATABASE `{url.database}` CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_unicode_ci; before upgrading."
+            ),
+        )
 
 
 def check_postgresql(app: Flask, url: URL, conn: sa.Connection, report: Report) -> None:
     """Steps: TLS, then the server encoding on a PostgreSQL connection."""
     row = conn.exec_driver_sql(
-        "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first()
+        "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+    ).first()
     tls = f"{row.version}, {row.cipher}" if row is not None and row.ssl else None
     check_tls(report, tls, app.config.get("DATABASE_SSL_CA"), _production(app), url.host)
     encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
     if encoding != "UTF8":
-        raise StepFailed("charset", f"server_encoding is {encoding}, not UTF8: create the "
-                         f"database with CREATE DATABASE \"{url.database}\" ENCODING 'UTF8' "
-                         "TEMPLATE template0; then run `flask db upgrade`.")
+        raise StepFailed(
+            "charset",
+            f"server_encoding is {encoding}, not UTF8: create the "
+            f"database with CREATE DATABASE \"{url.database}\" ENCODING 'UTF8' "
+            "TEMPLATE template0; then run `flask db upgrade`.",
+        )
     report.ok("charset", "server_encoding=UTF8")
 
 
@@ -386,17 +451,28 @@ def check_tls(
     if tls and ssl_ca:
         report.ok("TLS in use", f"{tls}; server certificate verified against {ssl_ca}")
     elif tls:
-        report.warn("TLS in use but not verified", f"{tls}; set DATABASE_SSL_CA to the CA "
-                    f"bundle (RDS: {RDS_CA_BUNDLE}) so the server's certificate is checked.")
+        report.warn(
+            "TLS in use but not verified",
+            f"{tls}; set DATABASE_SSL_CA to the CA "
+            f"bundle (RDS: {RDS_CA_BUNDLE}) so the server's certificate is checked.",
+        )
     elif ssl_ca:
-        raise StepFailed("TLS not in use", "DATABASE_SSL_CA is set but the connection is not "
-                                           "encrypted: enable TLS on the server.")
+        raise StepFailed(
+            "TLS not in use",
+            "DATABASE_SSL_CA is set but the connection is not encrypted: enable TLS on the server.",
+        )
     elif production and not is_loopback(host):
-        raise StepFailed("TLS not in use", "production traffic to another machine must be "
-                         f"encrypted: download {RDS_CA_BUNDLE} and set DATABASE_SSL_CA to it.")
+        raise StepFailed(
+            "TLS not in use",
+            "production traffic to another machine must be "
+            f"encrypted: download {RDS_CA_BUNDLE} and set DATABASE_SSL_CA to it.",
+        )
     else:
-        report.warn("TLS not in use", "DATABASE_SSL_CA is unset; fine for a local server. For "
-                    f"RDS download {RDS_CA_BUNDLE} and set DATABASE_SSL_CA to its path.")
+        report.warn(
+            "TLS not in use",
+            "DATABASE_SSL_CA is unset; fine for a local server. For "
+            f"RDS download {RDS_CA_BUNDLE} and set DATABASE_SSL_CA to its path.",
+        )
 
 
 def check_migrations(app: Flask, conn: sa.Connection, report: Report) -> None:
@@ -413,10 +489,16 @@ def check_migrations(app: Flask, conn: sa.Connection, report: Report) -> None:
     known = {revision.revision for revision in script.walk_revisions()}
     at = ", ".join(sorted(current))
     if not current <= known:
-        raise StepFailed(step, f"the database is at {at}, a revision missing from migrations/ "
-                               "(newer code upgraded it): deploy that code here too.")
-    raise StepFailed(step, f"the database is at {at}, the code's head is "
-                           f"{', '.join(sorted(heads))}: run `flask db upgrade`.")
+        raise StepFailed(
+            step,
+            f"the database is at {at}, a revision missing from migrations/ "
+            "(newer code upgraded it): deploy that code here too.",
+        )
+    raise StepFailed(
+        step,
+        f"the database is at {at}, the code's head is "
+        f"{', '.join(sorted(heads))}: run `flask db upgrade`.",
+    )
 
 
 BACKEND_CHECKS: dict[str, Callable[[Flask, URL, sa.Connection, Report], None]] = {
@@ -455,7 +537,8 @@ def mysql_failure(orig: BaseException, url: URL) -> tuple[str, str]:
             f"{message}: the database does not exist or the user has no privileges on it. As "
             f"the master user: CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET "
             f"utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT ALL PRIVILEGES ON `{url.database}`.* "
-            f"TO '{url.username}'@'%';")
+            f"TO '{url.username}'@'%';"
+        )
     if code in {2026, 3159} or "SSL" in message or "CERTIFICATE" in message:
         return "TLS handshake", tls_fix(message)
     return "login accepted", f"the port answered but the connection failed: {message}"
@@ -468,8 +551,10 @@ def postgresql_failure(orig: BaseException, url: URL) -> tuple[str, str]:
     if state == "3D000" or re.search(r'database ".*" does not exist', message):
         return "database exists", missing_database_fix(url)
     if state == "42501" or "permission denied for database" in message:
-        return "database exists", (f'{message}: as the master user, GRANT CONNECT, CREATE ON '
-                                   f'DATABASE "{url.database}" TO "{url.username}";')
+        return "database exists", (
+            f"{message}: as the master user, GRANT CONNECT, CREATE ON "
+            f'DATABASE "{url.database}" TO "{url.username}";'
+        )
     if "no encryption" in message or "SSL" in message or "certificate" in message:
         return "TLS handshake", tls_fix(message)
     if state in {"28P01", "28000"} or re.search(
@@ -495,8 +580,9 @@ def missing_database_fix(url: URL) -> str:
     if url.get_backend_name() == "postgresql":
         create = f"CREATE DATABASE \"{url.database}\" ENCODING 'UTF8';"
     else:
-        create = (f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 "
-                  "COLLATE utf8mb4_unicode_ci;")
+        create = (
+            f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+        )
     return (
         f"the server has no database {url.database!r}. RDS's 'Initial database name' "
         "(Configuration tab) is not the DB instance identifier, and none is made when it was "
@@ -507,17 +593,23 @@ def missing_database_fix(url: URL) -> str:
 def tls_fix(message: str) -> str:
     """What to do when the TLS handshake fails, or one side insists on TLS the other lacks."""
     if re.search(r"does(n't| not) support", message):
-        return (f"{message}: DATABASE_SSL_CA is set, so TLS is required, but this server offers "
-                "none. Enable TLS on the server, or unset DATABASE_SSL_CA for a local server.")
+        return (
+            f"{message}: DATABASE_SSL_CA is set, so TLS is required, but this server offers "
+            "none. Enable TLS on the server, or unset DATABASE_SSL_CA for a local server."
+        )
     if re.search(r"(Hostname|IP address) mismatch", message):
-        return (f"{message}: the server's certificate is for another name. Put the name it was "
-                "issued for in DATABASE_URL: for RDS the endpoint from the console, not an IP "
-                "address or a CNAME of it.")
+        return (
+            f"{message}: the server's certificate is for another name. Put the name it was "
+            "issued for in DATABASE_URL: for RDS the endpoint from the console, not an IP "
+            "address or a CNAME of it."
+        )
     if "certificate verify failed" in message:
-        return (f"{message}: no CA in the DATABASE_SSL_CA file signed the server's certificate. "
-                f"For RDS download {RDS_CA_BUNDLE} (it covers every region) and point "
-                "DATABASE_SSL_CA at it; for another server use the CA that issued its "
-                "certificate.")
+        return (
+            f"{message}: no CA in the DATABASE_SSL_CA file signed the server's certificate. "
+            f"For RDS download {RDS_CA_BUNDLE} (it covers every region) and point "
+            "DATABASE_SSL_CA at it; for another server use the CA that issued its "
+            "certificate."
+        )
     return (
         f"{message}. Set DATABASE_SSL_CA to the CA bundle ({RDS_CA_BUNDLE}) and use the RDS "
         "endpoint name as the host: the certificate names it, not an IP address or a CNAME."
@@ -526,8 +618,10 @@ def tls_fix(message: str) -> str:
 
 def sqlite_open_fix(url: URL, orig: BaseException) -> str:
     """What to do when SQLite cannot open the file."""
-    return (f"{url.database} could not be opened ({orig}): if it is not a SQLite database or "
-            "is damaged, restore it from a backup or point DATABASE_URL at the right file.")
+    return (
+        f"{url.database} could not be opened ({orig}): if it is not a SQLite database or "
+        "is damaged, restore it from a backup or point DATABASE_URL at the right file."
+    )
 
 
 def unversioned_fix(tables: list[str]) -> str:

@@ -44,8 +44,11 @@ def find_invalid_fields() -> set[str]:
     if request.mimetype == URLENCODED:
         return _invalid_urlencoded(request.get_data(cache=True))
     if request.mimetype == MULTIPART:
-        return {name for name, value in request.form.items(multi=True)
-                if REPLACEMENT in name or REPLACEMENT in value}
+        return {
+            name
+            for name, value in request.form.items(multi=True)
+            if REPLACEMENT in name or REPLACEMENT in value
+        }
     return set()
 
 
@@ -74,8 +77,11 @@ def check_form_text() -> None:
     g.invalid_utf8_fields = frozenset(invalid)
     if not _refused_at_field(invalid):
         names = ", ".join(repr(n) for n in sorted(invalid))
-        abort(400, f"The field {names} holds bytes that are not UTF-8 text, so nothing was "
-                   "saved. Type the value again (or paste it from another source).")
+        abort(
+            400,
+            f"The field {names} holds bytes that are not UTF-8 text, so nothing was "
+            "saved. Type the value again (or paste it from another source).",
+        )
 
 
 def _refused_at_field(invalid: set[str]) -> bool:

@@ -51,15 +51,18 @@ def ended_message() -> str:
 def answer_logged_out(view: Any) -> ResponseReturnValue | None:
     """For a POST to a marked view without a live session: keep what was typed and say so
     (None for every other request, which the caller answers as before)."""
-    if (request.method != "POST" or not getattr(view, "_keeps_input", False)
-            or g.get("session_ended") is None):
+    if (
+        request.method != "POST"
+        or not getattr(view, "_keeps_input", False)
+        or g.get("session_ended") is None
+    ):
         return None
     kept = _keep()
     message = ended_message()
     if kept:
         message += " What you typed is kept: it comes back in the form after you log in."
     target = url_for("auth.login", next=_page_to_return_to())
-    if request.is_json or request.endpoint and request.endpoint.endswith("save_draft"):
+    if request.is_json or (request.endpoint and request.endpoint.endswith("save_draft")):
         return jsonify(error="Unauthorized", message=message, login=target), 401
     flash(message, "warning")
     if request.headers.get("HX-Request") == "true":  # htmx: the whole page goes to the login
@@ -73,10 +76,14 @@ def _keep() -> bool:
     values = _typed_values()
     if owner is None or not table_name or values is None:
         return False
-    kept = {"user": owner, "table": str(table_name)[:64], "values": values,
-            "doc": (request.view_args or {}).get("document_id")
-            or bounded_int(request.args.get("document")),
-            "key": request.args.get("key")}
+    kept = {
+        "user": owner,
+        "table": str(table_name)[:64],
+        "values": values,
+        "doc": (request.view_args or {}).get("document_id")
+        or bounded_int(request.args.get("document")),
+        "key": request.args.get("key"),
+    }
     if len(json.dumps(kept)) > MAX_KEPT_CHARS:
         return False
     session[KEY] = kept
@@ -86,8 +93,11 @@ def _keep() -> bool:
 def _typed_values() -> dict[str, str] | None:
     if request.endpoint and request.endpoint.endswith("save_draft"):
         try:
-            payload = (json.loads(request.form.get("draft", "")) if request.form
-                       else request.get_json(silent=True))
+            payload = (
+                json.loads(request.form.get("draft", ""))
+                if request.form
+                else request.get_json(silent=True)
+            )
         except ValueError:
             return None
         data = payload.get("data") if isinstance(payload, dict) else None

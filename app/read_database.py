@@ -37,7 +37,8 @@ def configure(app: Flask) -> None:
         raise ConfigError(str(exc).replace("DATABASE_URL", "DATABASE_READ_URL")) from None
     app.config["SQLALCHEMY_READ_URI"] = url.render_as_string(hide_password=False)
     app.config["SQLALCHEMY_READ_ENGINE_OPTIONS"] = engine_options(
-        url, app.config.get("DATABASE_SSL_CA"), database_timeouts(app.config))
+        url, app.config.get("DATABASE_SSL_CA"), database_timeouts(app.config)
+    )
 
 
 def read_engine() -> sa.Engine:

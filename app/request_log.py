@@ -46,8 +46,15 @@ def finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = rid
     started = g.get("request_started")
     duration = f"{(time.perf_counter() - started) * 1000:.1f}" if started is not None else "-"
-    log.info("%s %s %s %sms user=%s request_id=%s", request.method, request.path,
-             response.status_code, duration, _user_id(), rid)
+    log.info(
+        "%s %s %s %sms user=%s request_id=%s",
+        request.method,
+        request.path,
+        response.status_code,
+        duration,
+        _user_id(),
+        rid,
+    )
     return response
 
 

@@ -124,15 +124,17 @@ class S3Storage:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
-                                   ContentType=content_type)
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
         except Exception as exc:  # botocore raises many kinds; all mean "not stored"
             raise _s3_error("S3 refused the document", exc) from None
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
         try:  # boto3 streams the file in parts
-            self.client.upload_file(str(path), self.bucket, self._key(key),
-                                    ExtraArgs={"ContentType": content_type})
+            self.client.upload_file(
+                str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+            )
         except Exception as exc:
             raise _s3_error("S3 refused the document", exc) from None
 
@@ -153,7 +155,7 @@ class S3Storage:
 
     def open_file(self, key: str) -> IO[bytes]:
         """The stored file as a local temporary copy (seekable), read in chunks from S3."""
-        target = tempfile.TemporaryFile()
+        target = tempfile.TemporaryFile()  # noqa: SIM115 (returned to the caller, who closes it)
         try:
             self.client.download_fileobj(self.bucket, self._key(key), target)
         except Exception as exc:
@@ -193,4 +195,5 @@ def get_storage() -> DocumentStorage:
 
 def register(app: Flask) -> None:
     app.extensions["document_storage"] = storage_from_setting(
-        app.config.get("DOCUMENT_STORAGE"), app.instance_path)
+        app.config.get("DOCUMENT_STORAGE"), app.instance_path
+    )

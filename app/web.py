@@ -38,8 +38,9 @@ MAX_ID = 2_147_483_647
 MAX_KEY = 9_223_372_036_854_775_807
 
 
-def bounded_int(text: object, default: int | None = None, *, low: int = 0,
-                high: int = MAX_ID) -> int | None:
+def bounded_int(
+    text: object, default: int | None = None, *, low: int = 0, high: int = MAX_ID
+) -> int | None:
     """A whole number from a query or form value, or `default` when it is not one in range."""
     raw = str(text).strip() if text is not None else ""
     if not (raw.isascii() and raw.isdigit()):

@@ -26,10 +26,14 @@ PREFERRED_ORDER = ("clerk_cycle", "list_page")
 
 def discover() -> dict[str, Callable[[list[str]], int]]:
     """Every bench module with a main(argv), by name, in running order."""
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-                   if not m.name.startswith("_"))
-    names.sort(key=lambda n: (PREFERRED_ORDER.index(n) if n in PREFERRED_ORDER
-                              else len(PREFERRED_ORDER)))
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if not m.name.startswith("_")
+    )
+    names.sort(
+        key=lambda n: PREFERRED_ORDER.index(n) if n in PREFERRED_ORDER else len(PREFERRED_ORDER)
+    )
     found = {}
     for name in names:
         module = importlib.import_module(f"{PACKAGE}.{name}")
@@ -39,8 +43,11 @@ def discover() -> dict[str, Callable[[list[str]], int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("modules", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--backend", help="passed on: sqlite | mysql | all")
@@ -54,14 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; have {', '.join(available)}")
     shared = (["--quick"] if args.quick else []) + (
-        ["--backend", args.backend] if args.backend else [])
+        ["--backend", args.backend] if args.backend else []
+    )
     failed = []
     for name in args.modules or list(available):
         print(f"\n=== bench.{name} ===", flush=True)
         started = time.perf_counter()
         status = available[name]([*shared, *passthrough]) or 0
-        print(f"=== bench.{name}: {'ok' if status == 0 else f'exit {status}'} "
-              f"in {time.perf_counter() - started:.0f} s ===", flush=True)
+        print(
+            f"=== bench.{name}: {'ok' if status == 0 else f'exit {status}'} "
+            f"in {time.perf_counter() - started:.0f} s ===",
+            flush=True,
+        )
         if status:
             failed.append(name)
     if failed:

@@ -68,8 +68,9 @@ class TcpProxy:
         listener.listen(128)
         self.port = listener.getsockname()[1]
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True,
-                         name=f"proxy-accept-{self.port}").start()
+        threading.Thread(
+            target=self._accept, args=(listener,), daemon=True, name=f"proxy-accept-{self.port}"
+        ).start()
 
     def down(self) -> None:
         """Refuse new connections and close the open ones."""

@@ -17,8 +17,9 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # HTML parser on a 100 KB page, and the clients share the 2 cores with the server.
 TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)\b([^>]*)>")
 ATTRIBUTE = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
-INTERESTING = frozenset({"form", "input", "select", "textarea", "img", "iframe", "embed",
-                         "object", "meta"})
+INTERESTING = frozenset(
+    {"form", "input", "select", "textarea", "img", "iframe", "embed", "object", "meta"}
+)
 # Files the page itself loads (no script): the browser fetches them again on every full page
 # load unless the answer allowed caching. /static/ assets are cached (Last-Modified/ETag).
 EMBEDDED = {"img": "src", "iframe": "src", "embed": "src", "object": "data"}
@@ -51,8 +52,13 @@ class BenchClient:
         self.cookies: dict[str, str] = {}
         self.reconnects = 0
 
-    def request(self, method: str, path: str, fields: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         sent = dict(self.headers) | (headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -65,11 +71,11 @@ class BenchClient:
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, value = header.split(";", 1)[0].partition("=")
             self.cookies[name.strip()] = value.strip()
-        return Response(response.status, data,
-                        {k.lower(): v for k, v in response.headers.items()})
+        return Response(response.status, data, {k.lower(): v for k, v in response.headers.items()})
 
-    def _send(self, method: str, path: str, body: str | None,
-              headers: dict[str, str]) -> HTTPResponse:
+    def _send(
+        self, method: str, path: str, body: str | None, headers: dict[str, str]
+    ) -> HTTPResponse:
         for attempt in (1, 2):
             try:
                 self.conn.request(method, path, body, headers)
@@ -170,5 +176,9 @@ def _add_field(form: Form, tag: str, attrs: dict[str, str]) -> None:
 
 def _same_origin_dynamic(url: str) -> bool:
     parts = urlsplit(url)
-    return (not parts.scheme and not parts.netloc and parts.path.startswith("/")
-            and not parts.path.startswith("/static/"))
+    return (
+        not parts.scheme
+        and not parts.netloc
+        and parts.path.startswith("/")
+        and not parts.path.startswith("/static/")
+    )

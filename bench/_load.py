@@ -36,13 +36,20 @@ class Recorder:
         self.samples: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
         self.recording = False
 
-    def send(self, label: str, method: str, path: str, fields: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> Response:
+    def send(
+        self,
+        label: str,
+        method: str,
+        path: str,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         started = time.perf_counter()
         response = self.client.request(method, path, fields, headers)
         if self.recording:
-            self.samples[label].append((time.perf_counter() - started, response.status,
-                                        len(response.body)))
+            self.samples[label].append(
+                (time.perf_counter() - started, response.status, len(response.body))
+            )
         return response
 
 
@@ -93,9 +100,16 @@ class LoadResult:
             seconds = sorted(s for s, _, _ in samples)
             sizes = sorted(b for _, _, b in samples)
             statuses = sorted({str(status) for _, status, _ in samples})
-            rows.append((label, len(samples) / done, percentile(seconds, 0.5) * 1000,
-                         percentile(seconds, 0.99) * 1000, percentile(sizes, 0.5) / 1024,
-                         "/".join(statuses)))
+            rows.append(
+                (
+                    label,
+                    len(samples) / done,
+                    percentile(seconds, 0.5) * 1000,
+                    percentile(seconds, 0.99) * 1000,
+                    percentile(sizes, 0.5) / 1024,
+                    "/".join(statuses),
+                )
+            )
         return rows
 
 
@@ -118,8 +132,15 @@ class Budget:
         return Budget(self.cycles // clients + (index < self.cycles % clients), self.seconds)
 
 
-def client_process(factory: WorkloadFactory, port: int, index: int, warmup: int,
-                   budget: Budget, barrier: Any, results: Any) -> None:
+def client_process(
+    factory: WorkloadFactory,
+    port: int,
+    index: int,
+    warmup: int,
+    budget: Budget,
+    barrier: Any,
+    results: Any,
+) -> None:
     """One person: start, warm up, wait for the others, then cycle within the budget, timed."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's clean-up handler
     try:
@@ -153,20 +174,37 @@ def run_cycles(workload: Workload, index: int, budget: Budget) -> dict[str, Any]
             first_error = first_error or str(exc)
             continue
         latencies.append(time.perf_counter() - sent)
-    return {"index": index, "started": started, "finished": time.perf_counter(),
-            "latencies": latencies, "errors": errors, "first_error": first_error,
-            "requests": dict(workload.recorder.samples)}
+    return {
+        "index": index,
+        "started": started,
+        "finished": time.perf_counter(),
+        "latencies": latencies,
+        "errors": errors,
+        "first_error": first_error,
+        "requests": dict(workload.recorder.samples),
+    }
 
 
-def run_load(name: str, factory: WorkloadFactory, server: GunicornServer, clients: int,
-             budget: Budget, warmup: int) -> LoadResult:
+def run_load(
+    name: str,
+    factory: WorkloadFactory,
+    server: GunicornServer,
+    clients: int,
+    budget: Budget,
+    warmup: int,
+) -> LoadResult:
     """Drive server with one process per client, for the budget's cycles or seconds."""
     context = multiprocessing.get_context("fork")
     # The clients and this process: the server's CPU time is read when the timed part starts.
     barrier, results = context.Barrier(clients + 1), context.Queue()
-    processes = [context.Process(target=client_process, daemon=True, args=(
-        factory, server.port, i, warmup, budget.share(i, clients), barrier, results))
-        for i in range(clients)]
+    processes = [
+        context.Process(
+            target=client_process,
+            daemon=True,
+            args=(factory, server.port, i, warmup, budget.share(i, clients), barrier, results),
+        )
+        for i in range(clients)
+    ]
     for process in processes:
         process.start()
     cpu_before = cpu_after = 0.0
@@ -211,8 +249,7 @@ def summarize(name: str, reports: Sequence[dict[str, Any]]) -> LoadResult:
     result.requests = dict(requests)
     result.latencies.sort()
     result.cycles = len(result.latencies)
-    result.seconds = (max(r["finished"] for r in finished)
-                      - min(r["started"] for r in finished))
+    result.seconds = max(r["finished"] for r in finished) - min(r["started"] for r in finished)
     return result
 
 

@@ -25,11 +25,17 @@ class InProcessClient:
     def __init__(self, app: Flask) -> None:
         self.client = app.test_client()
 
-    def request(self, method: str, path: str, fields: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         answer = self.client.open(path, method=method, data=fields, headers=headers or {})
-        return Response(answer.status_code, answer.get_data(),
-                        {k.lower(): v for k, v in answer.headers.items()})
+        return Response(
+            answer.status_code, answer.get_data(), {k.lower(): v for k, v in answer.headers.items()}
+        )
 
     def close(self) -> None:
         pass  # no connection to close
@@ -51,8 +57,12 @@ def profile_cycles(cycle: Any, count: int, top: int = 20) -> None:
             where = f"{Path(filename).relative_to(PROJECT_ROOT)}:{line} {name}"
             rows.append([where, calls / count, cumulative * 1000 / count])
     rows.sort(key=lambda r: -r[2])
-    print(f"{count} cycles in-process under cProfile: {per_cycle:.1f} ms per cycle "
-          "(profiling adds its own cost; compare the shares)")
-    print_table(["portal function or template", "calls/cycle", "cum ms/cycle", "share"],
-                [[*r, f"{r[2] / per_cycle:.0%}"] for r in rows[:top]])
+    print(
+        f"{count} cycles in-process under cProfile: {per_cycle:.1f} ms per cycle "
+        "(profiling adds its own cost; compare the shares)"
+    )
+    print_table(
+        ["portal function or template", "calls/cycle", "cum ms/cycle", "share"],
+        [[*r, f"{r[2] / per_cycle:.0%}"] for r in rows[:top]],
+    )
     print()

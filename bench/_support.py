@@ -25,21 +25,26 @@ from flask import Flask
 T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MYSQL_URL = ("mysql+pymysql://portal_test:portal_test_pw@127.0.0.1:3306/"
-                     "portal_test_bench")
+DEFAULT_MYSQL_URL = "mysql+pymysql://portal_test:portal_test_pw@127.0.0.1:3306/portal_test_bench"
 BENCH_PASSWORD = "bench-password-not-secret"
 ENTRY_TABLE = "testDB"
 BACKENDS = ("sqlite", "mysql")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="all",
-                        help="database to run against (default: all)")
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default="all",
+        help="database to run against (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL")
-                        or DEFAULT_MYSQL_URL,
-                        help="MariaDB/MySQL database the benchmark may empty "
-                             "(default: $BENCH_MYSQL_URL or the portal_test_bench database)")
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("BENCH_MYSQL_URL") or DEFAULT_MYSQL_URL,
+        help="MariaDB/MySQL database the benchmark may empty "
+        "(default: $BENCH_MYSQL_URL or the portal_test_bench database)",
+    )
 
 
 def shipped_gunicorn_settings() -> dict[str, Any]:
@@ -86,9 +91,9 @@ def scratch_dir(name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_on_backends(args: argparse.Namespace, label: str,
-                    bench: Callable[[str, argparse.Namespace, Path], T]
-                    ) -> tuple[list[tuple[str, T]], bool]:
+def run_on_backends(
+    args: argparse.Namespace, label: str, bench: Callable[[str, argparse.Namespace, Path], T]
+) -> tuple[list[tuple[str, T]], bool]:
     """Run bench(backend, args, scratch) on each chosen backend whose database answers.
 
     Returns the (backend, result) pairs and whether a backend asked for by name was skipped."""
@@ -110,8 +115,14 @@ def portal_app(url: str, scratch: Path, **config: object) -> Flask:
     """The portal in its testing configuration, on url (for setup and in-process timing)."""
     from app import create_app
 
-    return create_app({"DATABASE_URL": url, "DOCUMENT_STORAGE": str(scratch / "documents"),
-                       "LOG_LEVEL": "WARNING", **config})
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "DOCUMENT_STORAGE": str(scratch / "documents"),
+            "LOG_LEVEL": "WARNING",
+            **config,
+        }
+    )
 
 
 def prepare_database(url: str, scratch: Path, users: dict[str, str]) -> dict[str, int]:
@@ -147,8 +158,9 @@ def empty_entry_table(url: str) -> None:
                 conn.exec_driver_sql(f"TRUNCATE TABLE `{ENTRY_TABLE}`")  # 1M rows: instant
             else:
                 conn.exec_driver_sql(f'DELETE FROM "{ENTRY_TABLE}"')
-            conn.execute(sa.text("DELETE FROM audit_events WHERE table_name = :t"),
-                         {"t": ENTRY_TABLE})
+            conn.execute(
+                sa.text("DELETE FROM audit_events WHERE table_name = :t"), {"t": ENTRY_TABLE}
+            )
             conn.execute(sa.text("DELETE FROM drafts WHERE table_name = :t"), {"t": ENTRY_TABLE})
     finally:
         engine.dispose()
@@ -173,8 +185,17 @@ def free_port() -> int:
 class GunicornServer:
     """A gunicorn process group on a loopback port, stopped (the whole group) on exit."""
 
-    def __init__(self, target: str, env: dict[str, str], *, workers: int, threads: int,
-                 scratch: Path, name: str, health_path: str = "/healthz") -> None:
+    def __init__(
+        self,
+        target: str,
+        env: dict[str, str],
+        *,
+        workers: int,
+        threads: int,
+        scratch: Path,
+        name: str,
+        health_path: str = "/healthz",
+    ) -> None:
         self.target, self.workers, self.threads = target, workers, threads
         self.env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"} | env
         self.scratch, self.name, self.health_path = scratch, name, health_path
@@ -185,18 +206,40 @@ class GunicornServer:
     def command(self) -> list[str]:
         empty_config = self.scratch / "gunicorn-empty.conf.py"
         empty_config.touch()  # not ./gunicorn.conf.py: both apps get exactly these settings
-        return [sys.executable, "-m", "gunicorn", "--config", str(empty_config),
-                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                "--threads", str(self.threads), "--worker-class", "gthread",
-                "--keep-alive", "30", "--timeout", "120", "--log-level", "warning",
-                self.target]
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(empty_config),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--worker-class",
+            "gthread",
+            "--keep-alive",
+            "30",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            self.target,
+        ]
 
     def __enter__(self) -> GunicornServer:
         self.port = free_port()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.command(), cwd=PROJECT_ROOT, env=self.env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                self.command(),
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             self._wait_until_healthy()
         except BaseException:
@@ -220,8 +263,9 @@ class GunicornServer:
                 if status == 200:
                     return
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn ({self.name}) not healthy in {timeout:.0f} s:\n"
-                           f"{self.log_tail()}")
+        raise RuntimeError(
+            f"gunicorn ({self.name}) not healthy in {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -273,8 +317,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w)
-                         for c, w, num in zip(row, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
+        ).rstrip()
 
     print(line(cells[0]))
     print("  ".join("-" * w for w in widths))

@@ -67,10 +67,13 @@ def init_database(app: Flask) -> None:
 def insert_posted_row() -> None:
     form = request.form
     date_text = form.get("date_column")
-    db.session.add(BareRow(
-        string_column=form["string_column"],
-        integer_column=int(form["integer_column"]) if form.get("integer_column") else None,
-        date_column=datetime.fromisoformat(date_text) if date_text else None))
+    db.session.add(
+        BareRow(
+            string_column=form["string_column"],
+            integer_column=int(form["integer_column"]) if form.get("integer_column") else None,
+            date_column=datetime.fromisoformat(date_text) if date_text else None,
+        )
+    )
     db.session.commit()
 
 

@@ -78,8 +78,11 @@ TARGET_VS_ADMIN = 2.0
 TARGET_FULL_VS_EMPTY = 1.2
 TARGET_FIRST_LOAD = 3.0
 # A representative row as printed on a scan (keystrokes are counted from it).
-SAMPLE_ROW = {"string_column": "REG-1902-017", "integer_column": "42",
-              "date_column": "1902-03-05 09:00"}
+SAMPLE_ROW = {
+    "string_column": "REG-1902-017",
+    "integer_column": "42",
+    "date_column": "1902-03-05 09:00",
+}
 SAVE_PATH = f"/data/{ENTRY_TABLE}/new"
 ADMIN_CREATE_PATH = "/admin/testdb/new/"
 ADMIN_DATE = "1902-03-05 09:00:00"  # Flask-Admin's DateTimeField format
@@ -108,18 +111,25 @@ class PortalClerk:
         origin = f"https://127.0.0.1:{port}"
         # PROXY_FIX_COUNT=1 + X-Forwarded-Proto: the app sees HTTPS, so its Secure cookies and
         # its strict same-origin Referer check for CSRF are in play, as behind a load balancer.
-        self.recorder = Recorder(BenchClient(port, {"X-Forwarded-Proto": "https",
-                                                    "Referer": origin + self.page_path}))
+        self.recorder = Recorder(
+            BenchClient(port, {"X-Forwarded-Proto": "https", "Referer": origin + self.page_path})
+        )
         # What htmx sends with a save, and workspace.js's header for a panel that lists the
         # latest rows (the answer is then the fresh form plus the new row, not the whole panel).
-        self.htmx = {"HX-Request": "true", "HX-Current-URL": origin + self.page_path,
-                     "X-Panel-Rows": "latest"}
+        self.htmx = {
+            "HX-Request": "true",
+            "HX-Current-URL": origin + self.page_path,
+            "X-Panel-Rows": "latest",
+        }
         self.form: Form | None = None
 
     def start(self) -> None:
         log_in(self.recorder, self.clerk.username)
-        page = scan(expect_page(self.recorder.send("first load GET", "GET", self.page_path),
-                                "the document page").text())
+        page = scan(
+            expect_page(
+                self.recorder.send("first load GET", "GET", self.page_path), "the document page"
+            ).text()
+        )
         lazy = page.on_view.get(f"panel-body-{ENTRY_TABLE}")
         if page.form_posting_to(SAVE_PATH) is None and lazy:
             # The page opens on another table: the clerk picks testDB's tab, and the browser
@@ -187,8 +197,11 @@ class AdminCreate:
 
     def cycle(self, key: str) -> None:
         assert self.form is not None
-        fields = self.form.fields | row_values(key) | {
-            "date_column": ADMIN_DATE, "_add_another": "Save and Add Another"}
+        fields = (
+            self.form.fields
+            | row_values(key)
+            | {"date_column": ADMIN_DATE, "_add_another": "Save and Add Another"}
+        )
         answer = self.recorder.send("save POST", "POST", self.form.action, fields)
         self.form = follow_to_form(self.recorder, answer, ADMIN_CREATE_PATH)
 
@@ -206,8 +219,10 @@ class PortalPageLoad:
         log_in(self.recorder, self.clerk.clerk.username)
 
     def cycle(self, _key: str) -> None:
-        expect_page(self.recorder.send("document page GET", "GET", self.clerk.page_path),
-                    "the document page")
+        expect_page(
+            self.recorder.send("document page GET", "GET", self.clerk.page_path),
+            "the document page",
+        )
 
 
 class BarePageLoad:
@@ -233,8 +248,12 @@ def row_values(key: str) -> dict[str, str]:
 def log_in(recorder: Recorder, username: str) -> None:
     page = scan(recorder.send("login GET", "GET", "/login").text())
     form = first_form(page, "/login")
-    answer = recorder.send("login POST", "POST", "/login", form.fields | {
-        "username": username, "password": BENCH_PASSWORD})
+    answer = recorder.send(
+        "login POST",
+        "POST",
+        "/login",
+        form.fields | {"username": username, "password": BENCH_PASSWORD},
+    )
     if answer.status not in REDIRECTS:
         raise RuntimeError(f"login as {username} answered {answer.status}")
 
@@ -310,8 +329,12 @@ def prepare_clerks(url: str, scratch: Path, count: int) -> list[Clerk]:
     clerks = []
     with app.app_context():
         for name in names:
-            result = docs.add_file(IncomingFile(f"{name}.png", tiny_png()), get_storage(),
-                                   actor=None, max_bytes=10 * 2**20)
+            result = docs.add_file(
+                IncomingFile(f"{name}.png", tiny_png()),
+                get_storage(),
+                actor=None,
+                max_bytes=10 * 2**20,
+            )
             if not result.ok or result.document is None:
                 raise RuntimeError(f"could not add {name}'s document: {result.error}")
             docs.assign([result.document], docs.clerks_by_name([name]), actor=None)
@@ -330,21 +353,39 @@ def prefill(url: str, clerks: Sequence[Clerk], rows: int) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
         with engine.begin() as conn:
             for clerk in clerks:
-                conn.execute(table.insert(), [
-                    {"string_column": f"PRE-{clerk.document_id}-{i:04d}", "integer_column": i,
-                     "date_column": now, "document_id": clerk.document_id,
-                     "entered_by_id": clerk.user_id, "status": "entered",
-                     "version": 1, "created_at": now, "updated_at": now}
-                    for i in range(rows)])
+                conn.execute(
+                    table.insert(),
+                    [
+                        {
+                            "string_column": f"PRE-{clerk.document_id}-{i:04d}",
+                            "integer_column": i,
+                            "date_column": now,
+                            "document_id": clerk.document_id,
+                            "entered_by_id": clerk.user_id,
+                            "status": "entered",
+                            "version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for i in range(rows)
+                    ],
+                )
     finally:
         engine.dispose()
 
 
 def portal_env(url: str, scratch: Path) -> dict[str, str]:
     """Production settings, as deployed behind one proxy; no .env value leaks in."""
-    return {"APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "DATABASE_URL": url,
-            "DATABASE_PASSWORD": "", "DATABASE_SSL_CA": "", "PROXY_FIX_COUNT": "1",
-            "DOCUMENT_STORAGE": str(scratch / "documents"), "LOG_LEVEL": "INFO"}
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": url,
+        "DATABASE_PASSWORD": "",
+        "DATABASE_SSL_CA": "",
+        "PROXY_FIX_COUNT": "1",
+        "DOCUMENT_STORAGE": str(scratch / "documents"),
+        "LOG_LEVEL": "INFO",
+    }
 
 
 # ---------------------------------------------------------------- running
@@ -366,13 +407,29 @@ def scenarios(prefilled: int) -> list[Scenario]:
         Scenario("bare_form", "bare GET form + POST", "bare", BareForm),
         Scenario("admin", "Flask-Admin create form", "admin", AdminCreate),
         Scenario("portal", "portal cycle, empty document", "portal", PortalClerk),
-        Scenario("portal_full", f"portal cycle, {prefilled} rows on the document", "portal",
-                 PortalClerk, prefill=prefilled),
+        Scenario(
+            "portal_full",
+            f"portal cycle, {prefilled} rows on the document",
+            "portal",
+            PortalClerk,
+            prefill=prefilled,
+        ),
         Scenario("bare_page", "bare form page GET", "bare", BarePageLoad, page_load=True),
-        Scenario("first_load", "document page first load, empty", "portal", PortalPageLoad,
-                 page_load=True),
-        Scenario("first_load_full", f"document page first load, {prefilled} rows", "portal",
-                 PortalPageLoad, prefill=prefilled, page_load=True),
+        Scenario(
+            "first_load",
+            "document page first load, empty",
+            "portal",
+            PortalPageLoad,
+            page_load=True,
+        ),
+        Scenario(
+            "first_load_full",
+            f"document page first load, {prefilled} rows",
+            "portal",
+            PortalPageLoad,
+            prefill=prefilled,
+            page_load=True,
+        ),
     ]
 
 
@@ -412,16 +469,20 @@ def check_rows(url: str, scenario: Scenario, result: LoadResult, clients: int) -
         result.problems.append(f"{stored} rows stored, {expected} counted as saved")
 
 
-def measure(url: str, servers: dict[str, GunicornServer], clerks: Sequence[Clerk],
-            args: argparse.Namespace) -> dict[str, Measured]:
+def measure(
+    url: str, servers: dict[str, GunicornServer], clerks: Sequence[Clerk], args: argparse.Namespace
+) -> dict[str, Measured]:
     """Every scenario, `args.rounds` times, alternating, each on a freshly emptied table."""
     measured = {s.key: Measured(s, []) for s in scenarios(args.prefill)}
     for round_number in range(1, args.rounds + 1):
         for entry in measured.values():
             scenario = entry.scenario
             result = run_scenario(url, servers[scenario.server], scenario, clerks, args)
-            print(f"  round {round_number}: {scenario.label}: {result.per_second:,.1f}/s, "
-                  f"{result.cycles} in {result.seconds:.1f} s", flush=True)
+            print(
+                f"  round {round_number}: {scenario.label}: {result.per_second:,.1f}/s, "
+                f"{result.cycles} in {result.seconds:.1f} s",
+                flush=True,
+            )
             for problem in result.problems:
                 print(f"  [{scenario.key}] {problem}", flush=True)
             entry.rounds.append(result)
@@ -429,8 +490,13 @@ def measure(url: str, servers: dict[str, GunicornServer], clerks: Sequence[Clerk
     return measured
 
 
-def run_scenario(url: str, server: GunicornServer, scenario: Scenario,
-                 clerks: Sequence[Clerk], args: argparse.Namespace) -> LoadResult:
+def run_scenario(
+    url: str,
+    server: GunicornServer,
+    scenario: Scenario,
+    clerks: Sequence[Clerk],
+    args: argparse.Namespace,
+) -> LoadResult:
     empty_entry_table(url)
     if scenario.prefill:
         prefill(url, clerks, scenario.prefill)
@@ -438,8 +504,9 @@ def run_scenario(url: str, server: GunicornServer, scenario: Scenario,
     def factory(port: int, index: int) -> Workload:
         return scenario.workload(port, clerks[index])  # client i is clerk i, on their document
 
-    result = run_load(scenario.key, factory, server, len(clerks),
-                      Budget(args.cycles, args.seconds), args.warmup)
+    result = run_load(
+        scenario.key, factory, server, len(clerks), Budget(args.cycles, args.seconds), args.warmup
+    )
     check_rows(url, scenario, result, len(clerks))
     return result
 
@@ -465,16 +532,23 @@ def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict
     clerks = prepare_clerks(url, scratch, args.clients)
     settings = {"workers": args.workers, "threads": args.threads, "scratch": scratch}
     secret = {"SECRET_KEY": secrets.token_hex(32)}
-    with GunicornServer("flask_backend_with_aws:application", portal_env(url, scratch),
-                        name="portal", **settings) as portal, \
-         GunicornServer("bench.bare_app:create_app()", {"DATABASE_URL": url},
-                        name="bare", **settings) as bare, \
-         GunicornServer("bench.admin_app:create_app()", {"DATABASE_URL": url} | secret,
-                        name="admin", **settings) as admin:
+    with (
+        GunicornServer(
+            "flask_backend_with_aws:application",
+            portal_env(url, scratch),
+            name="portal",
+            **settings,
+        ) as portal,
+        GunicornServer(
+            "bench.bare_app:create_app()", {"DATABASE_URL": url}, name="bare", **settings
+        ) as bare,
+        GunicornServer(
+            "bench.admin_app:create_app()", {"DATABASE_URL": url} | secret, name="admin", **settings
+        ) as admin,
+    ):
         try:
             keys = keystrokes(portal.port, clerks[0])
-            measured = measure(url, {"portal": portal, "bare": bare, "admin": admin}, clerks,
-                               args)
+            measured = measure(url, {"portal": portal, "bare": bare, "admin": admin}, clerks, args)
         finally:
             empty_entry_table(url)
     if args.profile:
@@ -516,12 +590,19 @@ def keystrokes(port: int, clerk: Clerk) -> Keystrokes:
         shifted += sum(c.isupper() or c in '~!@#$%^&*()_+{}|:"<>?' for c in text)
         spelled.append(f"{text!r}" + (" Tab" if position < len(order) - 1 else " Enter"))
         if kind in NATIVE_DATE_TYPES:
-            notes.append(f"{name} is a native <input type={kind}>: {text!r} cannot be typed as "
-                         "printed (the browser wants its own segments), so this count is what "
-                         "the clerk would press if it could")
+            notes.append(
+                f"{name} is a native <input type={kind}>: {text!r} cannot be typed as "
+                "printed (the browser wants its own segments), so this count is what "
+                "the clerk would press if it could"
+            )
     first = order[0][0] if order else None
-    return Keystrokes(total, " ".join(spelled), shifted,
-                      autofocus_after_save=bool(first) and after.autofocus == first, notes=notes)
+    return Keystrokes(
+        total,
+        " ".join(spelled),
+        shifted,
+        autofocus_after_save=bool(first) and after.autofocus == first,
+        notes=notes,
+    )
 
 
 # ---------------------------------------------------------------- reporting
@@ -540,16 +621,39 @@ def report(backend: str, found: dict[str, Any], args: argparse.Namespace) -> lis
         if entry.scenario.page_load:
             continue
         pooled = entry.pooled
-        rows.append([entry.scenario.label, round(pooled.requests_per_cycle(), 2), entry.rate,
-                     f"{_ratio(entry.rate, bare_rate):.2f}", pooled.latency_ms(0.5),
-                     pooled.latency_ms(0.99), pooled.cpu_ms_per_cycle,
-                     f"{_ratio(bare_cpu, pooled.cpu_ms_per_cycle):.2f}", pooled.errors])
-    print(f"--- {backend}: rows saved per second ({args.clients} clients, each its own "
-          f"account{' and document' if True else ''}; median of {args.rounds} round(s))")
+        rows.append(
+            [
+                entry.scenario.label,
+                round(pooled.requests_per_cycle(), 2),
+                entry.rate,
+                f"{_ratio(entry.rate, bare_rate):.2f}",
+                pooled.latency_ms(0.5),
+                pooled.latency_ms(0.99),
+                pooled.cpu_ms_per_cycle,
+                f"{_ratio(bare_cpu, pooled.cpu_ms_per_cycle):.2f}",
+                pooled.errors,
+            ]
+        )
+    print(
+        f"--- {backend}: rows saved per second ({args.clients} clients, each its own "
+        f"account{' and document' if True else ''}; median of {args.rounds} round(s))"
+    )
     # Server CPU per row does not depend on what else the machine runs, rows/s does: the
     # ratio by CPU is the cross-check when the two disagree.
-    print_table(["cycle per row", "requests", "rows/s", "x bare GET+POST", "p50 ms", "p99 ms",
-                 "server CPU ms/row", "x bare by CPU", "errors"], rows)
+    print_table(
+        [
+            "cycle per row",
+            "requests",
+            "rows/s",
+            "x bare GET+POST",
+            "p50 ms",
+            "p99 ms",
+            "server CPU ms/row",
+            "x bare by CPU",
+            "errors",
+        ],
+        rows,
+    )
     print()
     page_rows = []
     for entry in measured.values():
@@ -557,16 +661,25 @@ def report(backend: str, found: dict[str, Any], args: argparse.Namespace) -> lis
             continue
         pooled = entry.pooled
         size = statistics.median(b for s in pooled.requests.values() for _, _, b in s) / 1024
-        page_rows.append([entry.scenario.label, entry.rate, pooled.latency_ms(0.5),
-                          pooled.latency_ms(0.99), size, pooled.cpu_ms_per_cycle])
-    print_table(["page load", "pages/s", "p50 ms", "p99 ms", "KB", "server CPU ms/page"],
-                page_rows)
+        page_rows.append(
+            [
+                entry.scenario.label,
+                entry.rate,
+                pooled.latency_ms(0.5),
+                pooled.latency_ms(0.99),
+                size,
+                pooled.cpu_ms_per_cycle,
+            ]
+        )
+    print_table(["page load", "pages/s", "p50 ms", "p99 ms", "KB", "server CPU ms/page"], page_rows)
     print()
     summary = targets(backend, measured)
     keys: Keystrokes = found["keystrokes"]
-    print(f"{backend}: keystrokes per testDB row: {keys.total} ({keys.spelled}; "
-          f"{keys.shifted} of the characters also need Shift); after a save the caret is "
-          f"back in the first field by itself: {'yes' if keys.autofocus_after_save else 'no'}")
+    print(
+        f"{backend}: keystrokes per testDB row: {keys.total} ({keys.spelled}; "
+        f"{keys.shifted} of the characters also need Shift); after a save the caret is "
+        f"back in the first field by itself: {'yes' if keys.autofocus_after_save else 'no'}"
+    )
     for note in keys.notes:
         print(f"  note: {note}")
     print()
@@ -576,17 +689,39 @@ def report(backend: str, found: dict[str, Any], args: argparse.Namespace) -> lis
 def targets(backend: str, measured: dict[str, Measured]) -> list[list[object]]:
     """Each target's figures and verdict; a missed one prints what the cycle's parts cost."""
     rate = {key: entry.rate for key, entry in measured.items()}
-    first, page = (measured["first_load"].pooled.latency_ms(0.5),
-                   measured["bare_page"].pooled.latency_ms(0.5))
+    first, page = (
+        measured["first_load"].pooled.latency_ms(0.5),
+        measured["bare_page"].pooled.latency_ms(0.5),
+    )
     checks = [
-        ("cycle / bare GET+POST, rows/s", _ratio(rate["portal"], rate["bare_form"]), ">=",
-         TARGET_VS_BARE, ("portal", "bare_form")),
-        ("cycle / Flask-Admin, rows/s", _ratio(rate["portal"], rate["admin"]), ">=",
-         TARGET_VS_ADMIN, ("portal", "admin")),
-        ("empty cycle / 500-row cycle, rows/s", _ratio(rate["portal"], rate["portal_full"]), "<=",
-         TARGET_FULL_VS_EMPTY, ("portal", "portal_full")),
-        ("first load / bare form page, p50 ms", _ratio(first, page), "<=",
-         TARGET_FIRST_LOAD, ("first_load", "bare_page")),
+        (
+            "cycle / bare GET+POST, rows/s",
+            _ratio(rate["portal"], rate["bare_form"]),
+            ">=",
+            TARGET_VS_BARE,
+            ("portal", "bare_form"),
+        ),
+        (
+            "cycle / Flask-Admin, rows/s",
+            _ratio(rate["portal"], rate["admin"]),
+            ">=",
+            TARGET_VS_ADMIN,
+            ("portal", "admin"),
+        ),
+        (
+            "empty cycle / 500-row cycle, rows/s",
+            _ratio(rate["portal"], rate["portal_full"]),
+            "<=",
+            TARGET_FULL_VS_EMPTY,
+            ("portal", "portal_full"),
+        ),
+        (
+            "first load / bare form page, p50 ms",
+            _ratio(first, page),
+            "<=",
+            TARGET_FIRST_LOAD,
+            ("first_load", "bare_page"),
+        ),
     ]
     summary, explained = [], set()
     for name, ratio, sense, target, parts in checks:
@@ -598,8 +733,10 @@ def targets(backend: str, measured: dict[str, Measured]) -> list[list[object]]:
     print()
     for key in [k for k in measured if k in explained]:
         print(f"{backend}: what each request of '{measured[key].scenario.label}' costs")
-        print_table(["request", "per cycle", "p50 ms", "p99 ms", "KB", "statuses"],
-                    measured[key].pooled.breakdown())
+        print_table(
+            ["request", "per cycle", "p50 ms", "p99 ms", "KB", "statuses"],
+            measured[key].pooled.breakdown(),
+        )
         print()
     return summary
 
@@ -609,31 +746,62 @@ def _ratio(a: float, b: float) -> float:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench clerk_cycle",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench clerk_cycle", description=__doc__.split("\n\n")[0]
+    )
     add_common_arguments(parser)
-    parser.add_argument("--seconds", type=float, help="timed part of each scenario and "
-                        "round: each client cycles until it is over (default 4; --quick 1.5)")
-    parser.add_argument("--cycles", type=int, help="instead of --seconds: exactly this many "
-                        "timed cycles per scenario and round, over all clients")
-    parser.add_argument("--clients", type=int, default=8,
-                        help="client processes, each its own clerk and document (default 8)")
-    parser.add_argument("--warmup", type=int, help="untimed cycles per client first "
-                        "(default 1)")
-    parser.add_argument("--prefill", type=int, default=500,
-                        help="rows already on each document in the 'full' scenarios (500)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        help="timed part of each scenario and "
+        "round: each client cycles until it is over (default 4; --quick 1.5)",
+    )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        help="instead of --seconds: exactly this many "
+        "timed cycles per scenario and round, over all clients",
+    )
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=8,
+        help="client processes, each its own clerk and document (default 8)",
+    )
+    parser.add_argument("--warmup", type=int, help="untimed cycles per client first (default 1)")
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=500,
+        help="rows already on each document in the 'full' scenarios (500)",
+    )
     shipped = shipped_gunicorn_settings()
-    parser.add_argument("--workers", type=int, default=shipped["workers"],
-                        help=f"gunicorn workers (default: gunicorn.conf.py's, "
-                             f"{shipped['workers']} here)")
-    parser.add_argument("--threads", type=int, default=shipped["threads"],
-                        help=f"threads per worker (default: gunicorn.conf.py's, "
-                             f"{shipped['threads']} here)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also run N portal cycles in-process under cProfile and list "
-                             "the portal's heaviest functions (default: off)")
-    parser.add_argument("--rounds", type=int, help="scenarios run alternately this many "
-                        "times; rows/s is their median (default 3; --quick 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=shipped["workers"],
+        help=f"gunicorn workers (default: gunicorn.conf.py's, {shipped['workers']} here)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=shipped["threads"],
+        help=f"threads per worker (default: gunicorn.conf.py's, {shipped['threads']} here)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N portal cycles in-process under cProfile and list "
+        "the portal's heaviest functions (default: off)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="scenarios run alternately this many "
+        "times; rows/s is their median (default 3; --quick 1)",
+    )
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (1.5 if args.quick else 4.0)
     args.warmup = 1 if args.warmup is None else args.warmup
@@ -644,13 +812,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     stop_cleanly_on_sigterm()
-    timed = (f"{args.cycles:,} timed cycles" if args.cycles else
-             f"{args.seconds:g} timed seconds")
-    print(f"The clerk's save cycle: {timed} per scenario and round "
-          f"({args.rounds} round(s), scenarios alternated), {args.clients} client processes "
-          f"(keep-alive, loopback), each its own clerk and document; gunicorn --workers "
-          f"{args.workers} --threads {args.threads} (gthread) for every app; "
-          f"{os.cpu_count()} CPUs.\n")
+    timed = f"{args.cycles:,} timed cycles" if args.cycles else f"{args.seconds:g} timed seconds"
+    print(
+        f"The clerk's save cycle: {timed} per scenario and round "
+        f"({args.rounds} round(s), scenarios alternated), {args.clients} client processes "
+        f"(keep-alive, loopback), each its own clerk and document; gunicorn --workers "
+        f"{args.workers} --threads {args.threads} (gthread) for every app; "
+        f"{os.cpu_count()} CPUs.\n"
+    )
     per_backend, failed = run_on_backends(args, "cycle", bench_backend)
     summary = []
     for backend, found in per_backend:

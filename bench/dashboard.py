@@ -56,8 +56,17 @@ REVIEWER = "bench_dash_reviewer"
 ADMIN = "bench_dash_admin"
 CLERKS = tuple(f"bench_dash_clerk{i:02}" for i in range(20))
 # Everything the generator writes, children first (the order rows are deleted in).
-DATA_TABLES = ("tallies", "quality_flags", "discrepancies", "comparisons", "audit_events",
-               "testDB", "register_person", "assignments", "documents")
+DATA_TABLES = (
+    "tallies",
+    "quality_flags",
+    "discrepancies",
+    "comparisons",
+    "audit_events",
+    "testDB",
+    "register_person",
+    "assignments",
+    "documents",
+)
 
 
 @dataclass(frozen=True)
@@ -77,19 +86,30 @@ QUICK_LARGE = Size(documents=10_000, rows=100_000)
 
 # --- the data --------------------------------------------------------------------------------
 
+
 def document_status(i: int) -> str:
     """2 % new, 4 % assigned, 6 % in progress, 6 % submitted, 2 % returned, 80 % approved."""
     slot = i % 100
-    for limit, status in ((2, "new"), (6, "assigned"), (12, "in_progress"), (18, "submitted"),
-                          (20, "returned")):
+    for limit, status in (
+        (2, "new"),
+        (6, "assigned"),
+        (12, "in_progress"),
+        (18, "submitted"),
+        (20, "returned"),
+    ):
         if slot < limit:
             return status
     return "approved"
 
 
 ROW_STATUS = {"submitted": "submitted", "returned": "returned", "approved": "approved"}
-ASSIGNMENT_STATUS = {"assigned": "assigned", "in_progress": "in_progress",
-                     "returned": "in_progress", "submitted": "submitted", "approved": "submitted"}
+ASSIGNMENT_STATUS = {
+    "assigned": "assigned",
+    "in_progress": "in_progress",
+    "returned": "in_progress",
+    "submitted": "submitted",
+    "approved": "submitted",
+}
 
 
 @dataclass
@@ -97,7 +117,8 @@ class Batch:
     """Rows waiting to be inserted, per table."""
 
     tables: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {name: [] for name in reversed(DATA_TABLES)})
+        default_factory=lambda: {name: [] for name in reversed(DATA_TABLES)}
+    )
 
     def add(self, table: str, **row: Any) -> None:
         self.tables[table].append(row)
@@ -127,57 +148,114 @@ class Generator:
         if len(batch):
             yield batch
 
-    def event(self, batch: Batch, at: datetime, action: str, table: str, key: str,
-              actor: str, document_id: int, after: str | None = None) -> None:
-        batch.add("audit_events", at=at, actor_id=self.users[actor], actor_name=actor,
-                  action=action, table_name=table, row_key=key, document_id=document_id,
-                  before=None, after=after, reason=None)
+    def event(
+        self,
+        batch: Batch,
+        at: datetime,
+        action: str,
+        table: str,
+        key: str,
+        actor: str,
+        document_id: int,
+        after: str | None = None,
+    ) -> None:
+        batch.add(
+            "audit_events",
+            at=at,
+            actor_id=self.users[actor],
+            actor_name=actor,
+            action=action,
+            table_name=table,
+            row_key=key,
+            document_id=document_id,
+            before=None,
+            after=after,
+            reason=None,
+        )
 
     def document(self, batch: Batch, i: int) -> None:
         status, t0 = document_status(i), self.start + self.slot * (i - 1)
         step = self.slot / (self.rows_per_document + 6)
         double = i % 10 == 0
         digest = hashlib.sha256(f"bench-dashboard-{i}".encode()).hexdigest()
-        batch.add("documents", id=i, storage_key=f"{digest[:40]}.pdf",
-                  original_name=f"register-{i:06}.pdf", content_type="application/pdf",
-                  size_bytes=120_000, sha256=digest, status=status, double_entry=double,
-                  review_comment="Check row 3." if status == "returned" else None,
-                  uploaded_by_id=self.users[ADMIN], created_at=t0, updated_at=t0)
+        batch.add(
+            "documents",
+            id=i,
+            storage_key=f"{digest[:40]}.pdf",
+            original_name=f"register-{i:06}.pdf",
+            content_type="application/pdf",
+            size_bytes=120_000,
+            sha256=digest,
+            status=status,
+            double_entry=double,
+            review_comment="Check row 3." if status == "returned" else None,
+            uploaded_by_id=self.users[ADMIN],
+            created_at=t0,
+            updated_at=t0,
+        )
         if status == "new":
             return
         clerks = [CLERKS[i % len(CLERKS)]] + ([CLERKS[(i + 1) % len(CLERKS)]] if double else [])
         for name in clerks:
             done = ASSIGNMENT_STATUS[status] == "submitted"
-            batch.add("assignments", document_id=i, clerk_id=self.users[name],
-                      status=ASSIGNMENT_STATUS[status], created_at=t0,
-                      submitted_at=t0 + self.slot * 0.9 if done else None)
+            batch.add(
+                "assignments",
+                document_id=i,
+                clerk_id=self.users[name],
+                status=ASSIGNMENT_STATUS[status],
+                created_at=t0,
+                submitted_at=t0 + self.slot * 0.9 if done else None,
+            )
         self.event(batch, t0, "assign", "documents", str(i), ADMIN, i)
         if status != "assigned":
             self.rows(batch, i, clerks[0], ROW_STATUS.get(status, "entered"), t0, step)
         self.review(batch, i, status, clerks, t0, step)
 
-    def rows(self, batch: Batch, i: int, clerk: str, status: str, t0: datetime,
-             step: timedelta) -> None:
+    def rows(
+        self, batch: Batch, i: int, clerk: str, status: str, t0: datetime, step: timedelta
+    ) -> None:
         for k in range(self.rows_per_document):
             self.row_number += 1
             n, at = self.row_number, t0 + step * (k + 1)
-            common = {"document_id": i, "entered_by_id": self.users[clerk], "status": status,
-                      "version": 1, "created_at": at, "updated_at": at}
+            common = {
+                "document_id": i,
+                "entered_by_id": self.users[clerk],
+                "status": status,
+                "version": 1,
+                "created_at": at,
+                "updated_at": at,
+            }
             if k % 10 < 7:
                 key = f"K{n:07d}"
-                batch.add("testDB", string_column=key, integer_column=n % 1000,
-                          date_column=at, **common)
+                batch.add(
+                    "testDB", string_column=key, integer_column=n % 1000, date_column=at, **common
+                )
                 table = "testDB"
             else:
                 key = str(n)
-                batch.add("register_person", id=n, full_name=f"Person {n}", age=n % 90,
-                          parish="Saint Mary", **common)
+                batch.add(
+                    "register_person",
+                    id=n,
+                    full_name=f"Person {n}",
+                    age=n % 90,
+                    parish="Saint Mary",
+                    **common,
+                )
                 table = "register_person"
-            self.event(batch, at, "create", table, key, clerk, i,
-                       json.dumps({"key": key, "value": n % 1000}))
+            self.event(
+                batch,
+                at,
+                "create",
+                table,
+                key,
+                clerk,
+                i,
+                json.dumps({"key": key, "value": n % 1000}),
+            )
 
-    def review(self, batch: Batch, i: int, status: str, clerks: list[str], t0: datetime,
-               step: timedelta) -> None:
+    def review(
+        self, batch: Batch, i: int, status: str, clerks: list[str], t0: datetime, step: timedelta
+    ) -> None:
         if status not in {"submitted", "returned", "approved"}:
             return
         at = t0 + step * (self.rows_per_document + 1)
@@ -191,16 +269,32 @@ class Generator:
         if status == "approved":
             self.event(batch, at + step * 3, "approve", "documents", str(i), REVIEWER, i)
         if len(clerks) == 2:
-            batch.add("comparisons", document_id=i, clerk_a_id=self.users[clerks[0]],
-                      clerk_b_id=self.users[clerks[1]], fields_compared=30,
-                      differences=i % 4, created_at=at, resolved_at=None, resolved_by_id=None)
+            batch.add(
+                "comparisons",
+                document_id=i,
+                clerk_a_id=self.users[clerks[0]],
+                clerk_b_id=self.users[clerks[1]],
+                fields_compared=30,
+                differences=i % 4,
+                created_at=at,
+                resolved_at=None,
+                resolved_by_id=None,
+            )
         if i % 20 == 0:
-            batch.add("quality_flags", table_name="register_person", row_key=None,
-                      document_id=i, field="age", kind="expected_range",
-                      message="Age 104 is above the expected 100.",
-                      status="cleared" if status == "approved" else "open",
-                      raised_by_id=self.users[clerks[0]], raised_at=at, cleared_by_id=None,
-                      cleared_at=None)
+            batch.add(
+                "quality_flags",
+                table_name="register_person",
+                row_key=None,
+                document_id=i,
+                field="age",
+                kind="expected_range",
+                message="Age 104 is above the expected 100.",
+                status="cleared" if status == "approved" else "open",
+                raised_by_id=self.users[clerks[0]],
+                raised_at=at,
+                cleared_by_id=None,
+                cleared_at=None,
+            )
 
 
 def fill(engine: sa.Engine, size: Size, users: dict[str, int], now: datetime) -> None:
@@ -234,6 +328,7 @@ def empty(engine: sa.Engine) -> None:
 
 # --- timing ----------------------------------------------------------------------------------
 
+
 class StatementLog:
     """Every SQL statement the engine runs, with its parameters and duration."""
 
@@ -246,8 +341,9 @@ class StatementLog:
     def _before(self, *_args: Any) -> None:
         self._started.append(time.perf_counter())
 
-    def _after(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
-               *_args: Any) -> None:
+    def _after(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
+    ) -> None:
         elapsed = time.perf_counter() - self._started.pop()
         if not statement.lstrip().upper().startswith(("BEGIN", "SET")):
             self.entries.append((statement, parameters, elapsed))
@@ -265,8 +361,10 @@ class Page:
 
 
 def pages_to_time(app: Flask) -> list[Page]:
-    pages = [Page("dashboard", "/dashboard/", CLERKS[0]),
-             Page("dashboard fragment", "/dashboard/fragment", CLERKS[0])]
+    pages = [
+        Page("dashboard", "/dashboard/", CLERKS[0]),
+        Page("dashboard fragment", "/dashboard/fragment", CLERKS[0]),
+    ]
     if "review.queue" in app.view_functions:
         pages.append(Page("review queue", "/review/", "</table>"))
     return pages
@@ -280,8 +378,7 @@ def logged_in(app: Flask, username: str) -> FlaskClient:
     return client
 
 
-def time_page(page: Page, client: FlaskClient, log: StatementLog, run: str,
-              requests: int) -> None:
+def time_page(page: Page, client: FlaskClient, log: StatementLog, run: str, requests: int) -> None:
     durations, sql = [], []
     for attempt in range(WARMUP_REQUESTS + requests):
         log.entries.clear()
@@ -296,8 +393,9 @@ def time_page(page: Page, client: FlaskClient, log: StatementLog, run: str,
     page.ms[run] = statistics.median(durations) * 1000
     page.sql_ms[run] = statistics.median(sql) * 1000
     page.queries[run] = len(log.entries)
-    page.slowest[run] = sorted(((d * 1000, s, p) for s, p, d in log.entries), reverse=True,
-                               key=lambda item: item[0])[:3]
+    page.slowest[run] = sorted(
+        ((d * 1000, s, p) for s, p, d in log.entries), reverse=True, key=lambda item: item[0]
+    )[:3]
 
 
 def explain(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
@@ -311,15 +409,17 @@ def explain(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
     return ["      " + "  ".join(f"{c}={row[columns.index(c)]}" for c in keep) for row in rows]
 
 
-def bench_backend(backend: str, args: argparse.Namespace,
-                  scratch: Path) -> tuple[list[Page], list[str]]:
+def bench_backend(
+    backend: str, args: argparse.Namespace, scratch: Path
+) -> tuple[list[Page], list[str]]:
     """Time every page and the full recount at each size; returns the run labels."""
     from app.extensions import db
     from app.services import tallies
 
     url = database_url(backend, args, scratch)
-    users = prepare_database(url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"}
-                             | dict.fromkeys(CLERKS, "clerk"))
+    users = prepare_database(
+        url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"} | dict.fromkeys(CLERKS, "clerk")
+    )
     app = portal_app(url, scratch)
     with app.app_context():
         engine = db.engine
@@ -330,8 +430,10 @@ def bench_backend(backend: str, args: argparse.Namespace,
             empty(engine)
             started = time.perf_counter()
             fill(engine, size, users, datetime.now(UTC))
-            print(f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
-                  flush=True)
+            print(
+                f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
             runs.append(size.label)
             with app.app_context():  # what the first view would do; timed on its own
                 started = time.perf_counter()
@@ -356,8 +458,7 @@ def show_slowest(engine: sa.Engine, pages: list[Page], runs: list[str], plans: b
                     print("\n".join(explain(engine, statement, parameters)))
 
 
-def report(backend: str, pages: list[Page], runs: list[str],
-           recount_ms: dict[str, float]) -> bool:
+def report(backend: str, pages: list[Page], runs: list[str], recount_ms: dict[str, float]) -> bool:
     """One line per page and large run, and the recount's time at each size."""
     small, rows, all_met = runs[0], [], True
     for run in runs[1:]:
@@ -365,31 +466,60 @@ def report(backend: str, pages: list[Page], runs: list[str],
             ratio = page.ms[run] / page.ms[small]
             met = ratio <= TARGET_RATIO and page.queries[run] == page.queries[small]
             all_met &= met
-            rows.append([backend, page.label, run, page.ms[small], page.ms[run], f"{ratio:.2f}x",
-                         page.sql_ms[small], page.sql_ms[run],
-                         f"{page.queries[small]} / {page.queries[run]}",
-                         "met" if met else "MISSED"])
+            rows.append(
+                [
+                    backend,
+                    page.label,
+                    run,
+                    page.ms[small],
+                    page.ms[run],
+                    f"{ratio:.2f}x",
+                    page.sql_ms[small],
+                    page.sql_ms[run],
+                    f"{page.queries[small]} / {page.queries[run]}",
+                    "met" if met else "MISSED",
+                ]
+            )
     print(f"\nsmall = {small}")
-    print_table(["backend", "page", "large", "ms small", "ms large", "ratio",
-                 "SQL exec ms small", "SQL exec ms large", "queries",
-                 f"<= {TARGET_RATIO:g}x, same count"], rows)
-    print(f"{backend}: full recount of the running counts (first view, every "
-          "DASHBOARD_RECOUNT_MINUTES, `flask dashboard recount`): "
-          + ", ".join(f"{ms:,.0f} ms at {run}" for run, ms in recount_ms.items()))
-    print(f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
-          f"{TARGET_RATIO:g}x with a fixed number of queries\n")
+    print_table(
+        [
+            "backend",
+            "page",
+            "large",
+            "ms small",
+            "ms large",
+            "ratio",
+            "SQL exec ms small",
+            "SQL exec ms large",
+            "queries",
+            f"<= {TARGET_RATIO:g}x, same count",
+        ],
+        rows,
+    )
+    print(
+        f"{backend}: full recount of the running counts (first view, every "
+        "DASHBOARD_RECOUNT_MINUTES, `flask dashboard recount`): "
+        + ", ".join(f"{ms:,.0f} ms at {run}" for run, ms in recount_ms.items())
+    )
+    print(
+        f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
+        f"{TARGET_RATIO:g}x with a fixed number of queries\n"
+    )
     return all_met
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench dashboard",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench dashboard", description=__doc__.split("\n\n")[0]
+    )
     add_common_arguments(parser)
     parser.set_defaults(backend="sqlite")
-    parser.add_argument("--requests", type=int,
-                        help="timed requests per page and size (default 20; --quick 5)")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the query plans of the slowest statements")
+    parser.add_argument(
+        "--requests", type=int, help="timed requests per page and size (default 20; --quick 5)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print the query plans of the slowest statements"
+    )
     args = parser.parse_args(argv)
     args.sizes = [SMALL, QUICK_LARGE if args.quick else LARGE]
     args.requests = args.requests or (5 if args.quick else 20)
@@ -398,9 +528,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    print(f"Dashboard and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
-          f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
-          "Flask test client, in ms.\n")
+    print(
+        f"Dashboard and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
+        f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
+        "Flask test client, in ms.\n"
+    )
     results, failed = run_on_backends(args, "dashboard", bench_backend)
     for backend, (pages, runs, recount_ms) in results:
         failed |= not report(backend, pages, runs, recount_ms)

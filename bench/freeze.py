@@ -33,23 +33,36 @@ import sqlalchemy as sa
 
 from bench.export_import import Run, measured, prepare, scratch, seed
 
-DEFAULT_MYSQL_URL = ("mysql+pymysql://portal_test:portal_test_pw@127.0.0.1:3306/"
-                     "portal_test_bench_freeze")
+DEFAULT_MYSQL_URL = (
+    "mysql+pymysql://portal_test:portal_test_pw@127.0.0.1:3306/portal_test_bench_freeze"
+)
 MEMORY_GOAL_MB = 150
 GOAL_ROWS = 1_000_000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.freeze",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=None,
-                        help="approved testDB rows (default 1,000,000; --quick: 20,000)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.freeze", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="approved testDB rows (default 1,000,000; --quick: 20,000)",
+    )
     parser.add_argument("--backend", choices=["sqlite", "mysql", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="runs of each command, alternating; the best counts (default 2)")
-    parser.add_argument("--mysql-url", default=os.environ.get("BENCH_FREEZE_MYSQL_URL")
-                        or DEFAULT_MYSQL_URL, help="MariaDB database this benchmark may empty")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="runs of each command, alternating; the best counts (default 2)",
+    )
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("BENCH_FREEZE_MYSQL_URL") or DEFAULT_MYSQL_URL,
+        help="MariaDB database this benchmark may empty",
+    )
     args, _unknown = parser.parse_known_args(argv)
     args.rows = args.rows or (20_000 if args.quick else GOAL_ROWS)
     return args
@@ -75,8 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 approve_all(url)
             results.append((backend, *measure(url, folder, args.rows, args.rounds)))
     report(args, results)
-    missed = [b for b, freeze, export, _plain in results if freeze.peak_mb >= MEMORY_GOAL_MB
-              or (args.rows >= GOAL_ROWS and freeze.seconds > export.seconds)]
+    missed = [
+        b
+        for b, freeze, export, _plain in results
+        if freeze.peak_mb >= MEMORY_GOAL_MB
+        or (args.rows >= GOAL_ROWS and freeze.seconds > export.seconds)
+    ]
     return 1 if missed or not results else 0
 
 
@@ -107,8 +124,9 @@ def seeded_already(url: str, rows: int) -> bool:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            counts = conn.execute(sa.text(
-                "SELECT COUNT(*), SUM(status = 'approved') FROM testDB")).one()
+            counts = conn.execute(
+                sa.text("SELECT COUNT(*), SUM(status = 'approved') FROM testDB")
+            ).one()
             conn.execute(sa.text("SELECT 1 FROM freezes LIMIT 1")).all()
             return tuple(int(c or 0) for c in counts) == (rows, rows)
     except sa.exc.SQLAlchemyError:
@@ -121,9 +139,15 @@ def measure(url: str, folder: Path, rows: int, rounds: int) -> tuple[Run, Run, R
     """The best of `rounds` runs of each command, run in turn (freeze, export, freeze, ...),
     after one plain export that warms the database's cache for both."""
     documents = folder / "documents"
-    env = {**os.environ, "DATABASE_URL": url, "DOCUMENT_STORAGE": str(documents),
-           "FLASK_APP": "flask_backend_with_aws", "FLASK_SKIP_DOTENV": "1",
-           "LOG_LEVEL": "WARNING", "APP_ENV": "development"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DOCUMENT_STORAGE": str(documents),
+        "FLASK_APP": "flask_backend_with_aws",
+        "FLASK_SKIP_DOTENV": "1",
+        "LOG_LEVEL": "WARNING",
+        "APP_ENV": "development",
+    }
     env.pop("DATABASE_READ_URL", None)
     flask = [sys.executable, "-m", "flask"]
     csv_file = folder / "export.csv"
@@ -141,16 +165,33 @@ def measure(url: str, folder: Path, rows: int, rounds: int) -> tuple[Run, Run, R
         for archive in archives:
             archive.unlink()
         freezes.append(freeze)
-        print(f"  round {round_number}: flask export --status approved --with-provenance ...",
-              flush=True)
-        export = measured([*flask, "export", "testDB", "--status", "approved",
-                           "--with-provenance", "--output", str(csv_file)], csv_file, env)
+        print(
+            f"  round {round_number}: flask export --status approved --with-provenance ...",
+            flush=True,
+        )
+        export = measured(
+            [
+                *flask,
+                "export",
+                "testDB",
+                "--status",
+                "approved",
+                "--with-provenance",
+                "--output",
+                str(csv_file),
+            ],
+            csv_file,
+            env,
+        )
         lines = sum(1 for _ in csv_file.open("rb"))
         if lines != rows + 1:
             raise RuntimeError(f"expected {rows + 1} lines in the export, got {lines}")
         exports.append(export)
-        print(f"    freeze {freeze.seconds:.1f} s / {freeze.peak_mb:.0f} MB, export "
-              f"{export.seconds:.1f} s / {export.peak_mb:.0f} MB", flush=True)
+        print(
+            f"    freeze {freeze.seconds:.1f} s / {freeze.peak_mb:.0f} MB, export "
+            f"{export.seconds:.1f} s / {export.peak_mb:.0f} MB",
+            flush=True,
+        )
     csv_file.unlink()
     best = min(freezes, key=lambda r: r.seconds), min(exports, key=lambda r: r.seconds)
     best[0].peak_mb = max(r.peak_mb for r in freezes)  # memory: the worst round
@@ -159,33 +200,44 @@ def measure(url: str, folder: Path, rows: int, rounds: int) -> tuple[Run, Run, R
 
 def verify(flask: list[str], name: str, env: dict[str, str]) -> None:
     """The archive the benchmark made must verify (untimed)."""
-    result = subprocess.run([*flask, "freeze", "verify", name], env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [*flask, "freeze", "verify", name], env=env, capture_output=True, text=True, check=False
+    )
     if result.returncode:
         raise RuntimeError(f"the benchmark's freeze does not verify:\n{result.stdout[-2000:]}")
 
 
 def report(args: argparse.Namespace, results: list[tuple[str, Run, Run, Run]]) -> None:
-    print(f"\nFreeze of {args.rows:,} approved testDB rows against flask export of the same "
-          f"rows (each in its own process, start-up included; best of {args.rounds} rounds, "
-          "peak memory the worst)")
-    print(f"{'backend':<8} {'method':<48} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12} "
-          f"{'file MB':>8}")
+    print(
+        f"\nFreeze of {args.rows:,} approved testDB rows against flask export of the same "
+        f"rows (each in its own process, start-up included; best of {args.rounds} rounds, "
+        "peak memory the worst)"
+    )
+    print(
+        f"{'backend':<8} {'method':<48} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12} "
+        f"{'file MB':>8}"
+    )
     for backend, freeze, export, plain in results:
-        for label, run in (("flask freeze create (zip, sha256, stored)", freeze),
-                           ("flask export --status approved --with-provenance", export),
-                           ("(flask export, own columns: for information)", plain)):
-            print(f"{backend:<8} {label:<48} {run.seconds:>8.1f} "
-                  f"{args.rows / run.seconds:>10,.0f} {run.peak_mb:>12.0f} "
-                  f"{run.output_mb:>8.1f}")
+        for label, run in (
+            ("flask freeze create (zip, sha256, stored)", freeze),
+            ("flask export --status approved --with-provenance", export),
+            ("(flask export, own columns: for information)", plain),
+        ):
+            print(
+                f"{backend:<8} {label:<48} {run.seconds:>8.1f} "
+                f"{args.rows / run.seconds:>10,.0f} {run.peak_mb:>12.0f} "
+                f"{run.output_mb:>8.1f}"
+            )
         memory = "ok" if freeze.peak_mb < MEMORY_GOAL_MB else "MISSED"
         speed = "ok" if freeze.seconds <= export.seconds else "MISSED"
         if args.rows < GOAL_ROWS:
             speed += f" (judged at {GOAL_ROWS:,} rows)"
-        print(f"{'':<8} {'freeze / export (same rows and columns)':<48} "
-              f"{freeze.seconds / export.seconds:>7.2f}x {'':>10} "
-              f"{freeze.peak_mb / export.peak_mb:>11.2f}x   "
-              f"memory < {MEMORY_GOAL_MB} MB: {memory}; no slower than export: {speed}")
+        print(
+            f"{'':<8} {'freeze / export (same rows and columns)':<48} "
+            f"{freeze.seconds / export.seconds:>7.2f}x {'':>10} "
+            f"{freeze.peak_mb / export.peak_mb:>11.2f}x   "
+            f"memory < {MEMORY_GOAL_MB} MB: {memory}; no slower than export: {speed}"
+        )
 
 
 if __name__ == "__main__":

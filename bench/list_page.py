@@ -50,20 +50,33 @@ EDIT_LINK = re.compile(r"/data/[^\"]+/edit\?key=")
 def status_of(i: int) -> str:
     """70 % entered, 20 % submitted, 5 % returned, 5 % approved (as SQL in mysql_fill)."""
     slot = i % 20
-    return "entered" if slot < 14 else "submitted" if slot < 18 else (
-        "returned" if slot == 18 else "approved")
+    return (
+        "entered"
+        if slot < 14
+        else "submitted"
+        if slot < 18
+        else ("returned" if slot == 18 else "approved")
+    )
 
 
 def generated_rows(start: int, stop: int, clerk_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
     for i in range(start, stop):
         at = BASE_TIME + timedelta(seconds=i)
-        yield {"string_column": f"K{i:0{KEY_DIGITS}d}", "integer_column": i % 1000,
-               "date_column": at, "entered_by_id": clerk_ids[i % len(clerk_ids)],
-               "status": status_of(i), "version": 1, "created_at": at, "updated_at": at}
+        yield {
+            "string_column": f"K{i:0{KEY_DIGITS}d}",
+            "integer_column": i % 1000,
+            "date_column": at,
+            "entered_by_id": clerk_ids[i % len(clerk_ids)],
+            "status": status_of(i),
+            "version": 1,
+            "created_at": at,
+            "updated_at": at,
+        }
 
 
-def fill(engine: sa.Engine, table: sa.Table, start: int, stop: int,
-         clerk_ids: Sequence[int]) -> None:
+def fill(
+    engine: sa.Engine, table: sa.Table, start: int, stop: int, clerk_ids: Sequence[int]
+) -> None:
     """Add rows start..stop-1 of the generated data set."""
     if engine.dialect.name in {"mysql", "mariadb"} and has_sequence_engine(engine):
         mysql_fill(engine, start, stop, clerk_ids)
@@ -114,8 +127,9 @@ class StatementLog:
     def _before(self, _conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
         self._started.append(time.perf_counter())
 
-    def _after(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
-               *_args: Any) -> None:
+    def _after(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
+    ) -> None:
         elapsed = time.perf_counter() - self._started.pop()
         if not statement.lstrip().upper().startswith("BEGIN"):  # SQLite's explicit BEGIN
             self.entries.append((statement, parameters, elapsed))
@@ -164,8 +178,9 @@ def logged_in(app: Flask, username: str) -> FlaskClient:
     return client
 
 
-def time_pages(log: StatementLog, clients: dict[str, FlaskClient],
-               pages: list[Page], size: int, requests: int) -> None:
+def time_pages(
+    log: StatementLog, clients: dict[str, FlaskClient], pages: list[Page], size: int, requests: int
+) -> None:
     """Request the pages in turn, round after round, so a burst of load elsewhere on the
     machine hits every page alike rather than one page's whole series."""
     durations: dict[str, list[float]] = {page.label: [] for page in pages}
@@ -178,8 +193,11 @@ def time_pages(log: StatementLog, clients: dict[str, FlaskClient],
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"GET {page.path} answered {response.status_code}")
-            if attempt == 0 and page.expect_rows and \
-                    not EDIT_LINK.search(response.get_data(as_text=True)):
+            if (
+                attempt == 0
+                and page.expect_rows
+                and not EDIT_LINK.search(response.get_data(as_text=True))
+            ):
                 raise RuntimeError(f"GET {page.path} listed no rows")
             if attempt >= WARMUP_REQUESTS:
                 durations[page.label].append(elapsed)
@@ -203,8 +221,9 @@ def explain(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
     return ["    " + "  ".join(f"{c}={row[columns.index(c)]}" for c in keep) for row in rows]
 
 
-def print_plans(engine: sa.Engine, pages: list[Page], small: int, large: int,
-                every_page: bool) -> None:
+def print_plans(
+    engine: sa.Engine, pages: list[Page], small: int, large: int, every_page: bool
+) -> None:
     for page in pages:
         if not every_page and page.ratio(small, large) <= TARGET_RATIO:
             continue
@@ -240,8 +259,11 @@ def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> list
                 # What InnoDB's automatic statistics recalculation does soon after anyway.
                 with engine.connect() as conn:
                     conn.exec_driver_sql(f"ANALYZE TABLE `{ENTRY_TABLE}`").fetchall()
-            print(f"  {backend}: {size:,} rows ({size - filled:,} added in "
-                  f"{time.perf_counter() - started:.1f} s)", flush=True)
+            print(
+                f"  {backend}: {size:,} rows ({size - filled:,} added in "
+                f"{time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
             filled = size
             time_pages(log, clients, pages, size, args.requests)
         print_plans(engine, pages, args.sizes[0], args.sizes[-1], args.explain)
@@ -258,31 +280,62 @@ def report(backend: str, pages: list[Page], sizes: Sequence[int]) -> bool:
         ratio = page.ratio(small, large)
         met = ratio <= TARGET_RATIO
         all_met &= met or not page.required
-        rows.append([backend, page.label + ("" if page.required else " (extra)"), page.role,
-                     page.timings[small], page.timings[large], f"{ratio:.2f}x",
-                     page.sql_ms[large], page.queries[large], "met" if met else "MISSED"])
-    print_table(["backend", "page", "as", f"ms @ {small:,}", f"ms @ {large:,}", "ratio",
-                 f"SQL ms @ {large:,}", "queries", f"<= {TARGET_RATIO:g}x"], rows)
-    print(f"{backend}: required pages {'all within' if all_met else 'NOT all within'} "
-          f"{TARGET_RATIO:g}x\n")
+        rows.append(
+            [
+                backend,
+                page.label + ("" if page.required else " (extra)"),
+                page.role,
+                page.timings[small],
+                page.timings[large],
+                f"{ratio:.2f}x",
+                page.sql_ms[large],
+                page.queries[large],
+                "met" if met else "MISSED",
+            ]
+        )
+    print_table(
+        [
+            "backend",
+            "page",
+            "as",
+            f"ms @ {small:,}",
+            f"ms @ {large:,}",
+            "ratio",
+            f"SQL ms @ {large:,}",
+            "queries",
+            f"<= {TARGET_RATIO:g}x",
+        ],
+        rows,
+    )
+    print(
+        f"{backend}: required pages {'all within' if all_met else 'NOT all within'} "
+        f"{TARGET_RATIO:g}x\n"
+    )
     return all_met
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench list_page",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench list_page", description=__doc__.split("\n\n")[0]
+    )
     add_common_arguments(parser)
-    parser.add_argument("--sizes", help="row counts, ascending, comma-separated "
-                        "(default 10000,1000000; --quick 2000,100000)")
-    parser.add_argument("--requests", type=int,
-                        help="timed requests per page and size (default 20; --quick 5)")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the query plans of every page, not only of the slow ones")
+    parser.add_argument(
+        "--sizes",
+        help="row counts, ascending, comma-separated (default 10000,1000000; --quick 2000,100000)",
+    )
+    parser.add_argument(
+        "--requests", type=int, help="timed requests per page and size (default 20; --quick 5)"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the query plans of every page, not only of the slow ones",
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or ("2000,100000" if args.quick else "10000,1000000")
     args.sizes = sorted(int(s.replace("_", "")) for s in sizes.split(","))
-    if len(args.sizes) < 2 or args.sizes[-1] >= 10 ** KEY_DIGITS:
-        parser.error(f"--sizes needs two or more row counts below {10 ** KEY_DIGITS:,}")
+    if len(args.sizes) < 2 or args.sizes[-1] >= 10**KEY_DIGITS:
+        parser.error(f"--sizes needs two or more row counts below {10**KEY_DIGITS:,}")
     args.requests = args.requests or (5 if args.quick else 20)
     return args
 
@@ -290,9 +343,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     stop_cleanly_on_sigterm()
-    print(f"List page of {ENTRY_TABLE} at {' and '.join(f'{s:,}' for s in args.sizes)} rows: "
-          f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
-          "Flask test client, in ms.\n")
+    print(
+        f"List page of {ENTRY_TABLE} at {' and '.join(f'{s:,}' for s in args.sizes)} rows: "
+        f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
+        "Flask test client, in ms.\n"
+    )
     results, failed = run_on_backends(args, "list", bench_backend)
     for backend, pages in results:
         report(backend, pages, args.sizes)

@@ -79,26 +79,48 @@ def add_queries_and_flags(engine: sa.Engine, documents: int) -> None:
                 continue
             clerk = users[CLERKS[i % len(CLERKS)]]
             if i % 20 == 12:
-                query_rows.append({
-                    "document_id": i, "table_name": "testDB", "row_key": "K0000001",
-                    "field": "integer_column", "clerk_id": clerk,
-                    "status": "open" if status == "submitted" else QUERY_STATUSES[i % 3],
-                    "question": "Is this 17?", "value_asked": "1", "answer": None,
-                    "corrected_to": None, "opened_by_id": users[REVIEWER], "opened_at": now,
-                    "answered_by_id": None, "answered_at": None, "closed_by_id": None,
-                    "closed_at": None})
+                query_rows.append(
+                    {
+                        "document_id": i,
+                        "table_name": "testDB",
+                        "row_key": "K0000001",
+                        "field": "integer_column",
+                        "clerk_id": clerk,
+                        "status": "open" if status == "submitted" else QUERY_STATUSES[i % 3],
+                        "question": "Is this 17?",
+                        "value_asked": "1",
+                        "answer": None,
+                        "corrected_to": None,
+                        "opened_by_id": users[REVIEWER],
+                        "opened_at": now,
+                        "answered_by_id": None,
+                        "answered_at": None,
+                        "closed_by_id": None,
+                        "closed_at": None,
+                    }
+                )
             if status == "submitted" and i % 5 == 2:
-                flag_rows.append({
-                    "table_name": "register_person", "row_key": None, "document_id": i,
-                    "field": "age", "kind": "expected_range",
-                    "message": "Age (years) 104 is above the expected maximum 100.",
-                    "status": "open", "raised_by_id": clerk, "raised_at": now,
-                    "cleared_by_id": None, "cleared_at": None, "resolution": None,
-                    "resolution_reason": None})
+                flag_rows.append(
+                    {
+                        "table_name": "register_person",
+                        "row_key": None,
+                        "document_id": i,
+                        "field": "age",
+                        "kind": "expected_range",
+                        "message": "Age (years) 104 is above the expected maximum 100.",
+                        "status": "open",
+                        "raised_by_id": clerk,
+                        "raised_at": now,
+                        "cleared_by_id": None,
+                        "cleared_at": None,
+                        "resolution": None,
+                        "resolution_reason": None,
+                    }
+                )
     with engine.begin() as conn:
         for table, rows in ((queries, query_rows), (flags, flag_rows)):
             for start in range(0, len(rows), 5_000):
-                conn.execute(table.insert(), rows[start:start + 5_000])
+                conn.execute(table.insert(), rows[start : start + 5_000])
 
 
 def empty_all(engine: sa.Engine) -> None:
@@ -110,17 +132,26 @@ def empty_all(engine: sa.Engine) -> None:
 def reviewed_document(engine: sa.Engine) -> int:
     """A submitted document in the middle of the queue that has a query and a flag."""
     with engine.connect() as conn:
-        ids = conn.execute(sa.text(
-            "SELECT d.id FROM documents d WHERE d.status = 'submitted' AND EXISTS "
-            "(SELECT 1 FROM field_queries q WHERE q.document_id = d.id) AND EXISTS "
-            "(SELECT 1 FROM quality_flags f WHERE f.document_id = d.id) ORDER BY d.id")).all()
+        ids = conn.execute(
+            sa.text(
+                "SELECT d.id FROM documents d WHERE d.status = 'submitted' AND EXISTS "
+                "(SELECT 1 FROM field_queries q WHERE q.document_id = d.id) AND EXISTS "
+                "(SELECT 1 FROM quality_flags f WHERE f.document_id = d.id) ORDER BY d.id"
+            )
+        ).all()
     if not ids:
         raise RuntimeError("no submitted document with a query and a flag")
     return ids[len(ids) // 2][0]
 
 
-def time_page(page: Page, client: Any, log: StatementLog, run: str, requests: int,
-              cpu: dict[tuple[str, str], float]) -> None:
+def time_page(
+    page: Page,
+    client: Any,
+    log: StatementLog,
+    run: str,
+    requests: int,
+    cpu: dict[tuple[str, str], float],
+) -> None:
     """Median wall ms, CPU ms and SQL execute ms of `requests` GETs, after warm-up."""
     walls, cpus, sql = [], [], []
     for attempt in range(WARMUP_REQUESTS + requests):
@@ -138,22 +169,26 @@ def time_page(page: Page, client: Any, log: StatementLog, run: str, requests: in
     page.sql_ms[run] = statistics.median(sql) * 1000
     cpu[(page.label, run)] = statistics.median(cpus) * 1000
     # the fastest request too: on a loaded machine the median carries the waits for a CPU
-    cpu[(page.label, f"{run} fastest")] = min(c + (q if SERVER_SQL else 0.0)
-                                              for c, q in zip(cpus, sql, strict=True)) * 1000
+    cpu[(page.label, f"{run} fastest")] = (
+        min(c + (q if SERVER_SQL else 0.0) for c, q in zip(cpus, sql, strict=True)) * 1000
+    )
     page.queries[run] = len(log.entries)
-    page.slowest[run] = sorted(((d * 1000, s, p) for s, p, d in log.entries), reverse=True,
-                               key=lambda item: item[0])[:3]
+    page.slowest[run] = sorted(
+        ((d * 1000, s, p) for s, p, d in log.entries), reverse=True, key=lambda item: item[0]
+    )[:3]
 
 
-def bench_backend(backend: str, args: argparse.Namespace,
-                  scratch: Path) -> tuple[list[Page], list[str], dict[tuple[str, str], float]]:
+def bench_backend(
+    backend: str, args: argparse.Namespace, scratch: Path
+) -> tuple[list[Page], list[str], dict[tuple[str, str], float]]:
     from app.extensions import db
 
     global SERVER_SQL
     SERVER_SQL = backend != "sqlite"
     url = database_url(backend, args, scratch)
-    users = prepare_database(url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"}
-                             | dict.fromkeys(CLERKS, "clerk"))
+    users = prepare_database(
+        url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"} | dict.fromkeys(CLERKS, "clerk")
+    )
     app = portal_app(url, scratch)
     with app.app_context():
         engine = db.engine
@@ -167,13 +202,17 @@ def bench_backend(backend: str, args: argparse.Namespace,
             started = time.perf_counter()
             fill(engine, size, users, datetime.now(UTC))
             add_queries_and_flags(engine, size.documents)
-            print(f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
-                  flush=True)
+            print(
+                f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
             runs.append(size.label)  # (the running counts are not read by these pages)
             document_id = reviewed_document(engine)
             # the same page objects at both sizes (the document differs: its path is updated)
-            timed = [("review queue", "/review/", "</table>"),
-                     ("review page", f"/review/documents/{document_id}", "Queries")]
+            timed = [
+                ("review queue", "/review/", "</table>"),
+                ("review page", f"/review/documents/{document_id}", "Queries"),
+            ]
             for label, path, marker in timed:
                 page = pages.setdefault(label, Page(label, path, marker))
                 page.path = path
@@ -185,8 +224,9 @@ def bench_backend(backend: str, args: argparse.Namespace,
     return list(pages.values()), runs, cpu
 
 
-def report(backend: str, pages: list[Page], runs: list[str],
-           cpu: dict[tuple[str, str], float]) -> bool:
+def report(
+    backend: str, pages: list[Page], runs: list[str], cpu: dict[tuple[str, str], float]
+) -> bool:
     small, rows, all_met = runs[0], [], True
 
     def cost(page: Page, run: str) -> float:
@@ -197,35 +237,67 @@ def report(backend: str, pages: list[Page], runs: list[str],
             ratio = cost(page, run) / cost(page, small)
             met = ratio <= TARGET_RATIO and page.queries[run] == page.queries[small]
             all_met &= met
-            fastest = (cpu[(page.label, f"{run} fastest")]
-                       / cpu[(page.label, f"{small} fastest")])
-            rows.append([backend, page.label, run, page.ms[small], page.ms[run],
-                         f"{page.ms[run] / page.ms[small]:.2f}x", cost(page, small),
-                         cost(page, run), f"{ratio:.2f}x", f"{fastest:.2f}x",
-                         page.sql_ms[small], page.sql_ms[run],
-                         f"{page.queries[small]} / {page.queries[run]}",
-                         "met" if met else "MISSED"])
+            fastest = cpu[(page.label, f"{run} fastest")] / cpu[(page.label, f"{small} fastest")]
+            rows.append(
+                [
+                    backend,
+                    page.label,
+                    run,
+                    page.ms[small],
+                    page.ms[run],
+                    f"{page.ms[run] / page.ms[small]:.2f}x",
+                    cost(page, small),
+                    cost(page, run),
+                    f"{ratio:.2f}x",
+                    f"{fastest:.2f}x",
+                    page.sql_ms[small],
+                    page.sql_ms[run],
+                    f"{page.queries[small]} / {page.queries[run]}",
+                    "met" if met else "MISSED",
+                ]
+            )
     print(f"\nsmall = {small}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print_table(["backend", "page", "large", "wall ms small", "wall ms large", "wall ratio",
-                 "cost ms small", "cost ms large", "cost ratio", "fastest ratio",
-                 "SQL exec ms small",
-                 "SQL exec ms large", "queries", f"cost <= {TARGET_RATIO:g}x, same count"],
-                rows)
-    print(f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
-          f"{TARGET_RATIO:g}x with a fixed number of queries\n")
+    print_table(
+        [
+            "backend",
+            "page",
+            "large",
+            "wall ms small",
+            "wall ms large",
+            "wall ratio",
+            "cost ms small",
+            "cost ms large",
+            "cost ratio",
+            "fastest ratio",
+            "SQL exec ms small",
+            "SQL exec ms large",
+            "queries",
+            f"cost <= {TARGET_RATIO:g}x, same count",
+        ],
+        rows,
+    )
+    print(
+        f"{backend}: {'every page within' if all_met else 'NOT every page within'} "
+        f"{TARGET_RATIO:g}x with a fixed number of queries\n"
+    )
     return all_met
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench review",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench review", description=__doc__.split("\n\n")[0]
+    )
     add_common_arguments(parser)
-    parser.set_defaults(backend="sqlite", mysql_url=os.environ.get("BENCH_REVIEW_MYSQL_URL")
-                        or f"{DEFAULT_MYSQL_URL}_review")
-    parser.add_argument("--requests", type=int,
-                        help="timed requests per page and size (default 20; --quick 5)")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the query plans of the slowest statements")
+    parser.set_defaults(
+        backend="sqlite",
+        mysql_url=os.environ.get("BENCH_REVIEW_MYSQL_URL") or f"{DEFAULT_MYSQL_URL}_review",
+    )
+    parser.add_argument(
+        "--requests", type=int, help="timed requests per page and size (default 20; --quick 5)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print the query plans of the slowest statements"
+    )
     args = parser.parse_args(argv)
     args.sizes = [SMALL, QUICK_LARGE if args.quick else LARGE]
     args.requests = args.requests or (5 if args.quick else 20)
@@ -239,8 +311,10 @@ def ensure_mysql_database(url: str) -> None:
     engine = sa.create_engine(target.set(database=""))
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{target.database}` "
-                                 "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            conn.exec_driver_sql(
+                f"CREATE DATABASE IF NOT EXISTS `{target.database}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
     except sa.exc.SQLAlchemyError:
         pass
     finally:
@@ -251,9 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.backend in {"mysql", "all"}:
         ensure_mysql_database(args.mysql_url)
-    print(f"Review page and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
-          f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
-          "Flask test client, in ms.\n")
+    print(
+        f"Review page and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
+        f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
+        "Flask test client, in ms.\n"
+    )
     results, failed = run_on_backends(args, "review", bench_backend)
     for backend, (pages, runs, cpu) in results:
         failed |= not report(backend, pages, runs, cpu)

@@ -86,8 +86,15 @@ class Ledger:
 class Clerk:
     """One person saving rows into their document's testDB panel."""
 
-    def __init__(self, port: int, name: str, document_id: int, ledger: Ledger,
-                 stop: threading.Event, deadline: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        port: int,
+        name: str,
+        document_id: int,
+        ledger: Ledger,
+        stop: threading.Event,
+        deadline: Callable[[], float],
+    ) -> None:
         self.port, self.name, self.document_id = port, name, document_id
         self.ledger, self.stop, self.deadline = ledger, stop, deadline
         self.client = BenchClient(port)
@@ -112,8 +119,9 @@ class Clerk:
             form = next((f for f in scan(page.text()).forms if f.method == "post"), None)
             if form is None:
                 return False
-            answer = self.client.request("POST", "/login", form.fields | {
-                "username": self.name, "password": BENCH_PASSWORD})
+            answer = self.client.request(
+                "POST", "/login", form.fields | {"username": self.name, "password": BENCH_PASSWORD}
+            )
         except OSError:
             self.client.conn.close()
             return False
@@ -199,8 +207,13 @@ def _label(status: int, text: str) -> str:
     """The status, and for a 503 what it said about the save."""
     if status != 503:
         return str(status)
-    for phrase in ("may have been saved", "is busy", "nothing was saved", "Your change was saved",
-                   "could not be loaded"):
+    for phrase in (
+        "may have been saved",
+        "is busy",
+        "nothing was saved",
+        "Your change was saved",
+        "could not be loaded",
+    ):
         if phrase in text:
             return f"503 {phrase}"
     return "503 (other)"
@@ -209,8 +222,13 @@ def _label(status: int, text: str) -> str:
 class Faults:
     """The fault schedule, run in a thread until stopped; then everything is healed."""
 
-    def __init__(self, proxy: TcpProxy, server: subprocess.Popen[bytes], direct_url: str,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        proxy: TcpProxy,
+        server: subprocess.Popen[bytes],
+        direct_url: str,
+        stop: threading.Event,
+    ) -> None:
         self.proxy, self.server, self.stop = proxy, server, stop
         self.engine = sa.create_engine(direct_url)
         self.log: Counter[str] = Counter()
@@ -220,8 +238,18 @@ class Faults:
     def run(self) -> None:
         started = self.started = time.monotonic()
         done: set[tuple[int, int]] = set()
-        events = [(10, "drop"), (15, "down"), (25, "up"), (30, "freeze"), (45, "thaw"),
-                  (47, "drop-down"), (50, "up"), (52, "kill -9"), (55, "lock"), (67, "unlock")]
+        events = [
+            (10, "drop"),
+            (15, "down"),
+            (25, "up"),
+            (30, "freeze"),
+            (45, "thaw"),
+            (47, "drop-down"),
+            (50, "up"),
+            (52, "kill -9"),
+            (55, "lock"),
+            (67, "unlock"),
+        ]
         locker = None
         last_kill = 0.0
         while not self.stop.wait(0.2):
@@ -289,18 +317,37 @@ def gunicorn_workers(master: int) -> list[int]:
 
 def serve_as_shipped(proxied_url: str, scratch: Path, port: int) -> subprocess.Popen[bytes]:
     """gunicorn -c gunicorn.conf.py, APP_ENV=production, as `make serve` and the image run it."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "GUNICORN_THREADS"}
-           and not k.startswith("DATABASE_")}
-    env |= {"APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-            "DATABASE_URL": proxied_url, "DOCUMENT_STORAGE": str(scratch / "documents"),
-            "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "GUNICORN_THREADS"}
+        and not k.startswith("DATABASE_")
+    }
+    env |= {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": proxied_url,
+        "DOCUMENT_STORAGE": str(scratch / "documents"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "warning",
+    }
     log = open(scratch / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-         "flask_backend_with_aws:application"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "flask_backend_with_aws:application",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -351,8 +398,9 @@ def prepare(url: str, scratch: Path, clerks: int) -> list[tuple[str, int]]:
         for name in names:
             user = db.session.scalar(sa.select(User).where(User.username == name))
             content = pdf_document(f"Soak {name} {secrets.token_hex(4)}", ["Roe, Richard"])
-            result = docs.add_file(IncomingFile(f"{name}.pdf", content), get_storage(),
-                                   actor=None, max_bytes=1_048_576)
+            result = docs.add_file(
+                IncomingFile(f"{name}.pdf", content), get_storage(), actor=None, max_bytes=1_048_576
+            )
             assert result.ok, result.error
             docs.assign([result.document], [user], actor=None)
             pairs.append((name, result.document.id))
@@ -364,9 +412,11 @@ def stored_keys(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return set(conn.exec_driver_sql(
-                "SELECT string_column FROM testDB WHERE string_column LIKE 'soak-%%'"
-            ).scalars())
+            return set(
+                conn.exec_driver_sql(
+                    "SELECT string_column FROM testDB WHERE string_column LIKE 'soak-%%'"
+                ).scalars()
+            )
     finally:
         engine.dispose()
 
@@ -376,15 +426,17 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
     clerks = prepare(url, scratch, args.clerks)
     direct = make_url(url)
     proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 3306).start()
-    proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False)
+    proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     port = free_port()
     server = serve_as_shipped(proxied, scratch, port)
     ledger, stop, stop_faults = Ledger(), threading.Event(), threading.Event()
     ends = [time.monotonic() + args.seconds + SETTLE_SECONDS]
-    threads = [threading.Thread(target=Clerk(port, name, doc, ledger, stop,
-                                             lambda: ends[0]).run, daemon=True)
-               for name, doc in clerks]
+    threads = [
+        threading.Thread(
+            target=Clerk(port, name, doc, ledger, stop, lambda: ends[0]).run, daemon=True
+        )
+        for name, doc in clerks
+    ]
     faults = Faults(proxy, server, url, stop_faults)
     fault_thread = threading.Thread(target=faults.run, daemon=True)
     try:
@@ -392,8 +444,11 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
             thread.start()
         if not args.no_faults:
             fault_thread.start()
-        print(f"{args.clerks} clerks for {args.seconds} s against gunicorn as shipped "
-              f"(port {port}), faults {'off' if args.no_faults else 'on'}", flush=True)
+        print(
+            f"{args.clerks} clerks for {args.seconds} s against gunicorn as shipped "
+            f"(port {port}), faults {'off' if args.no_faults else 'on'}",
+            flush=True,
+        )
         time.sleep(args.seconds)
         stop_faults.set()
         if fault_thread.is_alive():
@@ -407,39 +462,53 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
         stop_server(server)
         proxy.stop()
     if faults.timeline:
-        print("fault timeline (s): " + ", ".join(f"{at:.0f} {name}"
-                                                  for at, name in faults.timeline))
+        print(
+            "fault timeline (s): " + ", ".join(f"{at:.0f} {name}" for at, name in faults.timeline)
+        )
     return report(ledger, stored_keys(url), faults.log, args)
 
 
-def report(ledger: Ledger, found: set[str], faults: Counter[str],
-           args: argparse.Namespace) -> int:
+def report(ledger: Ledger, found: set[str], faults: Counter[str], args: argparse.Namespace) -> int:
     acknowledged = set(ledger.acknowledged)
     lost = sorted(acknowledged - found)
-    told_not_saved = {k for k, told in ledger.answers.items()
-                      if told and all(t == "not saved" for t in told)}
+    told_not_saved = {
+        k for k, told in ledger.answers.items() if told and all(t == "not saved" for t in told)
+    }
     phantoms = sorted(set(ledger.phantoms) | (told_not_saved & found))
     unresolved = {k for k in ledger.answers if k not in acknowledged} - told_not_saved
     until_ack = sorted(ledger.acknowledged.values())
     requests = sorted(ledger.request_seconds)
     print()
-    print_table(["figure", "value"], [
-        ("saves acknowledged", len(acknowledged)),
-        ("rows found (SELECT)", len(found)),
-        ("lost (acknowledged, not found)", len(lost)),
-        ("phantoms (told not saved, stored)", len(phantoms)),
-        ("unresolved at the end (found / not found)",
-         f"{len(unresolved & found)} / {len(unresolved - found)}"),
-        ("bare gunicorn error pages", ledger.bare),
-        ("save request p50 / p99 ms",
-         f"{percentile(requests, 0.5) * 1000:.0f} / {percentile(requests, 0.99) * 1000:.0f}"),
-        ("save until acknowledged p50 / p99 ms",
-         f"{percentile(until_ack, 0.5) * 1000:.0f} / {percentile(until_ack, 0.99) * 1000:.0f}"),
-    ])
+    print_table(
+        ["figure", "value"],
+        [
+            ("saves acknowledged", len(acknowledged)),
+            ("rows found (SELECT)", len(found)),
+            ("lost (acknowledged, not found)", len(lost)),
+            ("phantoms (told not saved, stored)", len(phantoms)),
+            (
+                "unresolved at the end (found / not found)",
+                f"{len(unresolved & found)} / {len(unresolved - found)}",
+            ),
+            ("bare gunicorn error pages", ledger.bare),
+            (
+                "save request p50 / p99 ms",
+                f"{percentile(requests, 0.5) * 1000:.0f} / {percentile(requests, 0.99) * 1000:.0f}",
+            ),
+            (
+                "save until acknowledged p50 / p99 ms",
+                (
+                    f"{percentile(until_ack, 0.5) * 1000:.0f} / "
+                    f"{percentile(until_ack, 0.99) * 1000:.0f}"
+                ),
+            ),
+        ],
+    )
     print("\nanswers to saves by status:")
     print_table(["status", "count"], sorted(ledger.statuses.items()))
-    print("\nthe document page (loaded at the start and again after an answer without a "
-          "fresh form):")
+    print(
+        "\nthe document page (loaded at the start and again after an answer without a fresh form):"
+    )
     print_table(["status", "count"], sorted(ledger.pages.items()))
     if faults:
         print("\nfaults injected:")
@@ -454,12 +523,16 @@ def report(ledger: Ledger, found: set[str], faults: Counter[str],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench soak",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_common_arguments(parser)
     parser.add_argument("--clerks", type=int, default=8, help="simulated clerks (default 8)")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="timed part (default 150; 40 with --quick)")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="timed part (default 150; 40 with --quick)"
+    )
     parser.add_argument("--no-faults", action="store_true", help="the same load, no faults")
     args = parser.parse_args(argv)
     if args.backend == "sqlite":

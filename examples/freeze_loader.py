@@ -53,13 +53,17 @@ def load_freeze(path: str | Path, *, labels: bool = True) -> dict[str, pd.DataFr
                 frame = pd.read_csv(text, dtype=str, keep_default_na=False)
             frames[table["name"]] = typed(frame, table, fields, labels=labels)
             frames[table["name"]].attrs.update(
-                label=titles.get(table["name"], table["name"]), key=table["key"],
-                freeze=manifest["name"], created_at=manifest["created_at"])
+                label=titles.get(table["name"], table["name"]),
+                key=table["key"],
+                freeze=manifest["name"],
+                created_at=manifest["created_at"],
+            )
     return frames
 
 
-def typed(frame: pd.DataFrame, table: dict[str, Any], fields: dict[tuple[str, str], Any], *,
-          labels: bool) -> pd.DataFrame:
+def typed(
+    frame: pd.DataFrame, table: dict[str, Any], fields: dict[tuple[str, str], Any], *, labels: bool
+) -> pd.DataFrame:
     """The frame's text columns converted to the dtypes their kind and choices call for."""
     choices: dict[str, dict[str, str]] = {}
     for column in table["columns"]:
@@ -111,8 +115,16 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("str")
 
 
-CONVERTERS = {"int": _integers, "float": _floats, "decimal": _decimals, "bool": _booleans,
-              "date": _datetimes, "datetime": _datetimes, "time": _times, "text": _text}
+CONVERTERS = {
+    "int": _integers,
+    "float": _floats,
+    "decimal": _decimals,
+    "bool": _booleans,
+    "date": _datetimes,
+    "datetime": _datetimes,
+    "time": _times,
+    "text": _text,
+}
 
 
 def load_live(*, rows: str = "approved", labels: bool = True) -> dict[str, pd.DataFrame]:
@@ -131,8 +143,9 @@ def load_live(*, rows: str = "approved", labels: bool = True) -> dict[str, pd.Da
         path = Path(folder) / "live.zip"
         engine = read_engine()
         try:
-            write_archive(path, engine, name="live", rows=rows, note=None,
-                          creator="examples/freeze_loader.py")
+            write_archive(
+                path, engine, name="live", rows=rows, note=None, creator="examples/freeze_loader.py"
+            )
         finally:
             engine.dispose()
         return load_freeze(path, labels=labels)
@@ -142,10 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("archive", nargs="?", help="a freeze archive (.zip)")
     parser.add_argument("--live", action="store_true", help="read the database instead")
-    parser.add_argument("--all", action="store_true", help="with --live: every row, not only "
-                        "approved ones")
-    parser.add_argument("--values", action="store_true", help="choices as stored values, "
-                        "not labels")
+    parser.add_argument(
+        "--all", action="store_true", help="with --live: every row, not only approved ones"
+    )
+    parser.add_argument(
+        "--values", action="store_true", help="choices as stored values, not labels"
+    )
     args = parser.parse_args(argv)
     if bool(args.archive) == args.live:
         parser.error("give a freeze archive, or --live")

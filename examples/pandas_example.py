@@ -23,8 +23,11 @@ from sqlalchemy.engine import URL, make_url
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = f"sqlite:///{PROJECT_ROOT / 'instance' / 'portal.db'}"
 # Short names people type, mapped to the drivers the project installs (as the app does).
-DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg",
-           "postgresql": "postgresql+psycopg"}
+DRIVERS = {
+    "mysql": "mysql+pymysql",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+}
 # Typed, so every backend hands pandas real datetimes (SQLite stores them as text).
 TEST_DB = sa.table(
     "testDB",
@@ -36,8 +39,10 @@ TEST_DB = sa.table(
 
 def database_url() -> URL:
     """DATABASE_READ_URL (a read replica), else DATABASE_URL, resolved as the app does."""
-    raw = os.environ.get("DATABASE_READ_URL", "").strip() or os.environ.get(
-        "DATABASE_URL", "").strip()
+    raw = (
+        os.environ.get("DATABASE_READ_URL", "").strip()
+        or os.environ.get("DATABASE_URL", "").strip()
+    )
     url = make_url(raw or DEFAULT_URL)
     url = url.set(drivername=DRIVERS.get(url.drivername, url.drivername))
     if url.get_backend_name() == "sqlite":

@@ -46,8 +46,9 @@ def connect(path: Path) -> sqlite3.Connection:
     sqlite3.register_adapter(datetime, adapt_datetime)
     sqlite3.register_converter("DATETIME", convert_datetime)
     uri = f"{path.resolve().as_uri()}?mode=rw"
-    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
-                           detect_types=sqlite3.PARSE_DECLTYPES)
+    conn = sqlite3.connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, detect_types=sqlite3.PARSE_DECLTYPES
+    )
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

@@ -55,8 +55,12 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
     """Bring the backend's database to the head revision once per process, from empty."""
     if database_url in _MIGRATED:
         return database_url
-    app = create_app({"DATABASE_URL": database_url, "DOCUMENT_STORAGE": str(
-        tmp_path_factory.mktemp("documents"))})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "DOCUMENT_STORAGE": str(tmp_path_factory.mktemp("documents")),
+        }
+    )
     with app.app_context():
         drop_all_tables(db.engine)
         upgrade()
@@ -85,7 +89,6 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-
 @pytest.fixture
 def make_user(app: Flask):
     """Create a user (committed) and return its username."""
@@ -102,8 +105,12 @@ def make_user(app: Flask):
 @pytest.fixture
 def people(make_user) -> None:
     """clerk, clerk2, reviewer and admin (the review and double-entry tests' cast)."""
-    for name, role in (("clerk", "clerk"), ("clerk2", "clerk"), ("reviewer", "reviewer"),
-                       ("admin", "admin")):
+    for name, role in (
+        ("clerk", "clerk"),
+        ("clerk2", "clerk"),
+        ("reviewer", "reviewer"),
+        ("admin", "admin"),
+    ):
         make_user(name, role)
 
 
@@ -118,8 +125,9 @@ class AuthActions:
         self._client = client
 
     def login(self, username: str = "clerk", password: str = PASSWORD, **extra):
-        return self._client.post("/login", data={"username": username, "password": password,
-                                                 **extra})
+        return self._client.post(
+            "/login", data={"username": username, "password": password, **extra}
+        )
 
     def logout(self):
         return self._client.post("/logout")

@@ -58,21 +58,25 @@ def worker_database(url: str, worker: str) -> str:
     try:
         with server.connect() as conn:
             if base.get_backend_name() == "postgresql":
-                found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                     {"name": name}).first()
+                found = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).first()
                 if not found:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+                    conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'")
                 # A test database need not wait for the disk at every commit (3.8 -> 0.4 ms).
                 conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
             else:
-                conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                                     "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                conn.exec_driver_sql(
+                    f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
     finally:
         server.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
 
 
 # --- SQL -----------------------------------------------------------------------------------------
+
 
 def clear_tables() -> None:
     """Delete every row the test wrote, children first."""
@@ -99,6 +103,7 @@ def count_statements(app: Flask, client: FlaskClient, url: str) -> list[str]:
 
 
 # --- users and logging in -------------------------------------------------------------------------
+
 
 def login(app: Flask, username: str, password: str = PASSWORD) -> FlaskClient:
     """A client of its own, logged in as `username` (cookies apart from the `client` fixture)."""
@@ -128,7 +133,11 @@ def add_document(app: Flask, clerks: list[str], double: bool = False) -> int:
         n = next(_counter)
         (result,) = docs.add_files(
             [IncomingFile(f"doc-{n}.pdf", pdf_document(f"Page {n}", [f"line {n}"]))],
-            get_storage(), actor=None, max_bytes=10_000_000, double_entry=double)
+            get_storage(),
+            actor=None,
+            max_bytes=10_000_000,
+            double_entry=double,
+        )
         docs.assign([result.document], [find_user(c) for c in clerks], actor=None)
         return result.document.id
 
@@ -138,36 +147,39 @@ def save_row(client: FlaskClient, document_id: int, table: str = "testDB", **val
     return client.post(f"/data/{table}/new?document={document_id}", data=values)
 
 
-def submitted_document(app: Flask, clerk: str = "clerk",
-                       rows: tuple[tuple[str, str], ...] = (("K1", "1"),)
-                       ) -> tuple[int, FlaskClient]:
+def submitted_document(
+    app: Flask, clerk: str = "clerk", rows: tuple[tuple[str, str], ...] = (("K1", "1"),)
+) -> tuple[int, FlaskClient]:
     """A document the clerk filled with testDB rows (key, number) and submitted."""
     doc_id = add_document(app, [clerk])
     client = login(app, clerk)
     for key, number in rows:
-        assert save_row(client, doc_id, string_column=key, integer_column=number
-                        ).status_code == 303
+        assert save_row(client, doc_id, string_column=key, integer_column=number).status_code == 303
     assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
     return doc_id, client
 
 
-def double_entered(app: Flask, difference: bool = True
-                   ) -> tuple[int, FlaskClient, FlaskClient]:
+def double_entered(app: Flask, difference: bool = True) -> tuple[int, FlaskClient, FlaskClient]:
     """A double-entry document typed by clerk and clerk2 (one testDB row each, differing in
     its number when `difference`, and one register_person row each); not yet submitted."""
     doc_id = add_document(app, ["clerk", "clerk2"], double=True)
     a, b = login(app, "clerk"), login(app, "clerk2")
     assert save_row(a, doc_id, string_column="D1", integer_column="10").status_code == 404
     for client, number in ((a, "10"), (b, "11" if difference else "10")):
-        response = client.post(f"/work/documents/{doc_id}/entry/testDB",
-                               data={"string_column": "D1", "integer_column": number})
+        response = client.post(
+            f"/work/documents/{doc_id}/entry/testDB",
+            data={"string_column": "D1", "integer_column": number},
+        )
         assert response.status_code == 303, response.get_data(as_text=True)[:500]
-        client.post(f"/work/documents/{doc_id}/entry/register_person",
-                    data={"full_name": "Doe, Jane", "sex": "female"})
+        client.post(
+            f"/work/documents/{doc_id}/entry/register_person",
+            data={"full_name": "Doe, Jane", "sex": "female"},
+        )
     return doc_id, a, b
 
 
 # --- import files ---------------------------------------------------------------------------------
+
 
 def write_csv(path: Path, rows: list[list[object]], header: list[str] | None = None) -> Path:
     with path.open("w", encoding="utf-8", newline="") as f:

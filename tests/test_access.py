@@ -140,7 +140,8 @@ def test_each_role_reaches_exactly_its_routes(app, users, auth, client, role):
         if allowed:
             assert response.status_code != 403, where
             assert "/login" not in response.headers.get("Location", "") or (
-                rule.endpoint in {"auth.setup"}), where
+                rule.endpoint in {"auth.setup"}
+            ), where
         elif role == "anonymous":
             assert response.status_code in {302, 401}, where
             assert "/login" in response.headers.get("Location", "/login"), where

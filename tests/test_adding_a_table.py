@@ -31,12 +31,16 @@ from app.revisions import MYSQL_TABLE_OPTIONS, next_revision_id
 from app.services.codebook import table_fields
 from config import PROJECT_ROOT
 
-MIXIN_INDEXES = {"ix_{}_status_key", "ix_{}_entered_by_key", "ix_{}_document_key",
-                 "ix_{}_entered_by_updated"}
+MIXIN_INDEXES = {
+    "ix_{}_status_key",
+    "ix_{}_entered_by_key",
+    "ix_{}_document_key",
+    "ix_{}_entered_by_updated",
+}
 
 
 @pytest.fixture
-def Scratch() -> type[DeclarativeBase]:  # noqa: N802 - used as a base class
+def Scratch() -> type[DeclarativeBase]:
     """A registry of its own per test: these models never join the portal's entry tables."""
 
     class Scratch(DeclarativeBase):
@@ -50,17 +54,22 @@ def index_names(model: type) -> set[str]:
 
 
 def entry_table(model: type) -> EntryTable:
-    return EntryTable(model=model, name=model.__tablename__, label=model.__name__,
-                      description="", multi_row=True)
+    return EntryTable(
+        model=model, name=model.__tablename__, label=model.__name__, description="", multi_row=True
+    )
 
 
 # --- the mixin's table arguments ---------------------------------------------------------------
 
+
 def test_a_model_with_its_own_table_args_keeps_the_mixin_indexes(Scratch):
     class Ledger(EntryMixin, Scratch):
         __tablename__ = "ledger"
-        __table_args__ = (sa.Index("ix_ledger_folio", "folio"), sa.UniqueConstraint("folio"),
-                          {"comment": "A ledger page per row"})
+        __table_args__ = (
+            sa.Index("ix_ledger_folio", "folio"),
+            sa.UniqueConstraint("folio"),
+            {"comment": "A ledger page per row"},
+        )
         id: Mapped[int] = mapped_column(primary_key=True)
         folio: Mapped[str] = mapped_column(sa.String(20))
 
@@ -73,7 +82,7 @@ def test_a_model_with_its_own_table_args_keeps_the_mixin_indexes(Scratch):
 def test_table_options_alone_are_merged_too(Scratch):
     class Census(EntryMixin, Scratch):
         __tablename__ = "census"
-        __table_args__ = {"comment": "options only"}
+        __table_args__ = {"comment": "options only"}  # noqa: RUF012
         id: Mapped[int] = mapped_column(primary_key=True)
 
     assert {name.format("census") for name in MIXIN_INDEXES} <= index_names(Census)
@@ -89,13 +98,15 @@ def test_a_model_without_table_args_gets_the_mixin_indexes(Scratch):
 
 
 def test_table_args_the_mixin_cannot_merge_are_refused_loudly(Scratch):
-    with pytest.raises(TypeError, match="must be a tuple .* or a dict, not list"):
+    with pytest.raises(TypeError, match=r"must be a tuple .* or a dict, not list"):
+
         class Listed(EntryMixin, Scratch):
             __tablename__ = "listed"
-            __table_args__ = [sa.Index("ix_listed_x", "id")]
+            __table_args__ = [sa.Index("ix_listed_x", "id")]  # noqa: RUF012
             id: Mapped[int] = mapped_column(primary_key=True)
 
     with pytest.raises(TypeError, match="ix_clash_status_key are EntryMixin's own"):
+
         class Clash(EntryMixin, Scratch):
             __tablename__ = "clash"
             __table_args__ = (sa.Index("ix_clash_status_key", "id"),)
@@ -104,12 +115,16 @@ def test_table_args_the_mixin_cannot_merge_are_refused_loudly(Scratch):
 
 # --- the converter ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("column_type,held", [
-    (sa.Interval(), "Interval() (timedelta)"),
-    (sa.JSON(), "JSON()"),
-    (sa.LargeBinary(), "LargeBinary() (bytes)"),
-    (sa.Uuid(), "Uuid() (UUID)"),
-])
+
+@pytest.mark.parametrize(
+    ("column_type", "held"),
+    [
+        (sa.Interval(), "Interval() (timedelta)"),
+        (sa.JSON(), "JSON()"),
+        (sa.LargeBinary(), "LargeBinary() (bytes)"),
+        (sa.Uuid(), "Uuid() (UUID)"),
+    ],
+)
 def test_a_column_type_no_form_can_hold_is_refused_by_name(Scratch, column_type, held):
     class Odd(EntryMixin, Scratch):
         __tablename__ = f"odd_{type(column_type).__name__.lower()}"
@@ -152,10 +167,16 @@ def time_field(column: sa.Column, text: str):
     return form.opened_at
 
 
-@pytest.mark.parametrize("text,value", [
-    ("14:05", dt.time(14, 5)), (" 07:30 ", dt.time(7, 30)), ("23:59:58", dt.time(23, 59, 58)),
-    ("00:00:01.25", dt.time(0, 0, 1, 250000)), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("14:05", dt.time(14, 5)),
+        (" 07:30 ", dt.time(7, 30)),
+        ("23:59:58", dt.time(23, 59, 58)),
+        ("00:00:01.25", dt.time(0, 0, 1, 250000)),
+        ("", None),
+    ],
+)
 def test_a_time_column_is_a_time_of_day_field(text, value):
     with BARE.test_request_context():
         field = time_field(time_column(label="Opens"), text)
@@ -191,6 +212,7 @@ def test_a_time_is_shown_read_back_and_described_as_one(Scratch):
 
 # --- generated revisions ---------------------------------------------------------------------
 
+
 def test_revision_ids_follow_the_committed_numbering():
     assert next_revision_id(["0001", "0008", "0003"]) == "0009"
     assert next_revision_id(["0099", "ab12cd34ef56"]) == "0100"
@@ -201,10 +223,18 @@ def test_flask_db_migrate_writes_a_numbered_revision_with_the_mysql_options(tmp_
     """The whole path a developer takes: a new table in the metadata, `flask db migrate`."""
     folder = tmp_path / "migrations"
     shutil.copytree(PROJECT_ROOT / "migrations", folder)
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-                      "DOCUMENT_STORAGE": str(tmp_path / "documents")})
-    table = sa.Table("parish_events", db.metadata, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("what", sa.String(80)))
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+            "DOCUMENT_STORAGE": str(tmp_path / "documents"),
+        }
+    )
+    table = sa.Table(
+        "parish_events",
+        db.metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("what", sa.String(80)),
+    )
     try:
         with app.app_context():
             upgrade(directory=str(folder))

@@ -39,13 +39,16 @@ def test_login_records_last_login(app, auth, users):
         assert user.last_login_at is not None
 
 
-@pytest.mark.parametrize("username,password", [
-    ("clerk", "wrong-password-1"),
-    ("nobody", PASSWORD),
-    ("' OR 1=1 --", PASSWORD),
-    ("<script>alert(1)</script>", "x"),
-    ("cl\x00erk", "wrong-password-1"),
-])
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("clerk", "wrong-password-1"),
+        ("nobody", PASSWORD),
+        ("' OR 1=1 --", PASSWORD),
+        ("<script>alert(1)</script>", "x"),
+        ("cl\x00erk", "wrong-password-1"),
+    ],
+)
 def test_bad_credentials_get_one_message(client, auth, users, username, password):
     response = auth.login(username, password)
     assert response.status_code == 401
@@ -54,11 +57,14 @@ def test_bad_credentials_get_one_message(client, auth, users, username, password
     assert "<script>alert(1)</script>" not in page
 
 
-@pytest.mark.parametrize("data,field", [
-    ({"username": "", "password": PASSWORD}, "username"),
-    ({"username": "clerk", "password": ""}, "password"),
-    ({"username": "x" * 10_000, "password": PASSWORD}, "username"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"username": "", "password": PASSWORD}, "username"),
+        ({"username": "clerk", "password": ""}, "password"),
+        ({"username": "x" * 10_000, "password": PASSWORD}, "username"),
+    ],
+)
 def test_invalid_login_form_is_422_with_field_error(client, users, data, field):
     response = client.post("/login", data=data)
     assert response.status_code == 422
@@ -92,9 +98,14 @@ def test_password_change_ends_other_sessions(app, client, auth, users):
     other = app.test_client()
     other.set_cookie("session", _session_cookie(client))
     assert other.get("/admin/users").status_code == 200
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "password": "another-long-password",
-        "confirm": "another-long-password"})
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "another-long-password",
+            "confirm": "another-long-password",
+        },
+    )
     assert response.status_code == 303
     assert client.get("/admin/users").status_code == 200  # this session continues
     assert other.get("/admin/users").status_code == 302  # the copy does not
@@ -102,9 +113,14 @@ def test_password_change_ends_other_sessions(app, client, auth, users):
 
 def test_password_change_with_wrong_current_password(client, auth, users):
     auth.login("clerk")
-    response = client.post("/account/password", data={
-        "current_password": "not-it-at-all", "password": "another-long-password",
-        "confirm": "another-long-password"})
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "not-it-at-all",
+            "password": "another-long-password",
+            "confirm": "another-long-password",
+        },
+    )
     assert response.status_code == 422
     assert "That is not your current password." in response.get_data(as_text=True)
     auth.logout()
@@ -150,8 +166,7 @@ def test_throttling_after_repeated_failures(app, client, auth, users):
         failures = db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailure))
         assert failures == limit  # throttled attempts are not even checked
         window = timedelta(seconds=app.config["LOGIN_WINDOW_SECONDS"] + 1)
-        db.session.execute(sa.update(LoginFailure).values(
-            failed_at=accounts.utcnow() - window))
+        db.session.execute(sa.update(LoginFailure).values(failed_at=accounts.utcnow() - window))
         db.session.commit()
     assert auth.login("clerk").status_code == 303
 
@@ -162,26 +177,43 @@ def test_throttling_per_client_address(app, client, auth, users):
         assert auth.login(f"user{i}", "wrong-password").status_code == 401
     assert auth.login("someone-else", "wrong-password").status_code == 429
     other_address = app.test_client()
-    response = other_address.post("/login", data={"username": "clerk", "password": PASSWORD},
-                                  environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    response = other_address.post(
+        "/login",
+        data={"username": "clerk", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.9.8.7"},
+    )
     assert response.status_code == 303
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.com", "///evil.com", "\\\\evil.com", "/\\evil.com", "http:\\\\evil.com",
-    "javascript:alert(1)", "http://evil.com/", "https://evil.com", " //evil.com",
-    "\x08//evil.com", "//evil.com/%2F..", "http:///evil.com",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "///evil.com",
+        "\\\\evil.com",
+        "/\\evil.com",
+        "http:\\\\evil.com",
+        "javascript:alert(1)",
+        "http://evil.com/",
+        "https://evil.com",
+        " //evil.com",
+        "\x08//evil.com",
+        "//evil.com/%2F..",
+        "http:///evil.com",
+    ],
+)
 def test_next_never_leaves_the_site(client, users, target):
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": "admin", "password": PASSWORD})
+    response = client.post(
+        "/login", query_string={"next": target}, data={"username": "admin", "password": PASSWORD}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
 
 
 def test_next_inside_the_site_is_followed(client, users):
-    response = client.post("/login?next=/admin/users",
-                           data={"username": "admin", "password": PASSWORD})
+    response = client.post(
+        "/login?next=/admin/users", data={"username": "admin", "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/admin/users"
 
 

@@ -46,17 +46,18 @@ def test_scan_reads_the_form_the_htmx_loads_and_the_embedded_files():
     assert form.action == "/data/testDB/new?document=7"
     assert form.fields["form_token"] == "next-token"
     assert "confirm_warnings" not in form.fields  # an unticked box is not sent
-    assert [name for name, _ in form.typed] == ["string_column", "integer_column",
-                                                "date_column"]
+    assert [name for name, _ in form.typed] == ["string_column", "integer_column", "date_column"]
     assert form.autofocus == "string_column"
     assert page.loads == ["/data/testDB/rows?document=7&page=1"]
     assert page.embedded == ["/documents/7/file"]  # /static/ is cached by a browser
 
 
 def test_scan_keeps_a_panel_behind_a_tab_apart_from_what_loads_by_itself():
-    page = scan('<div id="panel-body-testDB" class="panel-body" data-mode="lazy" '
-                'hx-get="/work/documents/7/panel/testDB?lazy=1" hx-trigger="intersect once" '
-                'hx-swap="outerHTML"><p>Loading</p></div>')
+    page = scan(
+        '<div id="panel-body-testDB" class="panel-body" data-mode="lazy" '
+        'hx-get="/work/documents/7/panel/testDB?lazy=1" hx-trigger="intersect once" '
+        'hx-swap="outerHTML"><p>Loading</p></div>'
+    )
     assert page.loads == []  # not fetched with the page: only when its tab is shown
     assert page.on_view == {"panel-body-testDB": "/work/documents/7/panel/testDB?lazy=1"}
 
@@ -72,8 +73,14 @@ def portal(tmp_path_factory: pytest.TempPathFactory):
     scratch = tmp_path_factory.mktemp("bench")
     url = f"sqlite:///{scratch / 'bench.db'}"
     clerks = prepare_clerks(url, scratch, 2)
-    with GunicornServer("flask_backend_with_aws:application", portal_env(url, scratch),
-                        name="portal", workers=1, threads=2, scratch=scratch) as server:
+    with GunicornServer(
+        "flask_backend_with_aws:application",
+        portal_env(url, scratch),
+        name="portal",
+        workers=1,
+        threads=2,
+        scratch=scratch,
+    ) as server:
         yield url, server, clerks
 
 
@@ -87,9 +94,12 @@ def test_saved_rows_counted_by_the_harness_are_in_the_database(portal):
     assert len(result.requests["save POST"]) == 4
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        saved = conn.execute(sa.text(
-            "SELECT document_id, COUNT(*) FROM testDB WHERE string_column LIKE 'REG-%' "
-            "AND integer_column = 42 GROUP BY document_id ORDER BY document_id")).all()
+        saved = conn.execute(
+            sa.text(
+                "SELECT document_id, COUNT(*) FROM testDB WHERE string_column LIKE 'REG-%' "
+                "AND integer_column = 42 GROUP BY document_id ORDER BY document_id"
+            )
+        ).all()
     engine.dispose()
     # 2 timed + 1 warm-up per client, each on the clerk's own document, beside 3 prefilled
     assert saved == [(clerks[0].document_id, 3), (clerks[1].document_id, 3)]

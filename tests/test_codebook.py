@@ -19,8 +19,9 @@ def test_markdown_lists_every_table_and_field(app, runner):
                 assert f"| `{column.key}`" in text
     line = next(line for line in text.splitlines() if line.startswith("| `string_column`"))
     assert line.startswith("| `string_column` (key) | Key | text — VARCHAR(140)")  # + collation
-    assert line.endswith(" | yes | unique; at most 140 characters | A unique text key, up to "
-                         "140 characters. |")
+    assert line.endswith(
+        " | yes | unique; at most 140 characters | A unique text key, up to 140 characters. |"
+    )
 
 
 def test_csv_has_types_constraints_choices_and_required(runner):
@@ -31,13 +32,20 @@ def test_csv_has_types_constraints_choices_and_required(runner):
     assert (key["required"], key["max_length"], key["role"]) == ("yes", "140", "key")
     number = fields["testDB", "integer_column"]
     assert (number["type"], number["min"], number["max"]) == (
-        "whole number", "-2147483648", "2147483647")
+        "whole number",
+        "-2147483648",
+        "2147483647",
+    )
     assert fields["testDB", "date_column"]["type"] == "date and time, UTC (ISO 8601)"
     age = fields["register_person", "age"]
     assert (age["min"], age["max"], age["help"]) == (
-        "0", "130", "Ages over 100 are possible but are flagged for review.")
+        "0",
+        "130",
+        "Ages over 100 are possible but are flagged for review.",
+    )
     assert fields["register_person", "sex"]["choices"] == (
-        "female=Female; male=Male; unknown=Unknown")
+        "female=Female; male=Male; unknown=Unknown"
+    )
     assert fields["register_person", "parish"]["pattern"] == "[A-Za-zÀ-ÿ' .-]+"
     assert fields["register_person", "full_name"]["required"] == "yes"
     assert fields["register_person", "id"]["role"] == "generated key"
@@ -54,5 +62,6 @@ def test_every_logged_in_user_sees_the_codebook_page(client, auth, users):
     download = client.get("/exchange/codebook?format=csv")
     assert download.mimetype == "text/csv"
     assert download.get_data(as_text=True).startswith("table,column,label,")
-    assert client.get("/exchange/codebook?format=md").get_data(as_text=True).startswith(
-        "# Codebook")
+    assert (
+        client.get("/exchange/codebook?format=md").get_data(as_text=True).startswith("# Codebook")
+    )

@@ -245,7 +245,10 @@ def test_database_password_is_injected_verbatim(monkeypatch, tmp_path):
     url = engine_url(build("mysql://portal@db.example.com:3306/portal", tmp_path))
     assert url.password == SPECIAL_PASSWORD
     assert (url.username, url.host, url.port, url.database) == (
-        "portal", "db.example.com", 3306, "portal"
+        "portal",
+        "db.example.com",
+        3306,
+        "portal",
     )
 
 
@@ -338,8 +341,12 @@ def test_invalid_app_env(app_env, monkeypatch):
 
 @pytest.mark.parametrize(
     ("app_env", "config_class"),
-    [(None, DevelopmentConfig), ("", DevelopmentConfig), (" Testing ", TestingConfig),
-     ("PRODUCTION", ProductionConfig)],
+    [
+        (None, DevelopmentConfig),
+        ("", DevelopmentConfig),
+        (" Testing ", TestingConfig),
+        ("PRODUCTION", ProductionConfig),
+    ],
 )
 def test_app_env_chooses_the_class(app_env, config_class, monkeypatch):
     if app_env is not None:
@@ -383,8 +390,13 @@ def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         ({"APP_ENV": "staging"}, "APP_ENV"),
         ({"DATABASE_URL": BAD_URLS["unencoded_at"]}, "DATABASE_URL"),
     ],
-    ids=["production_no_secret_key", "production_empty_secret_key", "production_no_database",
-         "bad_app_env", "bad_database_url"],
+    ids=[
+        "production_no_secret_key",
+        "production_empty_secret_key",
+        "production_no_database",
+        "bad_app_env",
+        "bad_database_url",
+    ],
 )
 def test_wsgi_entry_point_exits_with_one_line(env, variable):
     result = run_python(env, "-c", "import flask_backend_with_aws")
@@ -410,5 +422,6 @@ def test_a_bad_read_url_names_its_variable():
     from app import create_app
 
     with pytest.raises(ConfigError, match="DATABASE_READ_URL"):
-        create_app({"DATABASE_URL": "sqlite://",
-                    "DATABASE_READ_URL": "mysql+pymysql://u:p@h:notaport/db"})
+        create_app(
+            {"DATABASE_URL": "sqlite://", "DATABASE_READ_URL": "mysql+pymysql://u:p@h:notaport/db"}
+        )

@@ -17,8 +17,13 @@ def csrf_app(migrated: str, tmp_path) -> Flask:
     from app.extensions import db
     from tests.helpers import clear_tables
 
-    app = create_app({"DATABASE_URL": migrated, "WTF_CSRF_ENABLED": True,
-                      "DOCUMENT_STORAGE": str(tmp_path / "documents")})
+    app = create_app(
+        {
+            "DATABASE_URL": migrated,
+            "WTF_CSRF_ENABLED": True,
+            "DOCUMENT_STORAGE": str(tmp_path / "documents"),
+        }
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -29,7 +34,8 @@ def csrf_app(migrated: str, tmp_path) -> Flask:
 def _token(client, path: str = "/login") -> str:
     page = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'name="csrf-token" content="([^"]+)"', page)
+        r'name="csrf-token" content="([^"]+)"', page
+    )
     assert match, f"no CSRF token on {path}"
     return match.group(1)
 
@@ -40,8 +46,9 @@ def _logged_in_admin(csrf_app):
     with csrf_app.app_context():
         create_user("admin", PASSWORD, "admin")
     client = csrf_app.test_client()
-    response = client.post("/login", data={"username": "admin", "password": PASSWORD,
-                                           "csrf_token": _token(client)})
+    response = client.post(
+        "/login", data={"username": "admin", "password": PASSWORD, "csrf_token": _token(client)}
+    )
     assert response.status_code == 303
     return client
 
@@ -53,8 +60,10 @@ def test_every_post_route_rejects_a_missing_token(csrf_app):
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
-        values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
-                  for arg in rule.arguments}
+        values = {
+            arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
+            for arg in rule.arguments
+        }
         url = adapter.build(rule.endpoint, values)
         response = client.post(url, data={"anything": "typed value"})
         assert response.status_code == 400, f"{url} -> {response.status_code}"
@@ -74,8 +83,11 @@ def test_login_with_a_token_works_and_without_is_refused(csrf_app):
     assert client.get("/account/password").status_code == 302  # not logged in
 
 
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost",
-               "Referer": "http://localhost/data/testDB/new"}
+SAME_ORIGIN = {
+    "Sec-Fetch-Site": "same-origin",
+    "Origin": "http://localhost",
+    "Referer": "http://localhost/data/testDB/new",
+}
 
 
 def _logged_in(csrf_app, username: str, role: str):
@@ -84,17 +96,24 @@ def _logged_in(csrf_app, username: str, role: str):
     with csrf_app.app_context():
         create_user(username, PASSWORD, role)
     client = csrf_app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD,
-                                           "csrf_token": _token(client)})
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": _token(client)}
+    )
     assert response.status_code == 303
     return client
 
 
 def test_expired_token_on_a_clerks_form_from_the_portal_offers_to_send_again(csrf_app):
     client = _logged_in(csrf_app, "clerk", "clerk")
-    response = client.post("/data/testDB/new", data={
-        "string_column": "typed before the break", "integer_column": "12",
-        "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    response = client.post(
+        "/data/testDB/new",
+        data={
+            "string_column": "typed before the break",
+            "integer_column": "12",
+            "csrf_token": "stale-token",
+        },
+        headers=SAME_ORIGIN,
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "nothing was saved" in page
@@ -103,21 +122,36 @@ def test_expired_token_on_a_clerks_form_from_the_portal_offers_to_send_again(csr
     assert fresh != "stale-token"
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
-    {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:8081"},
-    {"Origin": "http://evil.example"},
-    {"Origin": "null"},
-    {"Referer": "http://evil.example/attack.html"},
-    {"Referer": "http://localhost.evil.example/"},
-    {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
-    {},  # no sign at all of where it came from: not provably the portal's own page
-], ids=["cross-site", "same-site", "origin", "null-origin", "referer", "referer-prefix",
-        "contradicting", "no-headers"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:8081"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "http://evil.example/attack.html"},
+        {"Referer": "http://localhost.evil.example/"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
+        {},  # no sign at all of where it came from: not provably the portal's own page
+    ],
+    ids=[
+        "cross-site",
+        "same-site",
+        "origin",
+        "null-origin",
+        "referer",
+        "referer-prefix",
+        "contradicting",
+        "no-headers",
+    ],
+)
 def test_a_post_not_from_the_portal_gets_a_plain_refusal(csrf_app, headers):
     client = _logged_in(csrf_app, "clerk", "clerk")
-    response = client.post("/data/testDB/new", data={
-        "string_column": "attacker value", "csrf_token": "stale-token"}, headers=headers)
+    response = client.post(
+        "/data/testDB/new",
+        data={"string_column": "attacker value", "csrf_token": "stale-token"},
+        headers=headers,
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "nothing was saved" in page
@@ -131,15 +165,19 @@ def test_admin_and_reviewer_actions_are_never_rearmed(csrf_app):
     with csrf_app.app_context():
         target = create_user("target", PASSWORD, "clerk").id
     admin = _logged_in(csrf_app, "admin", "admin")
-    for url, data in ((f"/admin/users/{target}/role", {"role": "admin"}),
-                      ("/admin/users", {"username": "new-admin", "role": "admin"})):
-        response = admin.post(url, data={**data, "csrf_token": "stale-token"},
-                              headers=SAME_ORIGIN)
+    for url, data in (
+        (f"/admin/users/{target}/role", {"role": "admin"}),
+        ("/admin/users", {"username": "new-admin", "role": "admin"}),
+    ):
+        response = admin.post(url, data={**data, "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
         assert response.status_code == 400
         assert "Send again" not in response.get_data(as_text=True)
     reviewer = _logged_in(csrf_app, "reviewer", "reviewer")
-    response = reviewer.post("/review/documents/1/return", data={
-        "comment": "please redo", "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    response = reviewer.post(
+        "/review/documents/1/return",
+        data={"comment": "please redo", "csrf_token": "stale-token"},
+        headers=SAME_ORIGIN,
+    )
     assert response.status_code == 400
     assert "Send again" not in response.get_data(as_text=True)
     with csrf_app.app_context():
@@ -158,9 +196,11 @@ def test_cross_site_post_without_token_changes_nothing(csrf_app):
     from app.services.accounts import find_user
 
     client = _logged_in_admin(csrf_app)
-    response = client.post("/admin/users", data={
-        "username": "intruder", "role": "admin", "password": "x" * 12, "confirm": "x" * 12},
-        headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"})
+    response = client.post(
+        "/admin/users",
+        data={"username": "intruder", "role": "admin", "password": "x" * 12, "confirm": "x" * 12},
+        headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"},
+    )
     assert response.status_code == 400
     with csrf_app.app_context():
         assert find_user("intruder") is None
@@ -177,12 +217,15 @@ def test_invalid_utf8_is_found_before_the_token_check_reads_the_form(csrf_app):
     client = _logged_in(csrf_app, "clerk", "clerk")
     token = _token(client, "/data/testDB/new")
     body = f"csrf_token={token}&string_column=CS%FF&integer_column=1".encode()
-    response = client.post("/data/testDB/new", data=body,
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/data/testDB/new", data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 422
     assert "not UTF-8" in response.get_data(as_text=True)
-    response = client.post("/data/testDB/new", data={
-        "csrf_token": token, "string_column": "CS-OK", "integer_column": "1"})
+    response = client.post(
+        "/data/testDB/new",
+        data={"csrf_token": token, "string_column": "CS-OK", "integer_column": "1"},
+    )
     assert response.status_code == 303  # the token was read from the same parsed body
 
 
@@ -197,9 +240,15 @@ def _draft_rows(csrf_app) -> list[str]:
 
 def test_an_expired_entry_form_from_the_portal_becomes_the_clerks_draft(csrf_app):
     client = _logged_in(csrf_app, "clerk", "clerk")
-    response = client.post("/data/testDB/new", data={
-        "string_column": "kept as a draft", "integer_column": "77",
-        "csrf_token": "stale-token"}, headers=SAME_ORIGIN)
+    response = client.post(
+        "/data/testDB/new",
+        data={
+            "string_column": "kept as a draft",
+            "integer_column": "77",
+            "csrf_token": "stale-token",
+        },
+        headers=SAME_ORIGIN,
+    )
     assert response.status_code == 400 and "Send again" in response.get_data(as_text=True)
     (draft,) = _draft_rows(csrf_app)
     assert "kept as a draft" in draft and "77" in draft
@@ -209,8 +258,10 @@ def test_an_expired_entry_form_from_the_portal_becomes_the_clerks_draft(csrf_app
 
 def test_a_cross_site_entry_post_keeps_no_draft(csrf_app):
     client = _logged_in(csrf_app, "clerk", "clerk")
-    response = client.post("/data/testDB/new", data={
-        "string_column": "planted by another site", "csrf_token": "stale-token"},
-        headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"})
+    response = client.post(
+        "/data/testDB/new",
+        data={"string_column": "planted by another site", "csrf_token": "stale-token"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+    )
     assert response.status_code == 400
     assert _draft_rows(csrf_app) == []

@@ -37,11 +37,18 @@ ENDPOINTS = ("/dashboard/", "/dashboard/fragment")
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def add_document(number: int, status: str, *, double_entry: bool = False) -> Document:
     digest = hashlib.sha256(f"dashboard-{number}".encode()).hexdigest()
-    document = Document(storage_key=f"{digest[:32]}.pdf", original_name=f"page-{number}.pdf",
-                        content_type="application/pdf", size_bytes=100, sha256=digest,
-                        status=status, double_entry=double_entry)
+    document = Document(
+        storage_key=f"{digest[:32]}.pdf",
+        original_name=f"page-{number}.pdf",
+        content_type="application/pdf",
+        size_bytes=100,
+        sha256=digest,
+        status=status,
+        double_entry=double_entry,
+    )
     db.session.add(document)
     db.session.flush()
     return document
@@ -51,11 +58,13 @@ def assign(document: Document, clerk: User, status: str) -> None:
     db.session.add(Assignment(document_id=document.id, clerk_id=clerk.id, status=status))
 
 
-def event(action: str, table: str, key: str, actor: User, at: datetime,
-          document: Document | None = None) -> None:
+def event(
+    action: str, table: str, key: str, actor: User, at: datetime, document: Document | None = None
+) -> None:
     """An audit event at a chosen time (added in time order, as the app writes them)."""
-    audit.record(action, table, key, actor=actor, at=at,
-                 document_id=document.id if document else None)
+    audit.record(
+        action, table, key, actor=actor, at=at, document_id=document.id if document else None
+    )
 
 
 def user(name: str) -> User:
@@ -93,29 +102,67 @@ def dataset(app, people):
     with app.app_context():
         alice, bob, carol, dave, rita = map(user, ("alice", "bob", "carol", "dave", "rita"))
         dave.active = False
-        d = {n: add_document(n, s, double_entry=n in (5, 6)) for n, s in enumerate(
-            ["approved", "returned", "submitted", "in_progress", "submitted", "submitted",
-             "new"], start=1)}
-        for number, clerk, status in [(1, alice, "submitted"), (2, alice, "in_progress"),
-                                      (4, alice, "in_progress"), (5, alice, "submitted"),
-                                      (3, bob, "submitted"), (5, bob, "submitted"),
-                                      (6, bob, "submitted"), (6, carol, "submitted")]:
+        d = {
+            n: add_document(n, s, double_entry=n in (5, 6))
+            for n, s in enumerate(
+                [
+                    "approved",
+                    "returned",
+                    "submitted",
+                    "in_progress",
+                    "submitted",
+                    "submitted",
+                    "new",
+                ],
+                start=1,
+            )
+        }
+        for number, clerk, status in [
+            (1, alice, "submitted"),
+            (2, alice, "in_progress"),
+            (4, alice, "in_progress"),
+            (5, alice, "submitted"),
+            (3, bob, "submitted"),
+            (5, bob, "submitted"),
+            (6, bob, "submitted"),
+            (6, carol, "submitted"),
+        ]:
             assign(d[number], clerk, status)
-        db.session.add_all([
-            TestDB(string_column="A-old", entered_by_id=alice.id, created_at=NOW - timedelta(
-                hours=13)),  # yesterday 23:30
-            TestDB(string_column="A-1", entered_by_id=alice.id, status="submitted",
-                   created_at=NOW - timedelta(hours=3)),
-            TestDB(string_column="A-2", entered_by_id=alice.id, created_at=NOW - timedelta(
-                minutes=10), document_id=d[4].id),
-            RegisterPerson(full_name="Alice's person", entered_by_id=alice.id,
-                           created_at=NOW - timedelta(minutes=30)),
-            TestDB(string_column="B-1", entered_by_id=bob.id, status="approved",
-                   created_at=NOW - timedelta(hours=2)),
-            TestDB(string_column="script", created_at=NOW - timedelta(minutes=5)),  # no clerk
-            TestDB(string_column="D-1", entered_by_id=dave.id, created_at=NOW),
-            RegisterPerson(full_name="Imported", status="imported", created_at=NOW),
-        ])
+        db.session.add_all(
+            [
+                TestDB(
+                    string_column="A-old",
+                    entered_by_id=alice.id,
+                    created_at=NOW - timedelta(hours=13),
+                ),  # yesterday 23:30
+                TestDB(
+                    string_column="A-1",
+                    entered_by_id=alice.id,
+                    status="submitted",
+                    created_at=NOW - timedelta(hours=3),
+                ),
+                TestDB(
+                    string_column="A-2",
+                    entered_by_id=alice.id,
+                    created_at=NOW - timedelta(minutes=10),
+                    document_id=d[4].id,
+                ),
+                RegisterPerson(
+                    full_name="Alice's person",
+                    entered_by_id=alice.id,
+                    created_at=NOW - timedelta(minutes=30),
+                ),
+                TestDB(
+                    string_column="B-1",
+                    entered_by_id=bob.id,
+                    status="approved",
+                    created_at=NOW - timedelta(hours=2),
+                ),
+                TestDB(string_column="script", created_at=NOW - timedelta(minutes=5)),  # no clerk
+                TestDB(string_column="D-1", entered_by_id=dave.id, created_at=NOW),
+                RegisterPerson(full_name="Imported", status="imported", created_at=NOW),
+            ]
+        )
         for n in range(10):  # old history: pushes the recent list past its limit
             event("create", "testDB", f"old-{n}", alice, NOW - timedelta(days=2, minutes=n))
         event("create", "testDB", "A-old", alice, NOW - timedelta(hours=13))
@@ -127,21 +174,41 @@ def dataset(app, people):
         event("return", "documents", "2", rita, NOW - timedelta(minutes=80), d[2])
         event("approve", "documents", "1", rita, NOW - timedelta(minutes=70), d[1])
         event("create", "testDB", "A-2", alice, NOW - timedelta(minutes=10), d[4])
-        db.session.add_all([
-            Comparison(document_id=d[5].id, clerk_a_id=alice.id, clerk_b_id=bob.id,
-                       fields_compared=20, differences=2),
-            Comparison(document_id=d[6].id, clerk_a_id=bob.id, clerk_b_id=carol.id,
-                       fields_compared=10, differences=4),
-        ])
         db.session.add_all(
-            QualityFlag(table_name="register_person", row_key=str(n), field="age",
-                        kind="expected_range", message=f"age {101 + n} is over 100",
-                        status="cleared" if n == 0 else "open", document_id=d[4].id)
-            for n in range(4))
+            [
+                Comparison(
+                    document_id=d[5].id,
+                    clerk_a_id=alice.id,
+                    clerk_b_id=bob.id,
+                    fields_compared=20,
+                    differences=2,
+                ),
+                Comparison(
+                    document_id=d[6].id,
+                    clerk_a_id=bob.id,
+                    clerk_b_id=carol.id,
+                    fields_compared=10,
+                    differences=4,
+                ),
+            ]
+        )
+        db.session.add_all(
+            QualityFlag(
+                table_name="register_person",
+                row_key=str(n),
+                field="age",
+                kind="expected_range",
+                message=f"age {101 + n} is over 100",
+                status="cleared" if n == 0 else "open",
+                document_id=d[4].id,
+            )
+            for n in range(4)
+        )
         db.session.commit()
 
 
 # --- access ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", ENDPOINTS)
 def test_a_clerk_is_refused_both_endpoints(app, client, auth, users, url):
@@ -166,14 +233,26 @@ def test_anonymous_is_sent_to_log_in(client):
 
 # --- the figures -----------------------------------------------------------------------------
 
+
 def test_the_figures_for_a_small_dataset(app, dataset):
     with app.app_context():
         data = build_dashboard(NOW)
-    assert data.documents == {"approved": 1, "returned": 1, "submitted": 3, "in_progress": 1,
-                              "new": 1}
+    assert data.documents == {
+        "approved": 1,
+        "returned": 1,
+        "submitted": 3,
+        "in_progress": 1,
+        "new": 1,
+    }
     assert data.documents_total == 7
     assert [s.status for s in data.document_shares] == [
-        "new", "assigned", "in_progress", "submitted", "returned", "approved"]
+        "new",
+        "assigned",
+        "in_progress",
+        "submitted",
+        "returned",
+        "approved",
+    ]
     assert [round(s.percent, 1) for s in data.document_shares][3] == round(300 / 7, 1)
 
     clerks = {c.username: c for c in data.clerks}
@@ -201,11 +280,19 @@ def test_the_figures_for_a_small_dataset(app, dataset):
     assert tables["testDB"].counts == {"entered": 4, "submitted": 1, "approved": 1}
     assert tables["register_person"].counts == {"entered": 1, "imported": 1}
     assert [s.status for s in tables["register_person"].shares] == [
-        "entered", "submitted", "returned", "approved", "imported"]
+        "entered",
+        "submitted",
+        "returned",
+        "approved",
+        "imported",
+    ]
 
     assert len(data.recent_events) == RECENT_EVENTS
     assert [(e.action, e.row_key) for e in data.recent_events[:3]] == [
-        ("create", "A-2"), ("approve", "1"), ("return", "2")]
+        ("create", "A-2"),
+        ("approve", "1"),
+        ("return", "2"),
+    ]
     assert data.recent_events[0].at == NOW - timedelta(minutes=10)
 
     assert data.open_flags == 3
@@ -243,13 +330,15 @@ def test_review_outcomes_come_from_the_real_submit_and_return(app, people):
 
 # --- a fixed number of queries ---------------------------------------------------------------
 
+
 def _grow(app, start: int, documents: int, rows: int, clerks: int) -> None:
     """More of everything the dashboard aggregates: clerks, documents, rows, events, flags."""
     with app.app_context():
         from app.services.accounts import create_user
 
-        new = [create_user(f"grow{start}x{n}", "correct-horse-battery", "clerk")
-               for n in range(clerks)]
+        new = [
+            create_user(f"grow{start}x{n}", "correct-horse-battery", "clerk") for n in range(clerks)
+        ]
         everyone = list(db.session.scalars(sa.select(User).where(User.role == "clerk")))
         for n in range(documents):
             document = add_document(start + n, "submitted", double_entry=True)
@@ -257,11 +346,24 @@ def _grow(app, start: int, documents: int, rows: int, clerks: int) -> None:
             assign(document, first, "submitted")
             assign(document, second, "in_progress")
             event("submit", "documents", str(document.id), first, utcnow(), document)
-            db.session.add(Comparison(document_id=document.id, clerk_a_id=first.id,
-                                      clerk_b_id=second.id, fields_compared=5, differences=1))
-            db.session.add(QualityFlag(table_name="testDB", field="integer_column",
-                                       kind="expected_range", message="odd",
-                                       document_id=document.id))
+            db.session.add(
+                Comparison(
+                    document_id=document.id,
+                    clerk_a_id=first.id,
+                    clerk_b_id=second.id,
+                    fields_compared=5,
+                    differences=1,
+                )
+            )
+            db.session.add(
+                QualityFlag(
+                    table_name="testDB",
+                    field="integer_column",
+                    kind="expected_range",
+                    message="odd",
+                    document_id=document.id,
+                )
+            )
         for n in range(rows):
             clerk = everyone[n % len(everyone)]
             db.session.add(TestDB(string_column=f"G{start}-{n}", entered_by_id=clerk.id))
@@ -289,8 +391,9 @@ def test_the_query_count_does_not_grow_with_the_data(app, client, auth, users):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 153
 
 
-def test_while_the_dashboard_reads_a_clerk_can_still_save_on_sqlite(app, client, auth, users,
-                                                                    backend):
+def test_while_the_dashboard_reads_a_clerk_can_still_save_on_sqlite(
+    app, client, auth, users, backend
+):
     """SQLite has one writer at a time: a refreshing dashboard must not hold the write lock."""
     if backend != "sqlite":
         pytest.skip("about SQLite's single write lock")
@@ -322,6 +425,7 @@ def test_while_the_dashboard_reads_a_clerk_can_still_save_on_sqlite(app, client,
 
 
 # --- the pages -------------------------------------------------------------------------------
+
 
 def test_the_fragment_lists_each_clerk_by_name_with_their_counts(app, client, auth, dataset):
     auth.login("rita")
@@ -363,14 +467,15 @@ def test_the_page_is_complete_without_javascript(app, client, auth, dataset):
     assert scripts and all('src="/' in attrs and not body.strip() for attrs, body in scripts)
     assert any("js/dashboard.js" in attrs for attrs, _ in scripts)
     assert "cdn" not in " ".join(attrs for attrs, _ in scripts).lower()
-    assert ('<a class="nav-link active" aria-current="page" href="/dashboard/">Dashboard</a>'
-            in page)
+    assert '<a class="nav-link active" aria-current="page" href="/dashboard/">Dashboard</a>' in page
 
 
-@pytest.mark.parametrize(("asked", "used"), [("1", 1), ("0", 1), ("-5", 1), ("2", 2),
-                                              ("99999", 300), ("soon", 5)])
-def test_the_refresh_interval_can_be_shortened_but_not_below_a_second(client, auth, users,
-                                                                      asked, used):
+@pytest.mark.parametrize(
+    ("asked", "used"), [("1", 1), ("0", 1), ("-5", 1), ("2", 2), ("99999", 300), ("soon", 5)]
+)
+def test_the_refresh_interval_can_be_shortened_but_not_below_a_second(
+    client, auth, users, asked, used
+):
     auth.login("reviewer")
     page = client.get(f"/dashboard/?refresh={asked}").get_data(as_text=True)
     assert f'data-refresh-seconds="{used}"' in page

@@ -157,9 +157,13 @@ def test_bad_values_are_refused_not_mangled(ctx, case):
         f"INSERT INTO {table_sql()} (string_column, integer_column) VALUES (:string_column, "
         ":integer_column)"
     )
-    with pytest.raises(sa.exc.DBAPIError) as excinfo:
+
+    def insert_and_commit():
         db.session.execute(insert, values)
         db.session.commit()
+
+    with pytest.raises(sa.exc.DBAPIError) as excinfo:
+        insert_and_commit()
     assert re.search(message, str(excinfo.value.orig))
     db.session.rollback()
     assert count_rows() == 0
@@ -215,8 +219,13 @@ def test_pool_pre_ping_replaces_a_killed_connection(app, client):
 def test_killed_connection_fails_without_pre_ping(app, migrated, tmp_path):
     """The control for the test above: the KILL really breaks the pooled connection."""
     options = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
-    bare = create_app({"DATABASE_URL": migrated, "DOCUMENT_STORAGE": str(tmp_path / "docs"),
-                       "SQLALCHEMY_ENGINE_OPTIONS": options})
+    bare = create_app(
+        {
+            "DATABASE_URL": migrated,
+            "DOCUMENT_STORAGE": str(tmp_path / "docs"),
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+        }
+    )
     try:
         kill_connection(bare.config["SQLALCHEMY_DATABASE_URI"], pooled_connection_id(bare))
         assert bare.test_client().get("/healthz").status_code == 503
@@ -293,4 +302,3 @@ def test_raw_insert_gets_a_server_side_date(ctx):
 def test_orm_default_gives_a_date(ctx):
     save(string_column="orm", integer_column=2)
     assert_recent_utc(reload("orm").date_column)
-

@@ -26,8 +26,12 @@ HX = {"HX-Request": "true"}
 JSON = {"Accept": "application/json"}
 DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432}
 # The lock timeout below the read timeout, so a lock wait ends with the server's own answer.
-TIMEOUTS = {"DATABASE_READ_TIMEOUT": 2, "DATABASE_WRITE_TIMEOUT": 2, "DATABASE_LOCK_TIMEOUT": 1,
-            "DATABASE_CONNECT_TIMEOUT": 1}
+TIMEOUTS = {
+    "DATABASE_READ_TIMEOUT": 2,
+    "DATABASE_WRITE_TIMEOUT": 2,
+    "DATABASE_LOCK_TIMEOUT": 1,
+    "DATABASE_CONNECT_TIMEOUT": 1,
+}
 
 
 # Only the servers: the proxy sits on the network road that SQLite does not have.
@@ -37,8 +41,9 @@ pytestmark = pytest.mark.parametrize("backend", ["mysql", "postgres"], indirect=
 @pytest.fixture
 def proxy(migrated):
     url = make_url(migrated)
-    with TcpProxy(url.host or "127.0.0.1", url.port or DEFAULT_PORTS[url.get_backend_name()]
-                  ) as running:
+    with TcpProxy(
+        url.host or "127.0.0.1", url.port or DEFAULT_PORTS[url.get_backend_name()]
+    ) as running:
         yield running
         running.thaw()
         running.up()
@@ -48,8 +53,13 @@ def proxy(migrated):
 def through(app, migrated, proxy):
     """The portal connected to the database through the proxy."""
     url = make_url(migrated).set(host="127.0.0.1", port=proxy.port)
-    proxied = create_app({"DATABASE_URL": url.render_as_string(hide_password=False),
-                          "DOCUMENT_STORAGE": app.config["DOCUMENT_STORAGE"], **TIMEOUTS})
+    proxied = create_app(
+        {
+            "DATABASE_URL": url.render_as_string(hide_password=False),
+            "DOCUMENT_STORAGE": app.config["DOCUMENT_STORAGE"],
+            **TIMEOUTS,
+        }
+    )
     yield proxied
     proxy.thaw()
     proxy.up()
@@ -67,8 +77,12 @@ def document_id(app, make_user):
 
     make_user("ann", "clerk")
     with app.app_context():
-        result = docs.add_file(IncomingFile("page.pdf", pdf_document("Register", ["Roe"])),
-                               get_storage(), actor=None, max_bytes=1_048_576)
+        result = docs.add_file(
+            IncomingFile("page.pdf", pdf_document("Register", ["Roe"])),
+            get_storage(),
+            actor=None,
+            max_bytes=1_048_576,
+        )
         ann = db.session.scalar(sa.select(User).where(User.username == "ann"))
         docs.assign([result.document], [ann], actor=None)
         return result.document.id
@@ -76,8 +90,9 @@ def document_id(app, make_user):
 
 def log_in(app, username: str = "ann"):
     client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": PASSWORD}
-                       ).status_code == 303
+    assert (
+        client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 303
+    )
     return client
 
 
@@ -89,10 +104,13 @@ def ann(through, document_id):
 def stored(app) -> dict[str, tuple[int, int]]:
     """testDB as the server holds it: key -> (integer_column, version)."""
     with app.app_context():
-        rows = db.session.execute(sa.text(
-            'SELECT string_column, integer_column, version FROM "testDB"'
-            if db.engine.dialect.name == "postgresql" else
-            "SELECT string_column, integer_column, version FROM testDB")).all()
+        rows = db.session.execute(
+            sa.text(
+                'SELECT string_column, integer_column, version FROM "testDB"'
+                if db.engine.dialect.name == "postgresql"
+                else "SELECT string_column, integer_column, version FROM testDB"
+            )
+        ).all()
         db.session.rollback()
     return {r[0]: (r[1], r[2]) for r in rows}
 
@@ -103,9 +121,11 @@ def form_token(client, document_id: int) -> str:
 
 
 def save(client, document_id: int, key: str, number: str = "1", headers=None, **extra):
-    return client.post(f"/data/testDB/new?document={document_id}",
-                       data={"string_column": key, "integer_column": number, **extra},
-                       headers=headers)
+    return client.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": key, "integer_column": number, **extra},
+        headers=headers,
+    )
 
 
 def assert_unavailable(response, *phrases: str) -> str:
@@ -129,6 +149,7 @@ def assert_unavailable(response, *phrases: str) -> str:
 
 # --- a killed connection ---------------------------------------------------------------------
 
+
 def test_a_killed_connection_heals_at_the_next_save(app, proxy, ann, document_id):
     token = form_token(ann, document_id)
     assert proxy.kill() >= 1
@@ -137,8 +158,7 @@ def test_a_killed_connection_heals_at_the_next_save(app, proxy, ann, document_id
     assert stored(app) == {"K-1": (1, 1)}
 
 
-def test_a_connection_lost_after_the_last_query_keeps_the_good_page(through, proxy,
-                                                                    document_id):
+def test_a_connection_lost_after_the_last_query_keeps_the_good_page(through, proxy, document_id):
     def page_then_lost():
         from flask import jsonify
 
@@ -155,8 +175,8 @@ def test_a_connection_lost_after_the_last_query_keeps_the_good_page(through, pro
 
 # --- the proxy down --------------------------------------------------------------------------
 
-def test_with_the_database_down_a_save_is_a_503_that_keeps_the_values(app, proxy, ann,
-                                                                     document_id):
+
+def test_with_the_database_down_a_save_is_a_503_that_keeps_the_values(app, proxy, ann, document_id):
     token = form_token(ann, document_id)
     ann.get(f"/work/documents/{document_id}")
     proxy.down()
@@ -186,6 +206,7 @@ def test_with_the_database_down_a_page_is_a_503_without_it(proxy, ann, document_
 
 # --- a COMMIT whose answer is lost -----------------------------------------------------------
 
+
 def test_a_lost_commit_answer_is_looked_up_and_reported_saved(app, proxy, ann, document_id):
     token = form_token(ann, document_id)
     proxy.drop_after_commit()
@@ -196,7 +217,8 @@ def test_a_lost_commit_answer_is_looked_up_and_reported_saved(app, proxy, ann, d
 
 
 def test_an_unresolved_commit_may_have_saved_and_saving_again_is_the_same_save(
-        app, proxy, ann, document_id):
+    app, proxy, ann, document_id
+):
     token = form_token(ann, document_id)
     proxy.drop_after_commit(then=proxy.down)
     response = save(ann, document_id, "M-1", "5", form_token=token)
@@ -213,19 +235,30 @@ def test_an_unresolved_commit_may_have_saved_and_saving_again_is_the_same_save(
 
 
 def test_an_edit_whose_commit_answer_is_lost_is_found_saved(app, proxy, ann, document_id):
-    assert save(ann, document_id, "E-1", "1", headers=HX,
-                form_token=form_token(ann, document_id)).status_code == 200
+    assert (
+        save(
+            ann, document_id, "E-1", "1", headers=HX, form_token=form_token(ann, document_id)
+        ).status_code
+        == 200
+    )
     proxy.drop_after_commit()
-    response = ann.post("/data/testDB/edit?key=E-1",
-                        data={"string_column": "E-1", "integer_column": "2", "version": "1"})
+    response = ann.post(
+        "/data/testDB/edit?key=E-1",
+        data={"string_column": "E-1", "integer_column": "2", "version": "1"},
+    )
     assert response.status_code == 303
     assert stored(app) == {"E-1": (2, 2)}
 
 
 def test_saving_an_edit_again_after_may_have_been_saved_is_not_a_conflict(
-        app, proxy, ann, document_id):
-    assert save(ann, document_id, "E-2", "1", headers=HX,
-                form_token=form_token(ann, document_id)).status_code == 200
+    app, proxy, ann, document_id
+):
+    assert (
+        save(
+            ann, document_id, "E-2", "1", headers=HX, form_token=form_token(ann, document_id)
+        ).status_code
+        == 200
+    )
     edit = {"string_column": "E-2", "integer_column": "3", "version": "1"}
     proxy.drop_after_commit(then=proxy.down)
     response = ann.post("/data/testDB/edit?key=E-2", data=edit)
@@ -242,6 +275,7 @@ def test_saving_an_edit_again_after_may_have_been_saved_is_not_a_conflict(
 
 # --- a frozen proxy --------------------------------------------------------------------------
 
+
 def test_a_frozen_network_ends_within_the_read_timeout(app, proxy, ann, document_id):
     token = form_token(ann, document_id)
     proxy.freeze()
@@ -257,6 +291,7 @@ def test_a_frozen_network_ends_within_the_read_timeout(app, proxy, ann, document
 
 
 # --- a locked table --------------------------------------------------------------------------
+
 
 def test_a_locked_table_ends_with_busy_and_nothing_saved(app, proxy, ann, document_id):
     token = form_token(ann, document_id)
@@ -283,8 +318,9 @@ def test_a_locked_table_ends_with_busy_and_nothing_saved(app, proxy, ann, docume
     assert stored(app) == {"L-1": (1, 1)}
 
 
-def test_a_saved_flash_from_a_page_that_failed_is_shown_then_and_not_later(app, proxy, ann,
-                                                                          document_id):
+def test_a_saved_flash_from_a_page_that_failed_is_shown_then_and_not_later(
+    app, proxy, ann, document_id
+):
     token = form_token(ann, document_id)
     saved = save(ann, document_id, "S-1", form_token=token)
     assert saved.status_code == 303  # "Saved ... row S-1" waits in the session for the page

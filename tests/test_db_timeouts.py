@@ -13,8 +13,12 @@ from tests.conftest import server_url
 
 MYSQL = make_url("mysql+pymysql://u:p@db.example:3306/portal")
 POSTGRES = make_url("postgresql+psycopg://u:p@db.example:5432/portal")
-SETTINGS = ("DATABASE_READ_TIMEOUT", "DATABASE_WRITE_TIMEOUT", "DATABASE_LOCK_TIMEOUT",
-            "DATABASE_CONNECT_TIMEOUT")
+SETTINGS = (
+    "DATABASE_READ_TIMEOUT",
+    "DATABASE_WRITE_TIMEOUT",
+    "DATABASE_LOCK_TIMEOUT",
+    "DATABASE_CONNECT_TIMEOUT",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +49,9 @@ def test_a_bad_timeout_is_one_clear_sentence(monkeypatch, tmp_path, value):
 
 
 def test_mysql_gets_read_write_and_lock_wait_timeouts():
-    args = engine_options(MYSQL, None, Timeouts(read=30, write=20, lock=10, connect=5)
-                          )["connect_args"]
+    args = engine_options(MYSQL, None, Timeouts(read=30, write=20, lock=10, connect=5))[
+        "connect_args"
+    ]
     assert (args["read_timeout"], args["write_timeout"], args["connect_timeout"]) == (30, 20, 5)
     assert "innodb_lock_wait_timeout=10" in args["init_command"]
     assert "lock_wait_timeout=10" in args["init_command"].replace("innodb_lock", "")
@@ -54,8 +59,7 @@ def test_mysql_gets_read_write_and_lock_wait_timeouts():
 
 
 def test_zero_means_no_limit_on_mysql():
-    args = engine_options(MYSQL, None, Timeouts(read=0, write=0, lock=0, connect=0)
-                          )["connect_args"]
+    args = engine_options(MYSQL, None, Timeouts(read=0, write=0, lock=0, connect=0))["connect_args"]
     assert args["read_timeout"] is None and args["write_timeout"] is None
     assert args["connect_timeout"] is None and "lock_wait" not in args["init_command"]
 
@@ -67,8 +71,13 @@ def test_postgresql_gets_a_lock_timeout():
 
 def test_postgresql_connections_wait_no_longer_than_the_read_timeout(tmp_path):
     """On PostgreSQL every wait for the server has a deadline (libpq itself has none)."""
-    app = create_app({"DATABASE_URL": server_url("postgres"), "DATABASE_READ_TIMEOUT": 3,
-                      "DOCUMENT_STORAGE": str(tmp_path)})
+    app = create_app(
+        {
+            "DATABASE_URL": server_url("postgres"),
+            "DATABASE_READ_TIMEOUT": 3,
+            "DOCUMENT_STORAGE": str(tmp_path),
+        }
+    )
     with app.app_context():
         with db.engine.connect() as conn:
             dbapi = conn.connection.dbapi_connection

@@ -28,14 +28,31 @@ SECRET = "s3cret-" + "x" * 40
 DB_PASSWORD = "Db-Passw0rd-not-to-print"
 # Settings that would change what the scripts do, from the developer's shell or .env: set
 # empty, which the app reads as unset and which keeps .env from filling them in.
-APP_SETTINGS = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "DATABASE_PASSWORD", "DATABASE_SSL_CA",
-                "DOCUMENT_STORAGE", "MIGRATE_ATTEMPTS", "MIGRATE_DELAY", "MIGRATE_MAX_DELAY",
-                "PYTHON", "FLASK_APP")
+APP_SETTINGS = (
+    "APP_ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "DATABASE_PASSWORD",
+    "DATABASE_SSL_CA",
+    "DOCUMENT_STORAGE",
+    "MIGRATE_ATTEMPTS",
+    "MIGRATE_DELAY",
+    "MIGRATE_MAX_DELAY",
+    "PYTHON",
+    "FLASK_APP",
+)
 # gunicorn's own settings (only from the environment; gunicorn fails on an empty
 # WEB_CONCURRENCY): removed.
-SERVER_SETTINGS = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
-                   "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "FORWARDED_ALLOW_IPS",
-                   "HOST", "PORT")
+SERVER_SETTINGS = (
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "FORWARDED_ALLOW_IPS",
+    "HOST",
+    "PORT",
+)
 
 
 def script_env(**values: str) -> dict[str, str]:
@@ -46,8 +63,9 @@ def script_env(**values: str) -> dict[str, str]:
 
 
 def run(command: list[str], env: dict[str, str], timeout: float = 60):
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd="/")  # the scripts must find the project on their own
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, cwd="/"
+    )  # the scripts must find the project on their own
 
 
 def closed_port() -> int:
@@ -73,13 +91,27 @@ def alembic_version(path: Path) -> str:
 
 def test_entrypoint_migrates_then_execs_the_command(tmp_path):
     database = tmp_path / "portal.db"
-    env = script_env(APP_ENV="production", SECRET_KEY=SECRET,
-                     DATABASE_URL=f"sqlite:///{database}",
-                     DOCUMENT_STORAGE=str(tmp_path / "documents"))
-    server = [sys.executable, "-c",
-              "import os, sys; print('serving as', os.getpid(), sys.argv[1:])", "--bind", "x"]
-    process = subprocess.Popen(["sh", str(ENTRYPOINT), *server], env=env, cwd="/",
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = script_env(
+        APP_ENV="production",
+        SECRET_KEY=SECRET,
+        DATABASE_URL=f"sqlite:///{database}",
+        DOCUMENT_STORAGE=str(tmp_path / "documents"),
+    )
+    server = [
+        sys.executable,
+        "-c",
+        "import os, sys; print('serving as', os.getpid(), sys.argv[1:])",
+        "--bind",
+        "x",
+    ]
+    process = subprocess.Popen(
+        ["sh", str(ENTRYPOINT), *server],
+        env=env,
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "database migrated (attempt 1 of 10)" in stderr
@@ -91,10 +123,13 @@ def test_entrypoint_migrates_then_execs_the_command(tmp_path):
 def test_entrypoint_gives_up_after_the_attempts_with_a_clear_message(tmp_path):
     marker = tmp_path / "server-started"
     url = f"mysql+pymysql://portal:{DB_PASSWORD}@127.0.0.1:{closed_port()}/portal"
-    env = script_env(DATABASE_URL=url, MIGRATE_ATTEMPTS="2", MIGRATE_DELAY="0",
-                     DOCUMENT_STORAGE=str(tmp_path / "documents"))
-    result = run(["sh", str(ENTRYPOINT), sys.executable, "-c",
-                  f"open({str(marker)!r}, 'w')"], env)
+    env = script_env(
+        DATABASE_URL=url,
+        MIGRATE_ATTEMPTS="2",
+        MIGRATE_DELAY="0",
+        DOCUMENT_STORAGE=str(tmp_path / "documents"),
+    )
+    result = run(["sh", str(ENTRYPOINT), sys.executable, "-c", f"open({str(marker)!r}, 'w')"], env)
     assert result.returncode == 69, result.stderr
     lines = result.stderr.splitlines()
     failures = [line for line in lines if "migration attempt" in line]
@@ -120,7 +155,8 @@ def fake_tools(folder: Path) -> Path:
         " exit 1 ;;\n"
         '  "-m flask doctor") echo "[FAIL] fake doctor"; exit 1 ;;\n'
         "esac\n"
-        "exit 2\n")
+        "exit 2\n"
+    )
     (folder / "sleep").write_text(f'#!/bin/sh\necho "$1" >> {folder / "slept"}\n')
     for tool in ("python", "sleep"):
         (folder / tool).chmod(0o755)
@@ -129,8 +165,13 @@ def fake_tools(folder: Path) -> Path:
 
 def test_entrypoint_backs_off_up_to_a_ceiling(tmp_path):
     tools = fake_tools(tmp_path / "bin")
-    env = script_env(PYTHON=str(tools / "python"), PATH=f"{tools}:{os.environ['PATH']}",
-                     MIGRATE_ATTEMPTS="5", MIGRATE_DELAY="2", MIGRATE_MAX_DELAY="5")
+    env = script_env(
+        PYTHON=str(tools / "python"),
+        PATH=f"{tools}:{os.environ['PATH']}",
+        MIGRATE_ATTEMPTS="5",
+        MIGRATE_DELAY="2",
+        MIGRATE_MAX_DELAY="5",
+    )
     result = run(["sh", str(ENTRYPOINT), "true"], env)
     assert result.returncode == 69, result.stderr
     assert (tools / "slept").read_text().split() == ["2", "4", "5", "5"]
@@ -141,15 +182,19 @@ def test_entrypoint_backs_off_up_to_a_ceiling(tmp_path):
 @pytest.mark.parametrize("value", ["three", "-1", "2.5"])
 def test_entrypoint_refuses_a_bad_attempt_count(tmp_path, value):
     tools = fake_tools(tmp_path / "bin")
-    result = run(["sh", str(ENTRYPOINT), "true"],
-                 script_env(PYTHON=str(tools / "python"), MIGRATE_ATTEMPTS=value))
+    result = run(
+        ["sh", str(ENTRYPOINT), "true"],
+        script_env(PYTHON=str(tools / "python"), MIGRATE_ATTEMPTS=value),
+    )
     assert result.returncode == 64
     assert "must be whole numbers" in result.stderr
 
 
 def test_entrypoint_does_not_retry_a_configuration_error(tmp_path):
-    result = run(["sh", str(ENTRYPOINT), "true"],
-                 script_env(APP_ENV="staging", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"))
+    result = run(
+        ["sh", str(ENTRYPOINT), "true"],
+        script_env(APP_ENV="staging", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"),
+    )
     assert result.returncode == 78
     assert "Configuration error: APP_ENV must be one of" in result.stderr
     assert "Nothing was migrated" in result.stderr
@@ -167,14 +212,20 @@ def test_beanstalk_hook_reads_the_environment_properties_and_migrates(tmp_path):
     if shutil.which("bash") is None or shutil.which("python3") is None:
         pytest.skip("the hook needs bash and python3, as Amazon Linux 2023 has them")
     database = tmp_path / "portal.db"
-    properties = {"APP_ENV": "production", "SECRET_KEY": SECRET,
-                  "DATABASE_URL": f"sqlite:///{database}",
-                  "DOCUMENT_STORAGE": str(tmp_path / "documents"),
-                  "MIGRATE_ATTEMPTS": "1", "aws:ignored.name": "not a shell name"}
+    properties = {
+        "APP_ENV": "production",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DOCUMENT_STORAGE": str(tmp_path / "documents"),
+        "MIGRATE_ATTEMPTS": "1",
+        "aws:ignored.name": "not a shell name",
+    }
     get_config = tmp_path / "get-config"
-    get_config.write_text("#!/bin/sh\n"
-                          '[ "$1" = environment ] || exit 1\n'
-                          f"cat <<'JSON'\n{json.dumps(properties)}\nJSON\n")
+    get_config.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = environment ] || exit 1\n'
+        f"cat <<'JSON'\n{json.dumps(properties)}\nJSON\n"
+    )
     get_config.chmod(0o755)
     env = script_env(EB_GET_CONFIG=str(get_config), EB_VENV=str(venv))
     del env["PYTHON"]  # the hook picks the virtualenv's python itself
@@ -220,9 +271,15 @@ def test_gunicorn_defaults_follow_the_cpu_count(monkeypatch):
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch):
-    conf = load_gunicorn_conf(monkeypatch, WEB_CONCURRENCY="3", GUNICORN_THREADS="6",
-                              HOST="0.0.0.0", PORT="8080", GUNICORN_TIMEOUT="120",
-                              FORWARDED_ALLOW_IPS="*")
+    conf = load_gunicorn_conf(
+        monkeypatch,
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="6",
+        HOST="0.0.0.0",
+        PORT="8080",
+        GUNICORN_TIMEOUT="120",
+        FORWARDED_ALLOW_IPS="*",
+    )
     assert (conf["workers"], conf["threads"], conf["timeout"]) == (3, 6, 120)
     assert conf["bind"] == ["0.0.0.0:8080"]
     assert conf["forwarded_allow_ips"] == "*"
@@ -235,12 +292,26 @@ def test_gunicorn_conf_refuses_a_bad_number(monkeypatch):
 
 def test_gunicorn_stops_at_once_on_a_configuration_error(tmp_path):
     """The master checks the configuration: one line and an exit, not a worker restart loop."""
-    env = script_env(APP_ENV="production", SECRET_KEY="too-short",
-                     DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    env = script_env(
+        APP_ENV="production", SECRET_KEY="too-short", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", "127.0.0.1:0",
-         "flask_backend_with_aws:application"],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "-b",
+            "127.0.0.1:0",
+            "flask_backend_with_aws:application",
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY must be set" in result.stderr
     assert "Booting worker" not in result.stderr
@@ -273,24 +344,41 @@ def test_dockerfile_runs_the_entrypoint_as_a_user_with_a_healthcheck():
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
     ignored = set((PROJECT_ROOT / ".dockerignore").read_text().split())
     assert {".env", ".venv", ".git", "instance", "*.pem"} <= ignored
-    for needed in ("app", "migrations", "docker", "requirements.txt", "gunicorn.conf.py",
-                   "flask_backend_with_aws.py", "config.py", ".flaskenv"):
+    for needed in (
+        "app",
+        "migrations",
+        "docker",
+        "requirements.txt",
+        "gunicorn.conf.py",
+        "flask_backend_with_aws.py",
+        "config.py",
+        ".flaskenv",
+    ):
         assert needed not in ignored
 
 
 def test_procfile_serves_the_wsgi_application_with_the_shared_settings():
     assert (PROJECT_ROOT / "Procfile").read_text() == (
-        "web: gunicorn -c gunicorn.conf.py flask_backend_with_aws:application\n")
+        "web: gunicorn -c gunicorn.conf.py flask_backend_with_aws:application\n"
+    )
 
 
-@pytest.mark.skipif(os.environ.get("RUN_DOCKER_BUILD") != "1",
-                    reason="set RUN_DOCKER_BUILD=1 to build the image (needs a Docker engine)")
+@pytest.mark.skipif(
+    os.environ.get("RUN_DOCKER_BUILD") != "1",
+    reason="set RUN_DOCKER_BUILD=1 to build the image (needs a Docker engine)",
+)
 def test_docker_build():
-    if shutil.which("docker") is None or subprocess.run(
-            ["docker", "info"], capture_output=True).returncode != 0:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "info"], capture_output=True).returncode != 0
+    ):
         pytest.fail("RUN_DOCKER_BUILD=1 but no Docker engine answers `docker info`")
-    result = subprocess.run(["docker", "build", "-t", "portal-test", str(PROJECT_ROOT)],
-                            capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        ["docker", "build", "-t", "portal-test", str(PROJECT_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -307,8 +395,17 @@ def _requirements(name: str) -> list[str]:
 
 def test_the_runtime_requirements_hold_no_test_or_tool_package():
     runtime = {re.split(r"[=\[<>]", line)[0].lower() for line in _requirements("requirements.txt")}
-    tools = {"pytest", "pytest-xdist", "playwright", "pandas", "moto", "flask-admin", "ruff",
-             "mypy", "pre-commit"}
+    tools = {
+        "pytest",
+        "pytest-xdist",
+        "playwright",
+        "pandas",
+        "moto",
+        "flask-admin",
+        "ruff",
+        "mypy",
+        "pre-commit",
+    }
     assert {"flask", "sqlalchemy", "gunicorn", "pymysql"} <= runtime
     assert runtime.isdisjoint(tools)
     development = _requirements("requirements-dev.txt")

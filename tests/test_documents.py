@@ -34,11 +34,14 @@ from app.storage import KEY_PATTERN, get_storage, page_key
 from tests.helpers import login
 
 HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
-SVG_IMAGE = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" '
-             b'onload="alert(1)"><rect width="10" height="10"/></svg>')
+SVG_IMAGE = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" '
+    b'onload="alert(1)"><rect width="10" height="10"/></svg>'
+)
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def pdf(n: int = 1) -> bytes:
     """A small PDF, different for each n (the sha256 refuses duplicates)."""
@@ -53,8 +56,13 @@ def tiff(pages: int = 1, mode: str = "L", shade: int = 0) -> bytes:
     """A TIFF of `pages` pages, each a different size (so each PNG page can be told apart)."""
     frames = [Image.new(mode, (20 + 10 * n, 30), shade) for n in range(pages)]
     buffer = io.BytesIO()
-    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:],
-                   compression="tiff_lzw" if mode != "I;16B" else None)
+    frames[0].save(
+        buffer,
+        "TIFF",
+        save_all=True,
+        append_images=frames[1:],
+        compression="tiff_lzw" if mode != "I;16B" else None,
+    )
     return buffer.getvalue()
 
 
@@ -65,7 +73,7 @@ def tiff_with_a_damaged_page(page: int = 2, pages: int = 3) -> bytes:
     with Image.open(io.BytesIO(bytes(data))) as image:
         image.seek(page - 1)
         offset, length = image.tag_v2[273][0], image.tag_v2[279][0]  # StripOffsets, -ByteCounts
-    data[offset:offset + length] = b"\xff" * length
+    data[offset : offset + length] = b"\xff" * length
     return bytes(data)
 
 
@@ -77,18 +85,28 @@ def zipped(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -
     return buffer.getvalue()
 
 
-def upload(client, *files: tuple[str, bytes] | tuple[str, bytes, str],
-           double_entry: bool = False):
+def upload(client, *files: tuple[str, bytes] | tuple[str, bytes, str], double_entry: bool = False):
     """POST files to the upload page (encoded in memory: the test client's own encoder
     spools large bodies to a temporary file it never closes)."""
-    data = MultiDict([("files", FileStorage(io.BytesIO(content), name, content_type=kind[0]
-                                            if kind else "application/octet-stream"))
-                      for name, content, *kind in files])
+    data = MultiDict(
+        [
+            (
+                "files",
+                FileStorage(
+                    io.BytesIO(content),
+                    name,
+                    content_type=kind[0] if kind else "application/octet-stream",
+                ),
+            )
+            for name, content, *kind in files
+        ]
+    )
     if double_entry:
         data.add("double_entry", "y")
     boundary, body = encode_multipart(data)
-    return client.post("/documents/upload", data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(
+        "/documents/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def upload_raw(client, *dispositions: tuple[str, bytes]):
@@ -96,23 +114,36 @@ def upload_raw(client, *dispositions: tuple[str, bytes]):
     boundary = "portal-test-boundary-7f3a"
     body = b""
     for params, content in dispositions:
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; {params}\r\n"
-                 "Content-Type: application/octet-stream\r\n\r\n").encode() + content + b"\r\n"
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; {params}\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + content
+            + b"\r\n"
+        )
     body += f"--{boundary}--\r\n".encode()
-    return client.post("/documents/upload", data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(
+        "/documents/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
-RESULT_ROW = re.compile(r'<tr class="table-(success|danger)">\s*<td>(.*?)</td>\s*<td>(.*?)</td>',
-                        re.S)
+RESULT_ROW = re.compile(
+    r'<tr class="table-(success|danger)">\s*<td>(.*?)</td>\s*<td>(.*?)</td>', re.S
+)
 
 
 def results(response) -> list[tuple[bool, str, str]]:
     """The per-file report of the upload page: (stored?, name, message), unescaped."""
     page = response.get_data(as_text=True)
-    return [(kind == "success", html.unescape(name),
-             html.unescape(re.sub(r"<[^>]+>", "", message)).strip())
-            for kind, name, message in RESULT_ROW.findall(page)]
+    return [
+        (
+            kind == "success",
+            html.unescape(name),
+            html.unescape(re.sub(r"<[^>]+>", "", message)).strip(),
+        )
+        for kind, name, message in RESULT_ROW.findall(page)
+    ]
 
 
 def documents(app) -> list[Document]:
@@ -131,7 +162,8 @@ def assert_whole(app) -> list[Document]:
     rows = documents(app)
     assert stored_files(app) == sorted(
         [d.storage_key for d in rows]
-        + [page_key(d.storage_key, n) for d in rows for n in range(1, (d.page_count or 0) + 1)])
+        + [page_key(d.storage_key, n) for d in rows for n in range(1, (d.page_count or 0) + 1)]
+    )
     for document in rows:
         assert KEY_PATTERN.fullmatch(document.storage_key)
     return rows
@@ -139,9 +171,13 @@ def assert_whole(app) -> list[Document]:
 
 def add(app, name: str, content: bytes, double_entry: bool = False) -> int:
     with app.app_context():
-        result = docs.add_file(IncomingFile(name, content), get_storage(), actor=None,
-                               max_bytes=app.config["MAX_UPLOAD_MB"] * 1_048_576,
-                               double_entry=double_entry)
+        result = docs.add_file(
+            IncomingFile(name, content),
+            get_storage(),
+            actor=None,
+            max_bytes=app.config["MAX_UPLOAD_MB"] * 1_048_576,
+            double_entry=double_entry,
+        )
         assert result.ok, result.error
         return result.document.id
 
@@ -153,8 +189,11 @@ def user_id(app, username: str) -> int:
 
 def clerks_of(app, document_id: int) -> list[int]:
     with app.app_context():
-        return sorted(db.session.scalars(sa.select(Assignment.clerk_id).where(
-            Assignment.document_id == document_id)))
+        return sorted(
+            db.session.scalars(
+                sa.select(Assignment.clerk_id).where(Assignment.document_id == document_id)
+            )
+        )
 
 
 def status_of(app, document_id: int) -> str:
@@ -178,6 +217,7 @@ def clerks(app, make_user, users) -> dict[str, int]:
 
 # --- web upload ------------------------------------------------------------------------------
 
+
 def test_upload_page_is_a_multi_file_form(admin):
     page = admin.get("/documents/upload").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page
@@ -187,17 +227,26 @@ def test_upload_page_is_a_multi_file_form(admin):
 
 
 def test_several_files_at_once(app, admin):
-    response = upload(admin, ("page-1.pdf", pdf(1)), ("page-2.pdf", pdf(2)), ("scan.png", png()),
-                      double_entry=True)
+    response = upload(
+        admin,
+        ("page-1.pdf", pdf(1)),
+        ("page-2.pdf", pdf(2)),
+        ("scan.png", png()),
+        double_entry=True,
+    )
     assert response.status_code == 200
     assert [(ok, name) for ok, name, _ in results(response)] == [
-        (True, "page-1.pdf"), (True, "page-2.pdf"), (True, "scan.png")]
+        (True, "page-1.pdf"),
+        (True, "page-2.pdf"),
+        (True, "scan.png"),
+    ]
     assert "3 of 3 file(s) stored." in response.get_data(as_text=True)
     rows = assert_whole(app)
     assert [(d.original_name, d.content_type, d.status, d.double_entry) for d in rows] == [
         ("page-1.pdf", "application/pdf", "new", True),
         ("page-2.pdf", "application/pdf", "new", True),
-        ("scan.png", "image/png", "new", True)]
+        ("scan.png", "image/png", "new", True),
+    ]
     assert rows[0].size_bytes == len(pdf(1)) and len(rows[0].sha256) == 64
     assert rows[0].uploaded_by_id == user_id(app, "admin")
 
@@ -217,22 +266,37 @@ def test_only_the_admin_uploads(app, users):
 
 
 def test_a_zip_of_scans_is_unpacked(app, admin):
-    archive = zipped({"scans/page-1.pdf": pdf(1), "scans/page-2.png": png(2),
-                      "scans/": b"", "__MACOSX/scans/._page-1.pdf": b"\x00\x05\x16\x07junk"})
+    archive = zipped(
+        {
+            "scans/page-1.pdf": pdf(1),
+            "scans/page-2.png": png(2),
+            "scans/": b"",
+            "__MACOSX/scans/._page-1.pdf": b"\x00\x05\x16\x07junk",
+        }
+    )
     response = upload(admin, ("scans.zip", archive), ("loose.pdf", pdf(3)))
     assert response.status_code == 200, results(response)
     assert [(ok, name) for ok, name, _ in results(response)] == [
-        (True, "page-1.pdf"), (True, "page-2.png"), (True, "loose.pdf")]
-    assert [d.content_type for d in assert_whole(app)] == ["application/pdf", "image/png",
-                                                          "application/pdf"]
+        (True, "page-1.pdf"),
+        (True, "page-2.png"),
+        (True, "loose.pdf"),
+    ]
+    assert [d.content_type for d in assert_whole(app)] == [
+        "application/pdf",
+        "image/png",
+        "application/pdf",
+    ]
 
 
-@pytest.mark.parametrize("name,content", [
-    ("report.pdf", HTML_PAGE),
-    ("drawing.pdf", SVG_IMAGE),
-    ("drawing.svg", SVG_IMAGE),
-    ("notes.pdf", b"just some text"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("report.pdf", HTML_PAGE),
+        ("drawing.pdf", SVG_IMAGE),
+        ("drawing.svg", SVG_IMAGE),
+        ("notes.pdf", b"just some text"),
+    ],
+)
 def test_html_or_svg_renamed_pdf_is_refused(app, admin, name, content):
     # The browser's claim (application/pdf) counts for nothing either.
     response = upload(admin, (name, content, "application/pdf"), ("ok.pdf", pdf()))
@@ -260,7 +324,10 @@ def test_other_accepted_types_by_their_magic_bytes(app, admin):
     response = upload(admin, ("a.bin", jpeg), ("b", tiff_le), ("c.tiff", tiff_be))
     assert response.status_code == 200, results(response)
     assert [(d.content_type, d.storage_key[-3:]) for d in assert_whole(app)] == [
-        ("image/jpeg", "jpg"), ("image/tiff", "tif"), ("image/tiff", "tif")]
+        ("image/jpeg", "jpg"),
+        ("image/tiff", "tif"),
+        ("image/tiff", "tif"),
+    ]
 
 
 def test_an_empty_file_is_refused(app, admin):
@@ -277,7 +344,10 @@ def test_a_file_over_the_limit_is_reported_and_the_others_stored(app, admin):
     assert response.status_code == 422
     report = results(response)
     assert [(ok, name) for ok, name, _ in report] == [
-        (True, "first.pdf"), (False, "huge.pdf"), (True, "last.pdf")]
+        (True, "first.pdf"),
+        (False, "huge.pdf"),
+        (True, "last.pdf"),
+    ]
     assert "larger than the upload limit of 1 MB" in report[1][2]
     assert "document #" in report[0][2] and "document #" in report[2][2]
     assert "2 of 3 file(s) stored." in response.get_data(as_text=True)
@@ -298,17 +368,20 @@ def test_a_request_over_the_limit_gets_a_friendly_413_and_stores_nothing(app, ad
     assert admin.get("/documents/upload").status_code == 200  # the session still works
 
 
-@pytest.mark.parametrize("name,kept", [
-    ("../../app.py", "app.py"),
-    ("..\\..\\config.py", "config.py"),
-    ("/etc/passwd", "passwd"),
-    ("CON.pdf", "CON.pdf"),
-    ("NUL", "NUL"),
-    ("..", "unnamed"),
-    (".hidden.pdf", "hidden.pdf"),
-    ("📄 Taufregister 1902 😀.pdf", "📄 Taufregister 1902 😀.pdf"),
-    ("<img src=x onerror=alert(1)>.pdf", "<img src=x onerror=alert(1)>.pdf"),
-])
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("../../app.py", "app.py"),
+        ("..\\..\\config.py", "config.py"),
+        ("/etc/passwd", "passwd"),
+        ("CON.pdf", "CON.pdf"),
+        ("NUL", "NUL"),
+        ("..", "unnamed"),
+        (".hidden.pdf", "hidden.pdf"),
+        ("📄 Taufregister 1902 😀.pdf", "📄 Taufregister 1902 😀.pdf"),
+        ("<img src=x onerror=alert(1)>.pdf", "<img src=x onerror=alert(1)>.pdf"),
+    ],
+)
 def test_odd_file_names_are_kept_as_metadata_only(app, admin, name, kept):
     response = upload(admin, (name, pdf()))
     assert response.status_code == 200, results(response)
@@ -372,21 +445,27 @@ def test_the_same_file_twice_in_one_batch_is_stored_once(app, admin):
 
 # --- zip archives ----------------------------------------------------------------------------
 
+
 def _bomb() -> bytes:
     return zipped({"ok.pdf": pdf(9), "bomb.pdf": b"%PDF-" + b"\0" * 2_000_000})
 
 
-@pytest.mark.parametrize("archive,reason", [
-    (zipped({"ok.pdf": pdf(9), "../evil.pdf": pdf(8)}), "points outside the archive"),
-    (zipped({"ok.pdf": pdf(9), "scans/../../evil.pdf": pdf(8)}), "points outside the archive"),
-    (zipped({"ok.pdf": pdf(9), "/etc/evil.pdf": pdf(8)}), "points outside the archive"),
-    (zipped({"ok.pdf": pdf(9), "C:\\evil.pdf": pdf(8)}), "points outside the archive"),
-    (zipped({"ok.pdf": pdf(9), "..\\evil.pdf": pdf(8)}), "points outside the archive"),
-    (_bomb(), "compression ratio over 100"),
-    (b"PK\x03\x04 this is not really a zip", "not a readable zip archive"),
-], ids=["dotdot", "nested-dotdot", "absolute", "drive", "backslash", "bomb", "broken"])
-def test_unsafe_zips_are_refused_before_anything_is_extracted(app, admin, monkeypatch,
-                                                              archive, reason):
+@pytest.mark.parametrize(
+    ("archive", "reason"),
+    [
+        (zipped({"ok.pdf": pdf(9), "../evil.pdf": pdf(8)}), "points outside the archive"),
+        (zipped({"ok.pdf": pdf(9), "scans/../../evil.pdf": pdf(8)}), "points outside the archive"),
+        (zipped({"ok.pdf": pdf(9), "/etc/evil.pdf": pdf(8)}), "points outside the archive"),
+        (zipped({"ok.pdf": pdf(9), "C:\\evil.pdf": pdf(8)}), "points outside the archive"),
+        (zipped({"ok.pdf": pdf(9), "..\\evil.pdf": pdf(8)}), "points outside the archive"),
+        (_bomb(), "compression ratio over 100"),
+        (b"PK\x03\x04 this is not really a zip", "not a readable zip archive"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "drive", "backslash", "bomb", "broken"],
+)
+def test_unsafe_zips_are_refused_before_anything_is_extracted(
+    app, admin, monkeypatch, archive, reason
+):
     def no_extraction(*args, **kwargs):
         raise AssertionError("an entry was extracted from an unsafe archive")
 
@@ -420,20 +499,34 @@ def test_a_zip_over_the_limit_is_reported_as_too_large(app, admin):
     response = upload(admin, ("huge.zip", archive), ("ok.pdf", pdf(3)))
     assert response.status_code == 422
     assert results(response)[0] == (
-        False, "huge.zip", "huge.zip: The file is larger than the upload limit of 1 MB.")
+        False,
+        "huge.zip",
+        "huge.zip: The file is larger than the upload limit of 1 MB.",
+    )
     assert [d.original_name for d in assert_whole(app)] == ["ok.pdf"]
 
 
 def test_bad_files_inside_a_zip_are_reported_one_by_one(app, admin):
-    archive = zipped({"good.pdf": pdf(1), "page.html": HTML_PAGE, "empty.pdf": b"",
-                      "inner.zip": zipped({"deep.png": png(4)})})
+    archive = zipped(
+        {
+            "good.pdf": pdf(1),
+            "page.html": HTML_PAGE,
+            "empty.pdf": b"",
+            "inner.zip": zipped({"deep.png": png(4)}),
+        }
+    )
     response = upload(admin, ("batch.zip", archive))
     assert [(ok, name) for ok, name, _ in results(response)] == [
-        (True, "good.pdf"), (False, "page.html"), (False, "empty.pdf"), (True, "deep.png")]
+        (True, "good.pdf"),
+        (False, "page.html"),
+        (False, "empty.pdf"),
+        (True, "deep.png"),
+    ]
     assert [d.original_name for d in assert_whole(app)] == ["good.pdf", "deep.png"]
 
 
 # --- nothing half-stored when storage or the database fails ----------------------------------
+
 
 def test_a_storage_failure_leaves_no_row(app, admin, monkeypatch):
     from app.storage import FolderStorage, StorageError
@@ -495,12 +588,16 @@ def test_a_failed_cleanup_is_logged_not_a_crash(app, admin, monkeypatch, caplog)
 
 # --- serving the files -----------------------------------------------------------------------
 
+
 def add_for_ann(app, clerks, name: str, data: bytes) -> int:
     """Store a document and assign it to the clerk ann."""
     document_id = add(app, name, data)
     with app.app_context():
-        docs.assign([db.session.get(Document, document_id)],
-                    [db.session.get(User, clerks["ann"])], actor=None)
+        docs.assign(
+            [db.session.get(Document, document_id)],
+            [db.session.get(User, clerks["ann"])],
+            actor=None,
+        )
     return document_id
 
 
@@ -510,8 +607,10 @@ def assigned_pdf(app, users, clerks):
     return add_for_ann(app, clerks, "Kirchenbuch Straße 😀.pdf", pdf())
 
 
-@pytest.mark.parametrize("username,status", [
-    ("admin", 200), ("reviewer", 200), ("ann", 200), ("bob", 404), ("clerk", 404)])
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [("admin", 200), ("reviewer", 200), ("ann", 200), ("bob", 404), ("clerk", 404)],
+)
 def test_only_staff_and_the_assigned_clerks_get_the_file(app, assigned_pdf, username, status):
     response = login(app, username).get(f"/documents/{assigned_pdf}/file")
     assert response.status_code == status
@@ -538,7 +637,7 @@ def test_the_file_is_served_safely(app, assigned_pdf):
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("inline; ")
     assert 'filename="Kirchenbuch_Strae_.pdf"' in disposition
-    assert ("filename*=UTF-8''Kirchenbuch%20Stra%C3%9Fe%20%F0%9F%98%80.pdf" in disposition)
+    assert "filename*=UTF-8''Kirchenbuch%20Stra%C3%9Fe%20%F0%9F%98%80.pdf" in disposition
     disposition.encode("latin-1")  # a header must be plain bytes
 
 
@@ -551,8 +650,9 @@ def test_an_image_keeps_its_stored_type(app, users):
 
 def test_a_name_without_ascii_letters_still_gets_a_file_name(app, users):
     document_id = add(app, "документ.pdf", pdf())
-    disposition = login(app, "admin").get(
-        f"/documents/{document_id}/file").headers["Content-Disposition"]
+    disposition = (
+        login(app, "admin").get(f"/documents/{document_id}/file").headers["Content-Disposition"]
+    )
     assert f'filename="document-{document_id}.pdf"' in disposition
     assert "filename*=UTF-8''%D0%B4%D0%BE%D0%BA" in disposition
 
@@ -565,6 +665,7 @@ def test_a_file_missing_from_storage_is_a_404_not_a_crash(app, users):
 
 
 # --- TIFF pages ------------------------------------------------------------------------------
+
 
 def page_sizes(client, document_id: int, count: int) -> list[tuple[int, int]]:
     sizes = []
@@ -593,7 +694,9 @@ def test_every_way_in_makes_the_pages(app, admin, runner, tmp_path):
     result = runner.invoke(args=["documents", "add", str(tmp_path / "cli.tif")])
     assert result.exit_code == 0, result.output
     assert [(d.original_name, d.page_count) for d in assert_whole(app)] == [
-        ("inside.tif", 2), ("cli.tif", 4)]
+        ("inside.tif", 2),
+        ("cli.tif", 4),
+    ]
 
 
 def test_pdf_and_png_documents_have_no_pages(app, admin):
@@ -609,8 +712,10 @@ def assigned_tiff(app, users, clerks):
     return add_for_ann(app, clerks, "Kirchenbuch Straße.tif", tiff(3))
 
 
-@pytest.mark.parametrize("username,status", [
-    ("admin", 200), ("reviewer", 200), ("ann", 200), ("bob", 404), ("clerk", 404)])
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [("admin", 200), ("reviewer", 200), ("ann", 200), ("bob", 404), ("clerk", 404)],
+)
 def test_pages_have_the_same_access_as_the_file(app, assigned_tiff, username, status):
     client = login(app, username)
     for number in (1, 3):
@@ -643,15 +748,27 @@ def test_a_page_is_served_as_safely_as_the_file(app, assigned_tiff):
 
 def test_a_damaged_tiff_is_refused_and_nothing_is_stored(app, admin):
     truncated = tiff(3)[:300]
-    response = upload(admin, ("damaged.tif", tiff_with_a_damaged_page(2)),
-                      ("truncated.tif", truncated), ("ok.pdf", pdf()))
+    response = upload(
+        admin,
+        ("damaged.tif", tiff_with_a_damaged_page(2)),
+        ("truncated.tif", truncated),
+        ("ok.pdf", pdf()),
+    )
     assert response.status_code == 422
     assert results(response)[:2] == [
-        (False, "damaged.tif", "This TIFF file is damaged or incomplete: page 2 cannot be read "
-                               "(decoder error -2). Nothing was stored."),
-        (False, "truncated.tif", results(response)[1][2])]
-    assert results(response)[1][2] == ("This TIFF file is damaged or incomplete: it ends "
-                                       "before its last page. Nothing was stored.")
+        (
+            False,
+            "damaged.tif",
+            (
+                "This TIFF file is damaged or incomplete: page 2 cannot be read "
+                "(decoder error -2). Nothing was stored."
+            ),
+        ),
+        (False, "truncated.tif", results(response)[1][2]),
+    ]
+    assert results(response)[1][2] == (
+        "This TIFF file is damaged or incomplete: it ends before its last page. Nothing was stored."
+    )
     assert [d.original_name for d in assert_whole(app)] == ["ok.pdf"]
     assert not any(name.endswith(".png") for name in stored_files(app))  # page 1 removed
 
@@ -678,8 +795,16 @@ def test_a_tiff_with_too_many_pages_is_refused(app, admin, monkeypatch):
 
     monkeypatch.setattr(tiff_module, "TIFF_MAX_PAGES", 2)
     response = upload(admin, ("long.tif", tiff(3)))
-    assert results(response) == [(False, "long.tif", "This TIFF has more than 2 pages; at most "
-                                  "2 are accepted in one file. Split it and upload the parts.")]
+    assert results(response) == [
+        (
+            False,
+            "long.tif",
+            (
+                "This TIFF has more than 2 pages; at most "
+                "2 are accepted in one file. Split it and upload the parts."
+            ),
+        )
+    ]
     assert assert_whole(app) == []
 
 
@@ -713,8 +838,10 @@ def test_cli_pages_makes_the_pages_of_older_tiffs(app, runner, users):
         assert db.session.get(Document, old).page_count == 2
         assert db.session.get(Document, broken).page_count is None
     assert page_sizes(login(app, "admin"), old, 2) == [(20, 30), (30, 30)]
-    assert not any("-p" in name and name.startswith(documents(app)[1].storage_key[:32])
-                   for name in stored_files(app))  # no page of the broken one left behind
+    assert not any(
+        "-p" in name and name.startswith(documents(app)[1].storage_key[:32])
+        for name in stored_files(app)
+    )  # no page of the broken one left behind
 
 
 def test_the_viewer_names_the_document_and_its_pages(app, admin):
@@ -723,8 +850,9 @@ def test_the_viewer_names_the_document_and_its_pages(app, admin):
     shown = {}
     for document_id in (a, b, c):
         page = admin.get(f"/documents/{document_id}").get_data(as_text=True)
-        shown[document_id] = re.search(r'<section[^>]*id="document-viewer"[^>]*>', page,
-                                        re.S).group(0)
+        shown[document_id] = re.search(
+            r'<section[^>]*id="document-viewer"[^>]*>', page, re.S
+        ).group(0)
         assert f'data-src="/documents/{document_id}/file"' in shown[document_id]
         assert f'href="/documents/{document_id}/file"' in page  # "Original" link
         assert 'src="/static/js/viewer.js"' in page
@@ -738,10 +866,13 @@ def test_the_viewer_names_the_document_and_its_pages(app, admin):
 
 # --- assignment ------------------------------------------------------------------------------
 
+
 def assign(client, document_ids, clerk_ids, follow=True):
-    return client.post("/documents/assign", data={"document_id": list(document_ids),
-                                                  "clerk_id": list(clerk_ids)},
-                       follow_redirects=follow)
+    return client.post(
+        "/documents/assign",
+        data={"document_id": list(document_ids), "clerk_id": list(clerk_ids)},
+        follow_redirects=follow,
+    )
 
 
 def test_assign_to_one_clerk(app, admin, clerks):
@@ -755,15 +886,14 @@ def test_assign_to_one_clerk(app, admin, clerks):
     assert "a.pdf" in login(app, "ann").get("/work/").get_data(as_text=True)
     admin_id = user_id(app, "admin")
     with app.app_context():
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "assign")).one()
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "assign")).one()
     assert event.actor_id == admin_id and event.document_id == document_id
 
 
 def test_a_batch_is_spread_evenly(app, admin, clerks):
     ids = [add(app, f"p{n}.pdf", pdf(n)) for n in range(7)]
     assign(admin, ids, clerks.values())
-    load = {clerk_id: 0 for clerk_id in clerks.values()}
+    load = dict.fromkeys(clerks.values(), 0)
     for document_id in ids:
         (clerk_id,) = clerks_of(app, document_id)
         load[clerk_id] += 1
@@ -771,8 +901,11 @@ def test_a_batch_is_spread_evenly(app, admin, clerks):
     more = [add(app, f"q{n}.pdf", pdf(100 + n)) for n in range(2)]  # the lighter two get them
     assign(admin, more, clerks.values())
     with app.app_context():
-        counts = dict(db.session.execute(sa.select(Assignment.clerk_id, sa.func.count())
-                                         .group_by(Assignment.clerk_id)).all())
+        counts = dict(
+            db.session.execute(
+                sa.select(Assignment.clerk_id, sa.func.count()).group_by(Assignment.clerk_id)
+            ).all()
+        )
     assert sorted(counts.values()) == [3, 3, 3]
 
 
@@ -787,7 +920,8 @@ def test_assigning_again_keeps_the_clerk(app, admin, clerks):
 def test_assign_needs_documents_and_clerks(app, admin, clerks, users):
     document_id = add(app, "a.pdf", pdf())
     assert "Select at least one document." in assign(admin, [], [clerks["ann"]]).get_data(
-        as_text=True)
+        as_text=True
+    )
     page = assign(admin, [document_id], [user_id(app, "reviewer")]).get_data(as_text=True)
     assert "Choose at least one clerk." in page
     assert clerks_of(app, document_id) == [] and status_of(app, document_id) == "new"
@@ -796,8 +930,11 @@ def test_assign_needs_documents_and_clerks(app, admin, clerks, users):
 def test_reassign(app, admin, clerks):
     document_id = add(app, "a.pdf", pdf())
     assign(admin, [document_id], [clerks["ann"]])
-    response = admin.post(f"/documents/{document_id}/reassign", follow_redirects=True, data={
-        "from_clerk_id": clerks["ann"], "to_clerk_id": clerks["bob"]})
+    response = admin.post(
+        f"/documents/{document_id}/reassign",
+        follow_redirects=True,
+        data={"from_clerk_id": clerks["ann"], "to_clerk_id": clerks["bob"]},
+    )
     assert "Reassigned to bob." in response.get_data(as_text=True)
     assert clerks_of(app, document_id) == [clerks["bob"]]
     assert login(app, "ann").get(f"/documents/{document_id}/file").status_code == 404
@@ -809,13 +946,16 @@ def test_reassign_refusals(app, admin, clerks, users):
     assign(admin, [document_id], [clerks["ann"]])
     for data, message in [
         ({"from_clerk_id": clerks["bob"], "to_clerk_id": clerks["cy"]}, "not assigned"),
-        ({"from_clerk_id": clerks["ann"], "to_clerk_id": user_id(app, "reviewer")},
-         "only go to an active clerk"),
+        (
+            {"from_clerk_id": clerks["ann"], "to_clerk_id": user_id(app, "reviewer")},
+            "only go to an active clerk",
+        ),
         ({"from_clerk_id": clerks["ann"], "to_clerk_id": clerks["ann"]}, "already has"),
         ({"from_clerk_id": clerks["ann"]}, "Choose the clerk"),
     ]:
-        page = admin.post(f"/documents/{document_id}/reassign", data=data,
-                          follow_redirects=True).get_data(as_text=True)
+        page = admin.post(
+            f"/documents/{document_id}/reassign", data=data, follow_redirects=True
+        ).get_data(as_text=True)
         assert message in page
     assert clerks_of(app, document_id) == [clerks["ann"]]
 
@@ -823,13 +963,19 @@ def test_reassign_refusals(app, admin, clerks, users):
 def test_unassign(app, admin, clerks):
     document_id = add(app, "a.pdf", pdf())
     assign(admin, [document_id], [clerks["ann"]])
-    page = admin.post(f"/documents/{document_id}/unassign", data={"clerk_id": clerks["ann"]},
-                      follow_redirects=True).get_data(as_text=True)
+    page = admin.post(
+        f"/documents/{document_id}/unassign",
+        data={"clerk_id": clerks["ann"]},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "Unassigned." in page
     assert clerks_of(app, document_id) == [] and status_of(app, document_id) == "new"
     assert login(app, "ann").get(f"/work/documents/{document_id}").status_code == 404
-    page = admin.post(f"/documents/{document_id}/unassign", data={"clerk_id": clerks["ann"]},
-                      follow_redirects=True).get_data(as_text=True)
+    page = admin.post(
+        f"/documents/{document_id}/unassign",
+        data={"clerk_id": clerks["ann"]},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "That clerk is not assigned to this document." in page
 
 
@@ -840,8 +986,11 @@ def test_double_entry_gets_two_different_clerks(app, admin, clerks):
         assigned = clerks_of(app, document_id)
         assert len(assigned) == 2 and len(set(assigned)) == 2
     with app.app_context():
-        counts = dict(db.session.execute(sa.select(Assignment.clerk_id, sa.func.count())
-                                         .group_by(Assignment.clerk_id)).all())
+        counts = dict(
+            db.session.execute(
+                sa.select(Assignment.clerk_id, sa.func.count()).group_by(Assignment.clerk_id)
+            ).all()
+        )
     assert sorted(counts.values()) == [2, 2, 2]
 
 
@@ -860,8 +1009,10 @@ def test_status_moves_and_invalid_moves_are_refused(app, admin, clerks):
     assign(admin, [document_id], [clerks["ann"]])
     assert status_of(app, document_id) == "assigned"
     ann = login(app, "ann")
-    saved = ann.post(f"/data/testDB/new?document={document_id}",
-                     data={"string_column": "R-1", "integer_column": "1"})
+    saved = ann.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "R-1", "integer_column": "1"},
+    )
     assert saved.status_code == 303
     assert status_of(app, document_id) == "in_progress"
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
@@ -870,14 +1021,21 @@ def test_status_moves_and_invalid_moves_are_refused(app, admin, clerks):
     page = assign(admin, [document_id], [clerks["bob"]]).get_data(as_text=True)
     assert f"Document #{document_id} is submitted" in page
 
-    page = admin.post(f"/documents/{document_id}/unassign", data={"clerk_id": clerks["ann"]},
-                      follow_redirects=True).get_data(as_text=True)
+    page = admin.post(
+        f"/documents/{document_id}/unassign",
+        data={"clerk_id": clerks["ann"]},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "it cannot be unassigned" in page
-    page = admin.post(f"/documents/{document_id}/reassign", follow_redirects=True, data={
-        "from_clerk_id": clerks["ann"], "to_clerk_id": clerks["bob"]}).get_data(as_text=True)
+    page = admin.post(
+        f"/documents/{document_id}/reassign",
+        follow_redirects=True,
+        data={"from_clerk_id": clerks["ann"], "to_clerk_id": clerks["bob"]},
+    ).get_data(as_text=True)
     assert "A submitted document cannot change hands." in page
-    page = ann.post(f"/work/documents/{document_id}/submit",
-                    follow_redirects=True).get_data(as_text=True)
+    page = ann.post(f"/work/documents/{document_id}/submit", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "nothing to submit" in page
     assert status_of(app, document_id) == "submitted"
     assert clerks_of(app, document_id) == [clerks["ann"]]
@@ -886,17 +1044,27 @@ def test_status_moves_and_invalid_moves_are_refused(app, admin, clerks):
 def test_assigning_a_started_document_names_its_status(app, admin, clerks):
     document_id = add(app, "a.pdf", pdf())
     assign(admin, [document_id], [clerks["ann"]])
-    saved = login(app, "ann").post(f"/data/testDB/new?document={document_id}",
-                                   data={"string_column": "R-1", "integer_column": "1"})
+    saved = login(app, "ann").post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "R-1", "integer_column": "1"},
+    )
     assert saved.status_code == 303
     page = assign(admin, [document_id], [clerks["bob"]]).get_data(as_text=True)
     assert f"Document #{document_id} is in progress; unassign it" in page
     assert clerks_of(app, document_id) == [clerks["ann"]]
 
 
-@pytest.mark.parametrize("start,target", [
-    ("new", "submitted"), ("new", "approved"), ("assigned", "approved"),
-    ("submitted", "new"), ("approved", "returned"), ("approved", "in_progress")])
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        ("new", "submitted"),
+        ("new", "approved"),
+        ("assigned", "approved"),
+        ("submitted", "new"),
+        ("approved", "returned"),
+        ("approved", "in_progress"),
+    ],
+)
 def test_move_refuses_invalid_transitions(app, start, target):
     document = Document(status=start)
     with pytest.raises(Invalid) as refused:
@@ -906,21 +1074,33 @@ def test_move_refuses_invalid_transitions(app, start, target):
 
 def test_move_allows_the_documented_flow():
     document = Document(status="new")
-    for target in ("assigned", "in_progress", "submitted", "returned", "in_progress",
-                   "submitted", "approved"):
+    for target in (
+        "assigned",
+        "in_progress",
+        "submitted",
+        "returned",
+        "in_progress",
+        "submitted",
+        "approved",
+    ):
         docs.move(document, target)
         assert document.status == target
 
 
 # --- the admin's document list ---------------------------------------------------------------
 
+
 def test_document_list_filters_and_counts(app, admin, clerks, monkeypatch):
     ids = [add(app, f"p{n}.pdf", pdf(n)) for n in range(5)]
     with app.app_context():
-        docs.assign([db.session.get(Document, i) for i in ids[:2]],
-                    [db.session.get(User, clerks["ann"])], actor=None)
-        db.session.add(TestDB(string_column="ROW-1", document_id=ids[0],
-                              entered_by_id=clerks["ann"]))
+        docs.assign(
+            [db.session.get(Document, i) for i in ids[:2]],
+            [db.session.get(User, clerks["ann"])],
+            actor=None,
+        )
+        db.session.add(
+            TestDB(string_column="ROW-1", document_id=ids[0], entered_by_id=clerks["ann"])
+        )
         db.session.commit()
     page = admin.get("/documents/").get_data(as_text=True)
     assert "new: 3" in page and "assigned: 2" in page
@@ -950,6 +1130,7 @@ def test_document_detail_shows_clerks_and_rows(app, admin, clerks):
 
 # --- flask documents add / list --------------------------------------------------------------
 
+
 def test_cli_adds_files_folders_and_zips(app, runner, tmp_path, clerks):
     folder = tmp_path / "trove"
     (folder / "sub").mkdir(parents=True)
@@ -960,17 +1141,35 @@ def test_cli_adds_files_folders_and_zips(app, runner, tmp_path, clerks):
     single.write_bytes(pdf(3))
     archive = tmp_path / "scans.zip"
     archive.write_bytes(zipped({"four.pdf": pdf(4), "five.pdf": pdf(5)}))
-    result = runner.invoke(args=["documents", "add", str(folder), str(single), str(archive),
-                                 "--assign", "ann", "--assign", "bob"])
+    result = runner.invoke(
+        args=[
+            "documents",
+            "add",
+            str(folder),
+            str(single),
+            str(archive),
+            "--assign",
+            "ann",
+            "--assign",
+            "bob",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "5 of 5 file(s) stored." in result.output
     assert "assigned: 5 assignment(s) over 2 clerk(s)" in result.output
     rows = assert_whole(app)
-    assert sorted(d.original_name for d in rows) == ["five.pdf", "four.pdf", "one.pdf",
-                                                     "three.pdf", "two.png"]
+    assert sorted(d.original_name for d in rows) == [
+        "five.pdf",
+        "four.pdf",
+        "one.pdf",
+        "three.pdf",
+        "two.png",
+    ]
     assert all(d.status == "assigned" for d in rows)
-    loads = [len([d for d in rows if clerks_of(app, d.id) == [c]]) for c in
-             (clerks["ann"], clerks["bob"])]
+    loads = [
+        len([d for d in rows if clerks_of(app, d.id) == [c]])
+        for c in (clerks["ann"], clerks["bob"])
+    ]
     assert sorted(loads) == [2, 3]
     listing = runner.invoke(args=["documents", "list"])
     assert listing.exit_code == 0 and "assigned" in listing.output
@@ -1015,22 +1214,36 @@ def test_cli_odd_names(app, runner, tmp_path):
 def test_cli_double_entry(app, runner, tmp_path, clerks):
     for n in range(2):
         (tmp_path / f"d{n}.pdf").write_bytes(pdf(n))
-    result = runner.invoke(args=["documents", "add", str(tmp_path), "--double-entry",
-                                 "--assign", "ann", "--assign", "bob"])
+    result = runner.invoke(
+        args=[
+            "documents",
+            "add",
+            str(tmp_path),
+            "--double-entry",
+            "--assign",
+            "ann",
+            "--assign",
+            "bob",
+        ]
+    )
     assert result.exit_code == 0, result.output
     for document in assert_whole(app):
         assert document.double_entry
         assert clerks_of(app, document.id) == sorted([clerks["ann"], clerks["bob"]])
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--double-entry", "--assign", "ann"], "two different clerks"),
-    (["--double-entry", "--assign", "ann", "--assign", "ann"], "two different clerks"),
-    (["--assign", "nobody"], "No user named 'nobody'"),
-    (["--assign", "reviewer"], "Only active clerks can be assigned: reviewer"),
-])
-def test_cli_refuses_bad_assignments_before_storing_anything(app, runner, tmp_path, clerks,
-                                                             args, message):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--double-entry", "--assign", "ann"], "two different clerks"),
+        (["--double-entry", "--assign", "ann", "--assign", "ann"], "two different clerks"),
+        (["--assign", "nobody"], "No user named 'nobody'"),
+        (["--assign", "reviewer"], "Only active clerks can be assigned: reviewer"),
+    ],
+)
+def test_cli_refuses_bad_assignments_before_storing_anything(
+    app, runner, tmp_path, clerks, args, message
+):
     (tmp_path / "a.pdf").write_bytes(pdf())
     result = runner.invoke(args=["documents", "add", str(tmp_path / "a.pdf"), *args])
     assert result.exit_code != 0 and message in result.output
@@ -1039,13 +1252,15 @@ def test_cli_refuses_bad_assignments_before_storing_anything(app, runner, tmp_pa
 
 def test_cli_missing_path(app, runner, tmp_path):
     (tmp_path / "a.pdf").write_bytes(pdf())
-    result = runner.invoke(args=["documents", "add", str(tmp_path / "a.pdf"),
-                                 str(tmp_path / "missing.pdf")])
+    result = runner.invoke(
+        args=["documents", "add", str(tmp_path / "a.pdf"), str(tmp_path / "missing.pdf")]
+    )
     assert result.exit_code != 0 and "missing.pdf: no such file or folder." in result.output
     assert assert_whole(app) == []
 
 
 # --- flask demo ------------------------------------------------------------------------------
+
 
 def test_demo_refuses_outside_development(app, runner):
     result = runner.invoke(args=["demo"])
@@ -1068,8 +1283,9 @@ def test_demo_in_development_creates_users_and_assigned_documents(tmp_path, monk
             upgrade()
         result = app.test_cli_runner().invoke(args=["demo"])
         assert result.exit_code == 0, result.output
-        logins = dict(re.findall(r"^\s+(?:clerk|reviewer)\s+(\S+)\s+password: (\S+)$",
-                                 result.output, re.M))
+        logins = dict(
+            re.findall(r"^\s+(?:clerk|reviewer)\s+(\S+)\s+password: (\S+)$", result.output, re.M)
+        )
         assert len(logins) == 2
         with app.app_context():
             people = {u.username: u.role for u in db.session.scalars(sa.select(User))}
@@ -1085,8 +1301,10 @@ def test_demo_in_development_creates_users_and_assigned_documents(tmp_path, monk
         client = app.test_client()  # development keeps CSRF on
         form = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-        response = client.post("/login", data={"username": clerk_name, "csrf_token": token,
-                                               "password": logins[clerk_name]})
+        response = client.post(
+            "/login",
+            data={"username": clerk_name, "csrf_token": token, "password": logins[clerk_name]},
+        )
         assert response.status_code == 303
         assert client.get("/work/next").status_code == 302
     finally:

@@ -18,8 +18,9 @@ from tests.helpers import count_statements
 
 
 def feedback(response) -> list[str]:
-    return re.findall(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<',
-                      response.get_data(as_text=True))
+    return re.findall(
+        r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<', response.get_data(as_text=True)
+    )
 
 
 def rows(app, model=TestDB):
@@ -44,6 +45,7 @@ def clerk(client, auth, users):
 
 # --- the converter ---------------------------------------------------------------------------
 
+
 def test_testdb_form_mirrors_the_columns(app):
     with app.test_request_context():
         form = entry_form_class(get_entry_table("testDB"))(meta={"csrf": False})
@@ -63,12 +65,21 @@ def test_example_table_uses_every_type(app):
         form = entry_form_class(get_entry_table("register_person"))(meta={"csrf": False})
         kinds = {f.name: type(f).__name__ for f in form}
     assert kinds == {
-        "version": "HiddenField", "form_token": "HiddenField", "draft_kept": "HiddenField",
-        "confirm_warnings": "BooleanField", "full_name": "TrimmedStringField",
-        "sex": "SelectField", "age": "StrictIntegerField",
-        "birth_date": "WrittenDateField", "recorded_at": "WrittenDateTimeField",
-        "height_m": "StrictFloatField", "fee_paid": "StrictDecimalField",
-        "literate": "SelectField", "parish": "TrimmedStringField", "notes": "TextAreaField"}
+        "version": "HiddenField",
+        "form_token": "HiddenField",
+        "draft_kept": "HiddenField",
+        "confirm_warnings": "BooleanField",
+        "full_name": "TrimmedStringField",
+        "sex": "SelectField",
+        "age": "StrictIntegerField",
+        "birth_date": "WrittenDateField",
+        "recorded_at": "WrittenDateTimeField",
+        "height_m": "StrictFloatField",
+        "fee_paid": "StrictDecimalField",
+        "literate": "SelectField",
+        "parish": "TrimmedStringField",
+        "notes": "TextAreaField",
+    }
 
 
 def test_html_field_names_are_the_column_names(clerk):
@@ -79,9 +90,11 @@ def test_html_field_names_are_the_column_names(clerk):
 
 # --- saving ----------------------------------------------------------------------------------
 
+
 def test_save_redirects_flashes_and_commits_at_once(app, clerk):
-    response = save(clerk, string_column="REG-1", integer_column="42",
-                    date_column="1989-01-01T10:00")
+    response = save(
+        clerk, string_column="REG-1", integer_column="42", date_column="1989-01-01T10:00"
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/data/testDB/new"
     page = clerk.get("/data/testDB/new").get_data(as_text=True)
@@ -115,9 +128,8 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize("bad,field,message", BAD_VALUES)
-def test_bad_values_get_a_message_at_the_field_and_change_nothing(app, clerk, bad, field,
-                                                                  message):
+@pytest.mark.parametrize(("bad", "field", "message"), BAD_VALUES)
+def test_bad_values_get_a_message_at_the_field_and_change_nothing(app, clerk, bad, field, message):
     data = {"string_column": "GOOD-1", "integer_column": "1", "date_column": "", **bad}
     response = save(clerk, **data)
     assert response.status_code == 422
@@ -130,9 +142,15 @@ def test_bad_values_get_a_message_at_the_field_and_change_nothing(app, clerk, ba
     assert rows(app) == [] and audit_count(app) == 0
 
 
-@pytest.mark.parametrize("value", [
-    "<script>alert(1)</script>", "'; DROP TABLE testDB;--", "😀𠜎", "Ünïcödé — “quotes”",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<script>alert(1)</script>",
+        "'; DROP TABLE testDB;--",
+        "😀𠜎",
+        "Ünïcödé — “quotes”",
+    ],
+)
 def test_odd_text_is_stored_literally_and_shown_escaped(app, clerk, value):
     assert save(clerk, string_column=value, integer_column="1").status_code == 303
     (row,) = rows(app)
@@ -142,9 +160,13 @@ def test_odd_text_is_stored_literally_and_shown_escaped(app, clerk, value):
     # Listed, escaped, in the table's own cell (not merely absent, nor only in the flash)
     assert f'<td class="text-break">{escape(value)}</td>' in listing
     with app.app_context():
-        raw = db.session.execute(sa.text('SELECT string_column FROM "testDB"'.replace(
-            '"', "`") if db.engine.dialect.name == "mysql" else
-            'SELECT string_column FROM "testDB"')).scalar_one()
+        raw = db.session.execute(
+            sa.text(
+                'SELECT string_column FROM "testDB"'.replace('"', "`")
+                if db.engine.dialect.name == "mysql"
+                else 'SELECT string_column FROM "testDB"'
+            )
+        ).scalar_one()
     assert raw == value
 
 
@@ -173,10 +195,20 @@ def test_replayed_form_token_creates_one_row(app, clerk):
 
 
 def test_every_type_of_the_example_table_round_trips(app, clerk):
-    response = save(clerk, table="register_person", full_name="  Doe, Jane ", sex="female",
-                    age="34", birth_date="03/02/1901", recorded_at="1935-05-06T07:08:09",
-                    height_m="1.65", fee_paid="12.50", literate="1", parish="St. Mary",
-                    notes="😀 " * 10)
+    response = save(
+        clerk,
+        table="register_person",
+        full_name="  Doe, Jane ",
+        sex="female",
+        age="34",
+        birth_date="03/02/1901",
+        recorded_at="1935-05-06T07:08:09",
+        height_m="1.65",
+        fee_paid="12.50",
+        literate="1",
+        parish="St. Mary",
+        notes="😀 " * 10,
+    )
     assert response.status_code == 303, feedback(response)
     (person,) = rows(app, RegisterPerson)
     assert person.full_name == "Doe, Jane" and person.sex == "female" and person.age == 34
@@ -186,16 +218,19 @@ def test_every_type_of_the_example_table_round_trips(app, clerk):
     assert person.literate is True and person.notes == "😀 " * 10
 
 
-@pytest.mark.parametrize("bad,field,message", [
-    ({"sex": "other"}, "sex", "Not a valid choice"),
-    ({"age": "131"}, "age", "from 0 to 130"),
-    ({"fee_paid": "12.345"}, "fee_paid", "2 decimal places"),
-    ({"fee_paid": "1234567.00"}, "fee_paid", "6 digits before"),
-    ({"height_m": "inf"}, "height_m", "Enter a number"),
-    ({"parish": "St. <Mary>"}, "parish", "Letters, spaces"),
-    ({"full_name": ""}, "full_name", "required"),
-    ({"birth_date": "1901-02-03T10:00"}, "birth_date", "Use the format DD/MM/YYYY"),
-])
+@pytest.mark.parametrize(
+    ("bad", "field", "message"),
+    [
+        ({"sex": "other"}, "sex", "Not a valid choice"),
+        ({"age": "131"}, "age", "from 0 to 130"),
+        ({"fee_paid": "12.345"}, "fee_paid", "2 decimal places"),
+        ({"fee_paid": "1234567.00"}, "fee_paid", "6 digits before"),
+        ({"height_m": "inf"}, "height_m", "Enter a number"),
+        ({"parish": "St. <Mary>"}, "parish", "Letters, spaces"),
+        ({"full_name": ""}, "full_name", "required"),
+        ({"birth_date": "1901-02-03T10:00"}, "birth_date", "Use the format DD/MM/YYYY"),
+    ],
+)
 def test_example_table_bad_values(app, clerk, bad, field, message):
     data = {"full_name": "Doe, Jane", **bad}
     response = save(clerk, table="register_person", **data)
@@ -206,8 +241,9 @@ def test_example_table_bad_values(app, clerk, bad, field, message):
 
 def test_a_600_kb_text_is_saved_and_a_larger_one_gets_a_limit(app, clerk):
     big = "á" * 600_000
-    assert save(clerk, table="register_person", full_name="Long notes",
-                notes=big).status_code == 303
+    assert (
+        save(clerk, table="register_person", full_name="Long notes", notes=big).status_code == 303
+    )
     (person,) = rows(app, RegisterPerson)
     assert person.notes == big
     response = save(clerk, table="register_person", full_name="Too long", notes="x" * 1_000_001)
@@ -219,9 +255,12 @@ def test_database_error_rolls_back_and_the_next_request_works(app, clerk, backen
     if backend != "sqlite":
         pytest.skip("the refusing trigger is written in SQLite's dialect")
     with app.app_context():
-        db.session.execute(sa.text(
-            "CREATE TRIGGER refuse_666 BEFORE INSERT ON testDB WHEN NEW.integer_column = 666 "
-            "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"))
+        db.session.execute(
+            sa.text(
+                "CREATE TRIGGER refuse_666 BEFORE INSERT ON testDB WHEN NEW.integer_column = 666 "
+                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+            )
+        )
         db.session.commit()
     try:
         response = save(clerk, string_column="T", integer_column="666")
@@ -237,10 +276,13 @@ def test_database_error_rolls_back_and_the_next_request_works(app, clerk, backen
 
 # --- editing, versions, deleting, history ----------------------------------------------------
 
+
 def test_edit_bumps_version_and_audits_before_and_after(app, clerk):
     save(clerk, string_column="E1", integer_column="1")
-    response = clerk.post("/data/testDB/edit?key=E1",
-                          data={"string_column": "E1", "integer_column": "2", "version": "1"})
+    response = clerk.post(
+        "/data/testDB/edit?key=E1",
+        data={"string_column": "E1", "integer_column": "2", "version": "1"},
+    )
     assert response.status_code == 303
     (row,) = rows(app)
     assert row.integer_column == 2 and row.version == 2
@@ -255,10 +297,14 @@ def test_edit_bumps_version_and_audits_before_and_after(app, clerk):
 
 def test_stale_version_is_refused_with_both_values_shown(app, clerk):
     save(clerk, string_column="V1", integer_column="1")
-    clerk.post("/data/testDB/edit?key=V1",
-               data={"string_column": "V1", "integer_column": "2", "version": "1"})
-    response = clerk.post("/data/testDB/edit?key=V1",
-                          data={"string_column": "V1", "integer_column": "99", "version": "1"})
+    clerk.post(
+        "/data/testDB/edit?key=V1",
+        data={"string_column": "V1", "integer_column": "2", "version": "1"},
+    )
+    response = clerk.post(
+        "/data/testDB/edit?key=V1",
+        data={"string_column": "V1", "integer_column": "99", "version": "1"},
+    )
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "Nothing was overwritten" in page
@@ -269,8 +315,10 @@ def test_stale_version_is_refused_with_both_values_shown(app, clerk):
 
 def test_edit_with_bad_value_changes_nothing(app, clerk):
     save(clerk, string_column="B1", integer_column="1")
-    response = clerk.post("/data/testDB/edit?key=B1",
-                          data={"string_column": "B1", "integer_column": "12a", "version": "1"})
+    response = clerk.post(
+        "/data/testDB/edit?key=B1",
+        data={"string_column": "B1", "integer_column": "12a", "version": "1"},
+    )
     assert response.status_code == 422
     assert rows(app)[0].integer_column == 1 and audit_count(app) == 1
 
@@ -282,8 +330,7 @@ def test_delete_needs_a_reason_and_is_audited(app, clerk):
     assert clerk.post("/data/testDB/delete?key=D1", data={"reason": "typo"}).status_code == 303
     assert rows(app) == []
     with app.app_context():
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "delete")).one()
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "delete")).one()
         assert event.reason == "typo" and json.loads(event.before)["string_column"] == "D1"
     history = clerk.get("/data/testDB/history?key=D1")
     assert history.status_code == 200 and "typo" in history.get_data(as_text=True)
@@ -295,6 +342,7 @@ def test_no_route_edits_audit_events(app):
 
 # --- who sees what ---------------------------------------------------------------------------
 
+
 def test_clerks_see_only_their_rows_reviewers_see_all(app, client, auth, users, make_user):
     make_user("clerk2")
     auth.login("clerk")
@@ -303,8 +351,13 @@ def test_clerks_see_only_their_rows_reviewers_see_all(app, client, auth, users, 
     auth.login("clerk2")
     assert "MINE" not in client.get("/data/testDB").get_data(as_text=True)
     assert client.get("/data/testDB/edit?key=MINE").status_code == 404
-    assert client.post("/data/testDB/edit?key=MINE", data={
-        "string_column": "MINE", "integer_column": "5", "version": "1"}).status_code == 404
+    assert (
+        client.post(
+            "/data/testDB/edit?key=MINE",
+            data={"string_column": "MINE", "integer_column": "5", "version": "1"},
+        ).status_code
+        == 404
+    )
     assert client.post("/data/testDB/delete?key=MINE", data={"reason": "x"}).status_code == 404
     assert client.get("/data/testDB/history?key=MINE").status_code == 404
     auth.logout()
@@ -318,8 +371,10 @@ def test_approved_rows_are_read_only_for_clerks(app, clerk):
     with app.app_context():
         db.session.execute(sa.update(TestDB).values(status="approved"))
         db.session.commit()
-    response = clerk.post("/data/testDB/edit?key=AP",
-                          data={"string_column": "AP", "integer_column": "2", "version": "1"})
+    response = clerk.post(
+        "/data/testDB/edit?key=AP",
+        data={"string_column": "AP", "integer_column": "2", "version": "1"},
+    )
     assert response.status_code == 403
     assert clerk.post("/data/testDB/delete?key=AP", data={"reason": "x"}).status_code == 403
     assert rows(app)[0].integer_column == 1
@@ -333,15 +388,17 @@ def test_unknown_table_and_row_are_404(clerk):
 
 # --- drafts ----------------------------------------------------------------------------------
 
+
 def test_draft_is_restored_then_deleted_on_save(app, clerk):
-    response = clerk.post("/data/testDB/draft", json={"data": {
-        "string_column": "HALF", "integer_column": "12", "not_a_column": "x"}})
+    response = clerk.post(
+        "/data/testDB/draft",
+        json={"data": {"string_column": "HALF", "integer_column": "12", "not_a_column": "x"}},
+    )
     assert response.status_code == 200 and response.get_json()["saved"]
     page = clerk.get("/data/testDB/new").get_data(as_text=True)
     assert "unsaved draft" in page and 'value="HALF"' in page and 'value="12"' in page
     assert re.search(r'name="draft_kept"[^>]*value="1"', page)  # saving it drops the draft
-    assert save(clerk, string_column="HALF", integer_column="12",
-                draft_kept="1").status_code == 303
+    assert save(clerk, string_column="HALF", integer_column="12", draft_kept="1").status_code == 303
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
     assert "unsaved draft" not in clerk.get("/data/testDB/new").get_data(as_text=True)
@@ -382,6 +439,7 @@ def test_drafts_are_per_user(app, client, auth, users, make_user):
 
 # --- list pages ------------------------------------------------------------------------------
 
+
 def test_list_page_query_count_does_not_grow_with_rows(app, client, auth, users, make_user):
     auth.login("reviewer")
     second = make_user("clerk2")
@@ -389,13 +447,17 @@ def test_list_page_query_count_does_not_grow_with_rows(app, client, auth, users,
         from app.services.accounts import find_user
 
         clerk_ids = [find_user("clerk").id, find_user(second).id]
-        db.session.add_all(TestDB(string_column=f"R{i:03}", integer_column=i,
-                                  entered_by_id=clerk_ids[i % 2]) for i in range(5))
+        db.session.add_all(
+            TestDB(string_column=f"R{i:03}", integer_column=i, entered_by_id=clerk_ids[i % 2])
+            for i in range(5)
+        )
         db.session.commit()
     few = count_statements(app, client, "/data/testDB")
     with app.app_context():
-        db.session.add_all(TestDB(string_column=f"S{i:03}", integer_column=i,
-                                  entered_by_id=clerk_ids[i % 2]) for i in range(120))
+        db.session.add_all(
+            TestDB(string_column=f"S{i:03}", integer_column=i, entered_by_id=clerk_ids[i % 2])
+            for i in range(120)
+        )
         db.session.commit()
     many = count_statements(app, client, "/data/testDB")
     # the login's user, the rows, the clerks' names (2), and the page's open quality flags
@@ -441,6 +503,7 @@ def test_reviewers_filter_the_list_by_clerk_name(app, client, auth, users, make_
 
 # --- the version race ------------------------------------------------------------------------
 
+
 def test_an_edit_that_loses_the_race_to_a_concurrent_save_is_refused(app, clerk, backend):
     """Both saves passed the version check; the other one committed first. The UPDATE ...
     WHERE version = 1 then finds no row: the edit is refused with their values, nothing lost."""
@@ -448,14 +511,19 @@ def test_an_edit_that_loses_the_race_to_a_concurrent_save_is_refused(app, clerk,
     with app.app_context():
         engine = db.engine
         table = engine.dialect.identifier_preparer.quote("testDB")
-    theirs = (f"UPDATE {table} SET integer_column = 99, version = version + 1 "
-              "WHERE string_column = 'RACE'")
+    theirs = (
+        f"UPDATE {table} SET integer_column = 99, version = version + 1 "
+        "WHERE string_column = 'RACE'"
+    )
     other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
     raced: list[str] = []
 
     def concurrent_save(conn, cursor, statement, parameters, context, executemany):
-        if raced or not statement.lstrip().upper().startswith("UPDATE") or "testDB" not in \
-                statement:
+        if (
+            raced
+            or not statement.lstrip().upper().startswith("UPDATE")
+            or "testDB" not in statement
+        ):
             return
         raced.append(statement)
         if backend == "sqlite":
@@ -468,8 +536,10 @@ def test_an_edit_that_loses_the_race_to_a_concurrent_save_is_refused(app, clerk,
 
     sa.event.listen(engine, "before_cursor_execute", concurrent_save)
     try:
-        response = clerk.post("/data/testDB/edit?key=RACE",
-                              data={"string_column": "RACE", "integer_column": "5", "version": "1"})
+        response = clerk.post(
+            "/data/testDB/edit?key=RACE",
+            data={"string_column": "RACE", "integer_column": "5", "version": "1"},
+        )
     finally:
         sa.event.remove(engine, "before_cursor_execute", concurrent_save)
         other.dispose()

@@ -22,19 +22,22 @@ from app.services.errors import (
 )
 
 
-@pytest.mark.parametrize("error,status,form_status", [
-    (NotFound("No such row."), 404, 404),
-    (PermissionDenied("Approved."), 403, 403),
-    (Conflict("Changed meanwhile."), 409, 409),
-    (StaleVersion({}, 3), 409, 409),
-    (AlreadySaved("K-1"), 409, 409),
-    (UnsavedInput([("testDB", None, "Test values")]), 409, 409),
-    (Invalid("Bad."), 422, 422),
-    (MissingBeforeSubmit([]), 422, 422),
-    (Throttled("Wait.", retry_after=30), 429, 429),
-    (DomainError("The database refused this change."), 400, 422),
-    (Conflict("The username 'ann' is taken.", field="username"), 422, 422),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "form_status"),
+    [
+        (NotFound("No such row."), 404, 404),
+        (PermissionDenied("Approved."), 403, 403),
+        (Conflict("Changed meanwhile."), 409, 409),
+        (StaleVersion({}, 3), 409, 409),
+        (AlreadySaved("K-1"), 409, 409),
+        (UnsavedInput([("testDB", None, "Test values")]), 409, 409),
+        (Invalid("Bad."), 422, 422),
+        (MissingBeforeSubmit([]), 422, 422),
+        (Throttled("Wait.", retry_after=30), 429, 429),
+        (DomainError("The database refused this change."), 400, 422),
+        (Conflict("The username 'ann' is taken.", field="username"), 422, 422),
+    ],
+)
 def test_each_domain_error_has_one_status(error, status, form_status):
     assert status_for(error) == status
     assert status_for(error, form=True) == form_status
@@ -61,15 +64,19 @@ def raising(app, client):
     return client
 
 
-@pytest.mark.parametrize("kind,status,message", [
-    ("missing", 404, "No such document."),
-    ("forbidden", 403, "Document #3 is approved; its rows can no longer change."),
-    ("conflict", 409, "Someone changed this row meanwhile."),
-    ("throttled", 429, "Too many attempts; wait a minute."),
-    ("refused", 400, "The database refused this change."),
-])
-def test_an_unanswered_domain_error_is_its_status_with_its_message(app, raising, kind, status,
-                                                                    message):
+@pytest.mark.parametrize(
+    ("kind", "status", "message"),
+    [
+        ("missing", 404, "No such document."),
+        ("forbidden", 403, "Document #3 is approved; its rows can no longer change."),
+        ("conflict", 409, "Someone changed this row meanwhile."),
+        ("throttled", 429, "Too many attempts; wait a minute."),
+        ("refused", 400, "The database refused this change."),
+    ],
+)
+def test_an_unanswered_domain_error_is_its_status_with_its_message(
+    app, raising, kind, status, message
+):
     response = raising.get(f"/_raise/{kind}")
     assert response.status_code == status
     page = response.get_data(as_text=True)
@@ -83,8 +90,10 @@ def test_an_unanswered_domain_error_is_its_status_with_its_message(app, raising,
 def test_a_json_client_gets_the_domain_error_as_json(raising):
     response = raising.get("/_raise/conflict", headers={"Accept": "application/json"})
     assert response.status_code == 409
-    assert response.get_json() == {"error": "Conflict",
-                                   "message": "Someone changed this row meanwhile."}
+    assert response.get_json() == {
+        "error": "Conflict",
+        "message": "Someone changed this row meanwhile.",
+    }
 
 
 def test_blueprints_answer_through_the_map(client, auth, users):

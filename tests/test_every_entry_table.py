@@ -81,16 +81,18 @@ def stored(app, table: EntryTable) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("table_name", TABLE_NAMES)
-def test_save_list_history_export_import_codebook(app, client, auth, users, runner, tmp_path,
-                                                  table_name):
+def test_save_list_history_export_import_codebook(
+    app, client, auth, users, runner, tmp_path, table_name
+):
     table = get_entry_table(table_name)
     typed = {column.key: sample(column) for column in table.data_columns}
     expected = {key: comparable(value) for key, (_, value) in typed.items()}
 
     # save: the form the converter made takes the typed values and commits them at once
     auth.login("clerk")
-    saved = client.post(f"/data/{table_name}/new",
-                        data={key: text for key, (text, _) in typed.items()})
+    saved = client.post(
+        f"/data/{table_name}/new", data={key: text for key, (text, _) in typed.items()}
+    )
     assert saved.status_code == 303, saved.get_data(as_text=True)[:2000]
     assert stored(app, table) == [expected]
     with app.app_context():
@@ -111,8 +113,11 @@ def test_save_list_history_export_import_codebook(app, client, auth, users, runn
     history = client.get(f"/data/{table_name}/history", query_string={"key": key})
     assert history.status_code == 200
     with app.app_context():
-        events = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.table_name == table_name, AuditEvent.row_key == key)).all()
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.table_name == table_name, AuditEvent.row_key == key
+            )
+        ).all()
     assert [e.action for e in events] == ["create"]
     assert "create" in history.get_data(as_text=True).lower()
 
@@ -133,8 +138,9 @@ def test_save_list_history_export_import_codebook(app, client, auth, users, runn
     # codebook: every column of the table, in both formats
     book = runner.invoke(args=["codebook", "--format", "csv"])
     assert book.exit_code == 0, book.output
-    columns = [r["column"] for r in csv.DictReader(io.StringIO(book.stdout))
-               if r["table"] == table_name]
+    columns = [
+        r["column"] for r in csv.DictReader(io.StringIO(book.stdout)) if r["table"] == table_name
+    ]
     assert columns == [c.key for c in table.table.columns]
     markdown = runner.invoke(args=["codebook"]).stdout
     assert f"(`{table_name}`)" in markdown

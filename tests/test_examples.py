@@ -35,7 +35,12 @@ def run_example(script: str, database_url: str | None, *args: str) -> subprocess
         env["DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-W", "error", str(EXAMPLES / script), *args],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -25,17 +25,28 @@ def rows(app, users):
     """Three testDB rows: one approved, entered by the clerk."""
     with app.app_context():
         clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
-        db.session.add_all([
-            TestDB(string_column="A-1", integer_column=42, date_column=WHEN,
-                   entered_by_id=clerk.id, status="approved"),
-            TestDB(string_column="B-2 «ü» 😀", integer_column=None, date_column=None),
-            TestDB(string_column='C,"3"', integer_column=-7,
-                   date_column=dt.datetime(2024, 2, 29, tzinfo=dt.UTC)),
-        ])
+        db.session.add_all(
+            [
+                TestDB(
+                    string_column="A-1",
+                    integer_column=42,
+                    date_column=WHEN,
+                    entered_by_id=clerk.id,
+                    status="approved",
+                ),
+                TestDB(string_column="B-2 «ü» 😀", integer_column=None, date_column=None),
+                TestDB(
+                    string_column='C,"3"',
+                    integer_column=-7,
+                    date_column=dt.datetime(2024, 2, 29, tzinfo=dt.UTC),
+                ),
+            ]
+        )
         db.session.commit()
         # The ORM fills the default time in for None; a researcher's own SQL can leave it out.
-        db.session.execute(sa.update(TestDB).where(TestDB.string_column == "B-2 «ü» 😀")
-                           .values(date_column=None))
+        db.session.execute(
+            sa.update(TestDB).where(TestDB.string_column == "B-2 «ü» 😀").values(date_column=None)
+        )
         db.session.commit()
 
 
@@ -50,7 +61,8 @@ def test_csv_to_stdout_is_clean_data(runner, rows):
         "string_column,integer_column,date_column\r\n"
         "A-1,42,1989-01-31T14:05:06.123456+00:00\r\n"
         "B-2 «ü» 😀,,\r\n"
-        '"C,""3""",-7,2024-02-29T00:00:00+00:00\r\n')
+        '"C,""3""",-7,2024-02-29T00:00:00+00:00\r\n'
+    )
     assert "Exported 3 rows of testDB to stdout." in result.stderr
 
 
@@ -67,8 +79,16 @@ def test_only_approved_rows(runner, rows):
 def test_with_provenance(runner, rows):
     result = export(runner, "testDB", "--with-provenance", "--status", "approved")
     header, row = list(csv.reader(io.StringIO(result.stdout)))
-    assert header == ["string_column", "integer_column", "date_column", "document_id",
-                      "entered_by", "status", "created_at", "updated_at"]
+    assert header == [
+        "string_column",
+        "integer_column",
+        "date_column",
+        "document_id",
+        "entered_by",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
     assert row[4:6] == ["clerk", "approved"]
     assert dt.datetime.fromisoformat(row[6]).tzinfo == dt.UTC
 
@@ -77,11 +97,18 @@ def test_json_is_an_array_of_objects(runner, rows, tmp_path):
     result = export(runner, "testDB", "--format", "json")
     data = json.loads(result.stdout)
     assert data == [
-        {"string_column": "A-1", "integer_column": 42,
-         "date_column": "1989-01-31T14:05:06.123456+00:00"},
+        {
+            "string_column": "A-1",
+            "integer_column": 42,
+            "date_column": "1989-01-31T14:05:06.123456+00:00",
+        },
         {"string_column": "B-2 «ü» 😀", "integer_column": None, "date_column": None},
-        {"string_column": 'C,"3"', "integer_column": -7,
-         "date_column": "2024-02-29T00:00:00+00:00"}]
+        {
+            "string_column": 'C,"3"',
+            "integer_column": -7,
+            "date_column": "2024-02-29T00:00:00+00:00",
+        },
+    ]
     path = tmp_path / "out.json"
     assert export(runner, "testDB", "--format", "json", "-o", str(path)).exit_code == 0
     assert json.loads(path.read_text(encoding="utf-8")) == data
@@ -112,7 +139,7 @@ def test_xlsx_through_write_only_mode(runner, rows, tmp_path):
 
 def test_xlsx_text_that_looks_like_a_formula_stays_text(app, runner, tmp_path):
     with app.app_context():
-        db.session.add(TestDB(string_column="=HYPERLINK(\"x\")"))
+        db.session.add(TestDB(string_column='=HYPERLINK("x")'))
         db.session.commit()
     path = tmp_path / "t.xlsx"
     assert export(runner, "testDB", "--format", "xlsx", "-o", str(path)).exit_code == 0
@@ -145,6 +172,7 @@ def test_rows_are_read_in_partitions_from_one_cursor(app, monkeypatch):
 
 # --- downloads -------------------------------------------------------------------------------
 
+
 def test_reviewer_downloads_csv_streamed(client, auth, rows):
     auth.login("reviewer")
     response = client.get("/exchange/testDB/export?format=csv&status=approved&bom=1")
@@ -153,7 +181,8 @@ def test_reviewer_downloads_csv_streamed(client, auth, rows):
     assert 'attachment; filename="testDB-approved-' in response.headers["Content-Disposition"]
     assert response.get_data().decode("utf-8-sig").splitlines() == [
         "string_column,integer_column,date_column",
-        "A-1,42,1989-01-31T14:05:06.123456+00:00"]
+        "A-1,42,1989-01-31T14:05:06.123456+00:00",
+    ]
 
 
 def test_admin_downloads_json_and_xlsx(client, auth, rows):

@@ -21,8 +21,7 @@ from app.models import RegisterPerson, TestDB
 from app.services.formulas import neutralise, restore
 from tests.conftest import PASSWORD
 
-RISKY = ['=HYPERLINK("http://x","click")', "=cmd|' /C calc'!A0", "+1+2", "-2+3",
-         "@SUM(1,1)"]
+RISKY = ['=HYPERLINK("http://x","click")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(1,1)"]
 RISKY_NOTES = ["\t=1+1", "  =1+1", "\r@SUM(1,1)", "\n-3"]  # whitespace first
 TRICKY = ["'=already quoted", "'plain quote", "ordinary", "a=b", "e-mail@example.org"]
 
@@ -30,10 +29,18 @@ TRICKY = ["'=already quoted", "'plain quote", "ordinary", "a=b", "e-mail@example
 @pytest.fixture
 def formula_rows(app):
     with app.app_context():
-        db.session.add_all([TestDB(string_column=v, integer_column=-7 if v == "-2+3" else 1)
-                            for v in RISKY + TRICKY])
-        db.session.add_all([RegisterPerson(id=n, full_name=f"Person {n}", notes=note)
-                            for n, note in enumerate(RISKY_NOTES + RISKY, start=1)])
+        db.session.add_all(
+            [
+                TestDB(string_column=v, integer_column=-7 if v == "-2+3" else 1)
+                for v in RISKY + TRICKY
+            ]
+        )
+        db.session.add_all(
+            [
+                RegisterPerson(id=n, full_name=f"Person {n}", notes=note)
+                for n, note in enumerate(RISKY_NOTES + RISKY, start=1)
+            ]
+        )
         db.session.commit()
 
 
@@ -43,15 +50,20 @@ def _cells(text: str) -> list[list[str]]:
 
 def _testdb_keys(app) -> list[str]:
     with app.app_context():
-        return sorted(db.session.scalars(sa.text(
-            "SELECT string_column FROM testDB" if db.engine.dialect.name == "mysql"
-            else 'SELECT string_column FROM "testDB"')))
+        return sorted(
+            db.session.scalars(
+                sa.text(
+                    "SELECT string_column FROM testDB"
+                    if db.engine.dialect.name == "mysql"
+                    else 'SELECT string_column FROM "testDB"'
+                )
+            )
+        )
 
 
 def _notes(app) -> list[str]:
     with app.app_context():
-        return list(db.session.scalars(sa.select(RegisterPerson.notes)
-                                       .order_by(RegisterPerson.id)))
+        return list(db.session.scalars(sa.select(RegisterPerson.notes).order_by(RegisterPerson.id)))
 
 
 def test_the_rule_quotes_what_a_spreadsheet_would_run_and_undoes_exactly():
@@ -91,8 +103,10 @@ def test_flask_export_raw_writes_values_as_stored(app, runner, formula_rows):
 
 
 def test_csv_download_is_neutralised_and_json_unchanged(app, client, users, formula_rows):
-    assert client.post("/login", data={"username": "reviewer", "password": PASSWORD}
-                       ).status_code == 303
+    assert (
+        client.post("/login", data={"username": "reviewer", "password": PASSWORD}).status_code
+        == 303
+    )
     response = client.get("/exchange/testDB/export?format=csv")
     keys = [row[0] for row in _cells(response.get_data(as_text=True))[1:]]
     assert sorted(keys) == sorted(["'" + v for v in RISKY] + [neutralise(v) for v in TRICKY])
@@ -100,7 +114,8 @@ def test_csv_download_is_neutralised_and_json_unchanged(app, client, users, form
     assert "'\t=1+1" in response.get_data(as_text=True)
     response = client.get("/exchange/testDB/export?format=json")
     assert sorted(r["string_column"] for r in json.loads(response.get_data())) == sorted(
-        RISKY + TRICKY)
+        RISKY + TRICKY
+    )
 
 
 def test_xlsx_writes_every_such_value_as_a_text_cell(app, runner, formula_rows, tmp_path):
@@ -119,8 +134,7 @@ def test_xlsx_writes_every_such_value_as_a_text_cell(app, runner, formula_rows, 
         assert {c.data_type for c in cells} == {"s"}  # text, never a formula
 
 
-def test_a_neutralised_csv_imports_back_to_the_stored_values(app, runner, formula_rows,
-                                                              tmp_path):
+def test_a_neutralised_csv_imports_back_to_the_stored_values(app, runner, formula_rows, tmp_path):
     before_keys, before_notes = _testdb_keys(app), _notes(app)
     for table, model in (("testDB", TestDB), ("register_person", RegisterPerson)):
         path = tmp_path / f"{table}.csv"
@@ -140,5 +154,5 @@ def test_the_first_character_check_knows_every_whitespace_character():
 
     from app.services.formulas import WHITESPACE
 
-    assert WHITESPACE == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()} == WHITESPACE
     assert neutralise("\u3000=1") == "'\u3000=1"

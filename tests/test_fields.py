@@ -34,57 +34,107 @@ def parse(info: dict, column_type: sa.types.TypeEngine, text: str):
 
 # --- parsing, without a request ------------------------------------------------------------
 
-@pytest.mark.parametrize("info,column_type,text,expected", [
-    ({}, sa.Date, "1902-03-05", dt.date(1902, 3, 5)),
-    ({}, sa.Date, " 1902-03-05 ", dt.date(1902, 3, 5)),  # outer spaces are not a value
-    ({"format": "DD/MM/YYYY"}, sa.Date, "05/03/1902", dt.date(1902, 3, 5)),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "1902-03-05", dt.date(1902, 3, 5)),  # ISO always
-    ({"format": "DD.MM.YYYY"}, sa.Date, "05.03.1902", dt.date(1902, 3, 5)),
-    ({}, sa.DateTime, "1902-03-05 09:00", dt.datetime(1902, 3, 5, 9, 0)),
-    ({}, sa.DateTime, "1902-03-05T09:00:30", dt.datetime(1902, 3, 5, 9, 0, 30)),
-    ({}, sa.DateTime, "1902-03-05", dt.datetime(1902, 3, 5)),  # a day alone is midnight
-    ({"format": "DD/MM/YYYY HH:MM"}, sa.DateTime, "05/03/1902 09:00",
-     dt.datetime(1902, 3, 5, 9, 0)),
-    ({"format": "DD/MM/YYYY HH:MM"}, sa.DateTime, "1902-03-05T09:00",
-     dt.datetime(1902, 3, 5, 9, 0)),
-    ({"format": "YYYY-MM-DD HH:MM"}, sa.DateTime, "1902-03-05 23:59:59.5",
-     dt.datetime(1902, 3, 5, 23, 59, 59, 500000)),
-    ({}, sa.Float, "1.5", 1.5),
-    ({}, sa.Numeric(8, 2), "12.50", Decimal("12.50")),
-    ({}, sa.Integer, " -7 ", -7),
-])
+
+@pytest.mark.parametrize(
+    ("info", "column_type", "text", "expected"),
+    [
+        ({}, sa.Date, "1902-03-05", dt.date(1902, 3, 5)),
+        ({}, sa.Date, " 1902-03-05 ", dt.date(1902, 3, 5)),  # outer spaces are not a value
+        ({"format": "DD/MM/YYYY"}, sa.Date, "05/03/1902", dt.date(1902, 3, 5)),
+        ({"format": "DD/MM/YYYY"}, sa.Date, "1902-03-05", dt.date(1902, 3, 5)),  # ISO always
+        ({"format": "DD.MM.YYYY"}, sa.Date, "05.03.1902", dt.date(1902, 3, 5)),
+        ({}, sa.DateTime, "1902-03-05 09:00", dt.datetime(1902, 3, 5, 9, 0)),
+        ({}, sa.DateTime, "1902-03-05T09:00:30", dt.datetime(1902, 3, 5, 9, 0, 30)),
+        ({}, sa.DateTime, "1902-03-05", dt.datetime(1902, 3, 5)),  # a day alone is midnight
+        (
+            {"format": "DD/MM/YYYY HH:MM"},
+            sa.DateTime,
+            "05/03/1902 09:00",
+            dt.datetime(1902, 3, 5, 9, 0),
+        ),
+        (
+            {"format": "DD/MM/YYYY HH:MM"},
+            sa.DateTime,
+            "1902-03-05T09:00",
+            dt.datetime(1902, 3, 5, 9, 0),
+        ),
+        (
+            {"format": "YYYY-MM-DD HH:MM"},
+            sa.DateTime,
+            "1902-03-05 23:59:59.5",
+            dt.datetime(1902, 3, 5, 23, 59, 59, 500000),
+        ),
+        ({}, sa.Float, "1.5", 1.5),
+        ({}, sa.Numeric(8, 2), "12.50", Decimal("12.50")),
+        ({}, sa.Integer, " -7 ", -7),
+    ],
+)
 def test_values_in_the_written_format_parse_exactly(info, column_type, text, expected):
     value, errors = parse(info, column_type, text)
     assert errors == [] and value == expected and type(value) is type(expected)
 
 
-@pytest.mark.parametrize("info,column_type,text,message", [
-    ({}, sa.Date, "1911-02", "Use the format YYYY-MM-DD, for example 1989-01-31."),
-    ({}, sa.Date, "02/30/1911", "Use the format YYYY-MM-DD, for example 1989-01-31."),
-    ({}, sa.Date, "1911-02-30", "1911-02-30 is not a day of the calendar."),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "30/02/1911", "30/02/1911 is not a day of the calendar."),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "02/30/1911", "02/30/1911 is not a day of the calendar."),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "30/02/19",
-     "Use the format DD/MM/YYYY, for example 31/01/1989."),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "5/3/1902",
-     "Use the format DD/MM/YYYY, for example 31/01/1989."),
-    ({"format": "DD/MM/YYYY"}, sa.Date, "05.03.1902",
-     "Use the format DD/MM/YYYY, for example 31/01/1989."),
-    ({"format": "DD.MM.YYYY"}, sa.Date, "31.04.1902", "31.04.1902 is not a day of the calendar."),
-    ({}, sa.DateTime, "1902-03-05 9", "Use the format YYYY-MM-DD HH:MM (24-hour)"),
-    ({}, sa.DateTime, "1902-03-05 24:00", "24:00 is not a time of day."),
-    ({"format": "DD/MM/YYYY HH:MM"}, sa.DateTime, "05/03/1902 09",
-     "Use the format DD/MM/YYYY HH:MM (24-hour), for example 31/01/1989 14:05."),
-    ({}, sa.Integer, "12e", "whole number"),
-    ({}, sa.Integer, "4O", "whole number"),
-    ({}, sa.Integer, "１２", "digits 0-9"),
-    ({}, sa.Integer, "1,5", "whole number"),
-    ({}, sa.Float, "1,5", "Use a dot for decimals: 1.5, not 1,5."),
-    ({}, sa.Float, "12e", "digits 0-9 and a dot"),
-    ({}, sa.Numeric(8, 2), "1,5", "Use a dot for decimals: 1.5, not 1,5."),
-    ({}, sa.Numeric(8, 2), "４O", "digits 0-9 and a dot"),
-    ({}, sa.String(5), "abcdef", "At most 5 characters (this has 6)."),
-])
+@pytest.mark.parametrize(
+    ("info", "column_type", "text", "message"),
+    [
+        ({}, sa.Date, "1911-02", "Use the format YYYY-MM-DD, for example 1989-01-31."),
+        ({}, sa.Date, "02/30/1911", "Use the format YYYY-MM-DD, for example 1989-01-31."),
+        ({}, sa.Date, "1911-02-30", "1911-02-30 is not a day of the calendar."),
+        (
+            {"format": "DD/MM/YYYY"},
+            sa.Date,
+            "30/02/1911",
+            "30/02/1911 is not a day of the calendar.",
+        ),
+        (
+            {"format": "DD/MM/YYYY"},
+            sa.Date,
+            "02/30/1911",
+            "02/30/1911 is not a day of the calendar.",
+        ),
+        (
+            {"format": "DD/MM/YYYY"},
+            sa.Date,
+            "30/02/19",
+            "Use the format DD/MM/YYYY, for example 31/01/1989.",
+        ),
+        (
+            {"format": "DD/MM/YYYY"},
+            sa.Date,
+            "5/3/1902",
+            "Use the format DD/MM/YYYY, for example 31/01/1989.",
+        ),
+        (
+            {"format": "DD/MM/YYYY"},
+            sa.Date,
+            "05.03.1902",
+            "Use the format DD/MM/YYYY, for example 31/01/1989.",
+        ),
+        (
+            {"format": "DD.MM.YYYY"},
+            sa.Date,
+            "31.04.1902",
+            "31.04.1902 is not a day of the calendar.",
+        ),
+        ({}, sa.DateTime, "1902-03-05 9", "Use the format YYYY-MM-DD HH:MM (24-hour)"),
+        ({}, sa.DateTime, "1902-03-05 24:00", "24:00 is not a time of day."),
+        (
+            {"format": "DD/MM/YYYY HH:MM"},
+            sa.DateTime,
+            "05/03/1902 09",
+            "Use the format DD/MM/YYYY HH:MM (24-hour), for example 31/01/1989 14:05.",
+        ),
+        ({}, sa.Integer, "12e", "whole number"),
+        ({}, sa.Integer, "4O", "whole number"),
+        ({}, sa.Integer, "１２", "digits 0-9"),
+        ({}, sa.Integer, "1,5", "whole number"),
+        ({}, sa.Float, "1,5", "Use a dot for decimals: 1.5, not 1,5."),
+        ({}, sa.Float, "12e", "digits 0-9 and a dot"),
+        ({}, sa.Numeric(8, 2), "1,5", "Use a dot for decimals: 1.5, not 1,5."),
+        ({}, sa.Numeric(8, 2), "４O", "digits 0-9 and a dot"),
+        ({}, sa.String(5), "abcdef", "At most 5 characters (this has 6)."),
+    ],
+)
 def test_unreadable_values_are_refused_with_a_message(info, column_type, text, message):
     value, errors = parse(info, column_type, text)
     assert len(errors) == 1 and message in errors[0], errors
@@ -97,6 +147,7 @@ def test_a_format_without_a_day_is_a_programming_error():
 
 
 # --- through the web form --------------------------------------------------------------------
+
 
 @pytest.fixture
 def clerk(client, auth, users):
@@ -120,29 +171,75 @@ TESTDB_GOOD = {"string_column": "K-1", "integer_column": "1", "date_column": ""}
 PERSON_GOOD = {"full_name": "Doe, Jane"}
 
 
-@pytest.mark.parametrize("table,model,good,field,typed,message", [
-    ("testDB", TestDB, TESTDB_GOOD, "integer_column", "12e", "whole number"),
-    ("testDB", TestDB, TESTDB_GOOD, "integer_column", "4O", "whole number"),
-    ("testDB", TestDB, TESTDB_GOOD, "integer_column", "１２", "digits 0-9"),
-    ("testDB", TestDB, TESTDB_GOOD, "date_column", "02/30/1911", "YYYY-MM-DD HH:MM"),
-    ("testDB", TestDB, TESTDB_GOOD, "date_column", "1911-02", "YYYY-MM-DD HH:MM"),
-    ("testDB", TestDB, TESTDB_GOOD, "date_column", "1911-02-30 10:00",
-     "1911-02-30 is not a day of the calendar."),
-    ("testDB", TestDB, TESTDB_GOOD, "string_column", "K" * 141,
-     "At most 140 characters (this has 141)."),
-    ("register_person", RegisterPerson, PERSON_GOOD, "height_m", "1,5",
-     "Use a dot for decimals: 1.5, not 1,5."),
-    ("register_person", RegisterPerson, PERSON_GOOD, "fee_paid", "1,5",
-     "Use a dot for decimals"),
-    ("register_person", RegisterPerson, PERSON_GOOD, "birth_date", "02/30/1911",
-     "02/30/1911 is not a day of the calendar."),
-    ("register_person", RegisterPerson, PERSON_GOOD, "birth_date", "30/02/19",
-     "Use the format DD/MM/YYYY, for example 31/01/1989."),
-    ("register_person", RegisterPerson, PERSON_GOOD, "birth_date", "1911-02",
-     "Use the format DD/MM/YYYY"),
-])
+@pytest.mark.parametrize(
+    ("table", "model", "good", "field", "typed", "message"),
+    [
+        ("testDB", TestDB, TESTDB_GOOD, "integer_column", "12e", "whole number"),
+        ("testDB", TestDB, TESTDB_GOOD, "integer_column", "4O", "whole number"),
+        ("testDB", TestDB, TESTDB_GOOD, "integer_column", "１２", "digits 0-9"),
+        ("testDB", TestDB, TESTDB_GOOD, "date_column", "02/30/1911", "YYYY-MM-DD HH:MM"),
+        ("testDB", TestDB, TESTDB_GOOD, "date_column", "1911-02", "YYYY-MM-DD HH:MM"),
+        (
+            "testDB",
+            TestDB,
+            TESTDB_GOOD,
+            "date_column",
+            "1911-02-30 10:00",
+            "1911-02-30 is not a day of the calendar.",
+        ),
+        (
+            "testDB",
+            TestDB,
+            TESTDB_GOOD,
+            "string_column",
+            "K" * 141,
+            "At most 140 characters (this has 141).",
+        ),
+        (
+            "register_person",
+            RegisterPerson,
+            PERSON_GOOD,
+            "height_m",
+            "1,5",
+            "Use a dot for decimals: 1.5, not 1,5.",
+        ),
+        (
+            "register_person",
+            RegisterPerson,
+            PERSON_GOOD,
+            "fee_paid",
+            "1,5",
+            "Use a dot for decimals",
+        ),
+        (
+            "register_person",
+            RegisterPerson,
+            PERSON_GOOD,
+            "birth_date",
+            "02/30/1911",
+            "02/30/1911 is not a day of the calendar.",
+        ),
+        (
+            "register_person",
+            RegisterPerson,
+            PERSON_GOOD,
+            "birth_date",
+            "30/02/19",
+            "Use the format DD/MM/YYYY, for example 31/01/1989.",
+        ),
+        (
+            "register_person",
+            RegisterPerson,
+            PERSON_GOOD,
+            "birth_date",
+            "1911-02",
+            "Use the format DD/MM/YYYY",
+        ),
+    ],
+)
 def test_refused_value_is_marked_at_its_field_and_nothing_is_stored(
-        app, clerk, table, model, good, field, typed, message):
+    app, clerk, table, model, good, field, typed, message
+):
     response = clerk.post(f"/data/{table}/new", data={**good, field: typed})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -155,8 +252,9 @@ def test_refused_value_is_marked_at_its_field_and_nothing_is_stored(
 
 
 def test_a_date_in_the_written_format_is_stored_exactly_and_shown_back_in_it(app, clerk):
-    response = clerk.post("/data/register_person/new",
-                          data={**PERSON_GOOD, "birth_date": "05/03/1902"})
+    response = clerk.post(
+        "/data/register_person/new", data={**PERSON_GOOD, "birth_date": "05/03/1902"}
+    )
     assert response.status_code == 303
     with app.app_context():
         person = db.session.scalars(sa.select(RegisterPerson)).one()
@@ -175,9 +273,11 @@ def test_a_typed_date_and_time_is_stored_exactly(app, clerk):
     data = {**TESTDB_GOOD, "date_column": "1902-03-05 09:00"}
     assert clerk.post("/data/testDB/new", data=data).status_code == 303
     with app.app_context():
-        stored = db.session.execute(sa.text(
-            "SELECT date_column FROM " + db.engine.dialect.identifier_preparer.quote("testDB")
-        )).scalar_one()
+        stored = db.session.execute(
+            sa.text(
+                "SELECT date_column FROM " + db.engine.dialect.identifier_preparer.quote("testDB")
+            )
+        ).scalar_one()
     assert str(stored).startswith("1902-03-05 09:00:00")
 
 
@@ -217,6 +317,7 @@ def test_ids_and_names_stay_the_column_keys(clerk):
 
 # --- reading values --------------------------------------------------------------------------
 
+
 def test_show_prints_the_written_format_yes_no_and_choice_labels(app):
     with app.app_context():
         person = get_entry_table("register_person").table.columns
@@ -225,8 +326,9 @@ def test_show_prints_the_written_format_yes_no_and_choice_labels(app):
         assert display.show(dt.date(1902, 3, 5), person["birth_date"]) == "05/03/1902"
         assert display.show("1902-03-05", person["birth_date"]) == "05/03/1902"  # a snapshot
         assert display.show(aware, testdb["date_column"]) == "1902-03-05 09:00"
-        assert display.show("1902-03-05T09:00:00+00:00", testdb["date_column"]) == \
-            "1902-03-05 09:00"
+        assert (
+            display.show("1902-03-05T09:00:00+00:00", testdb["date_column"]) == "1902-03-05 09:00"
+        )
         assert display.show(True, person["literate"]) == "Yes"
         assert display.show(False, person["literate"]) == "No"
         assert display.show(None, person["literate"]) == ""
@@ -243,16 +345,15 @@ def test_history_compares_values_not_time_zone_spellings(app, clerk):
     edit = {**data, "integer_column": "2", "version": "1"}
     assert clerk.post("/data/testDB/edit?key=K-1", data=edit).status_code == 303
     with app.app_context():
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "update")).one()
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "update")).one()
         # The snapshots spell one instant two ways; only the number changed.
         assert '"1902-03-05T09:00:00+00:00"' in event.before
         assert '"1902-03-05T09:00:00"' in event.after
         changed = [field for field, _, _ in audit.changes(event, get_entry_table("testDB"))]
     assert "integer_column" in changed and "date_column" not in changed
     page = clerk.get("/data/testDB/history?key=K-1").get_data(as_text=True)
-    update_row = page[page.index(">update<"):]
-    update_row = update_row[:update_row.index("</tr>")]
+    update_row = page[page.index(">update<") :]
+    update_row = update_row[: update_row.index("</tr>")]
     assert 'data-field="integer_column"' in update_row and "Number" in update_row
     assert 'data-field="date_column"' not in update_row
 

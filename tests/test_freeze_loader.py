@@ -28,20 +28,32 @@ WHEN = dt.datetime(1989, 1, 31, 14, 5, 6, 123456, tzinfo=dt.UTC)
 def archive(app, users, tmp_path):
     """A freeze of approved rows, copied out of the storage as a researcher downloads it."""
     with app.app_context():
-        db.session.add_all([
-            TestDB(string_column="A-1", integer_column=42, date_column=WHEN, status="approved"),
-            TestDB(string_column="B-2", integer_column=None, date_column=None,
-                   status="approved"),
-            RegisterPerson(full_name="Doe, Jane", sex="female", age=34,
-                           birth_date=dt.date(1650, 3, 1),
-                           recorded_at=dt.datetime(1702, 5, 6, 7, 8), height_m=1.62,
-                           fee_paid=decimal.Decimal("2.50"), literate=True, status="approved"),
-            RegisterPerson(full_name="Roe, Richard", sex=None, age=None, literate=False,
-                           status="approved"),
-        ])
+        db.session.add_all(
+            [
+                TestDB(string_column="A-1", integer_column=42, date_column=WHEN, status="approved"),
+                TestDB(
+                    string_column="B-2", integer_column=None, date_column=None, status="approved"
+                ),
+                RegisterPerson(
+                    full_name="Doe, Jane",
+                    sex="female",
+                    age=34,
+                    birth_date=dt.date(1650, 3, 1),
+                    recorded_at=dt.datetime(1702, 5, 6, 7, 8),
+                    height_m=1.62,
+                    fee_paid=decimal.Decimal("2.50"),
+                    literate=True,
+                    status="approved",
+                ),
+                RegisterPerson(
+                    full_name="Roe, Richard", sex=None, age=None, literate=False, status="approved"
+                ),
+            ]
+        )
         db.session.commit()
-        db.session.execute(sa.update(TestDB).where(TestDB.string_column == "B-2")
-                           .values(date_column=None))  # the ORM fills a default time in
+        db.session.execute(
+            sa.update(TestDB).where(TestDB.string_column == "B-2").values(date_column=None)
+        )  # the ORM fills a default time in
         db.session.commit()
         job = freezes.start_job("paper-v1", actor_name="tester")
         freeze = freezes.run_job(job.id, read_engine=db.engine, storage=get_storage())
@@ -61,8 +73,7 @@ def test_a_freeze_loads_with_the_codebook_dtypes(archive):
     assert values.loc["A-1", "date_column"] == pd.Timestamp(WHEN)
     assert pd.isna(values.loc["B-2", "date_column"])
     assert isinstance(values["status"].dtype, pd.CategoricalDtype)
-    assert list(values["status"].cat.categories) == [
-        "entered", "submitted", "returned", "approved"]
+    assert list(values["status"].cat.categories) == ["entered", "submitted", "returned", "approved"]
 
     people = frames["register_person"].set_index("full_name")
     assert isinstance(people["sex"].dtype, pd.CategoricalDtype)
@@ -89,9 +100,15 @@ def run_loader(*args: str, database_url: str | None = None) -> subprocess.Comple
     env.update(APP_ENV="development", LOG_LEVEL="WARNING")
     if database_url:
         env["DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-W", "error", "examples/freeze_loader.py", *args],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-W", "error", "examples/freeze_loader.py", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_script_prints_a_freeze(archive):

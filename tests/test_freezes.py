@@ -32,26 +32,43 @@ def seeded(app, users):
     """testDB: three approved rows, one entered; register_person: one approved row."""
     with app.app_context():
         clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
-        db.session.add_all([
-            TestDB(string_column="A-1", integer_column=42, date_column=WHEN,
-                   entered_by_id=clerk.id, status="approved"),
-            TestDB(string_column="B-2 «ü»", integer_column=7, date_column=WHEN,
-                   status="approved"),
-            TestDB(string_column="=1+1", integer_column=None, date_column=WHEN,
-                   status="approved"),
-            TestDB(string_column="D-4", integer_column=1, date_column=WHEN, status="entered"),
-            RegisterPerson(full_name="Doe, Jane", sex="female", age=34,
-                           birth_date=dt.date(1650, 3, 1), height_m=1.62,
-                           fee_paid=decimal.Decimal("2.50"), literate=True, status="approved"),
-        ])
+        db.session.add_all(
+            [
+                TestDB(
+                    string_column="A-1",
+                    integer_column=42,
+                    date_column=WHEN,
+                    entered_by_id=clerk.id,
+                    status="approved",
+                ),
+                TestDB(
+                    string_column="B-2 «ü»", integer_column=7, date_column=WHEN, status="approved"
+                ),
+                TestDB(
+                    string_column="=1+1", integer_column=None, date_column=WHEN, status="approved"
+                ),
+                TestDB(string_column="D-4", integer_column=1, date_column=WHEN, status="entered"),
+                RegisterPerson(
+                    full_name="Doe, Jane",
+                    sex="female",
+                    age=34,
+                    birth_date=dt.date(1650, 3, 1),
+                    height_m=1.62,
+                    fee_paid=decimal.Decimal("2.50"),
+                    literate=True,
+                    status="approved",
+                ),
+            ]
+        )
         db.session.commit()
 
 
 def make(app, name: str, rows: str = "approved", progress=None, note: str | None = None):
     with app.app_context():
         job = freezes.start_job(name, rows=rows, note=note, actor_name="tester")
-        freeze = freezes.run_job(job.id, read_engine=db.engine, storage=get_storage(),
-                                 progress=progress)
+        freeze = freezes.run_job(
+            job.id, read_engine=db.engine, storage=get_storage(), progress=progress
+        )
         db.session.expunge(freeze)
         return freeze
 
@@ -74,21 +91,36 @@ def test_a_freeze_holds_approved_rows_codebook_and_manifest(app, seeded):
     rows = archive_table(app, freeze, "testDB")
     assert [r["string_column"] for r in rows] == sorted(["A-1", "B-2 «ü»", "=1+1"])
     first = next(r for r in rows if r["string_column"] == "A-1")
-    assert first == {"string_column": "A-1", "integer_column": "42",
-                     "date_column": "1989-01-31T14:05:06.123456+00:00", "document_id": "",
-                     "entered_by": "clerk", "status": "approved",
-                     "created_at": first["created_at"], "updated_at": first["updated_at"]}
+    assert first == {
+        "string_column": "A-1",
+        "integer_column": "42",
+        "date_column": "1989-01-31T14:05:06.123456+00:00",
+        "document_id": "",
+        "entered_by": "clerk",
+        "status": "approved",
+        "created_at": first["created_at"],
+        "updated_at": first["updated_at"],
+    }
     # Raw: a value a spreadsheet would run as a formula is kept exactly as stored.
     assert any(r["string_column"] == "=1+1" for r in rows)
     person = archive_table(app, freeze, "register_person")[0]
     assert (person["birth_date"], person["fee_paid"], person["literate"]) == (
-        "1650-03-01", "2.50", "true")
+        "1650-03-01",
+        "2.50",
+        "true",
+    )
     with app.app_context(), freezes.open_archive(freeze, get_storage()) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
         codebook = json.loads(archive.read("codebook.json"))
-    assert names == {"manifest.json", "codebook.csv", "codebook.md", "codebook.json",
-                     "tables/testDB.csv", "tables/register_person.csv"}
+    assert names == {
+        "manifest.json",
+        "codebook.csv",
+        "codebook.md",
+        "codebook.json",
+        "tables/testDB.csv",
+        "tables/register_person.csv",
+    }
     assert manifest["name"] == "v1" and manifest["note"] == "for the paper"
     assert manifest["rows"] == "approved" and manifest["created_by"] == "tester"
     assert manifest["schema_revision"] == freeze.schema_revision and freeze.schema_revision
@@ -100,8 +132,10 @@ def test_a_freeze_holds_approved_rows_codebook_and_manifest(app, seeded):
     assert any(t["name"] == "register_person" for t in codebook["tables"])
     assert freeze.row_count == 4 and len(freeze.sha256) == 64
     with app.app_context():
-        assert json.loads(db.session.scalar(
-            sa.select(Freeze.manifest).where(Freeze.name == "v1"))) == manifest
+        assert (
+            json.loads(db.session.scalar(sa.select(Freeze.manifest).where(Freeze.name == "v1")))
+            == manifest
+        )
 
 
 def test_status_all_takes_every_row(app, seeded):
@@ -118,18 +152,28 @@ def test_a_freeze_holds_exactly_the_rows_committed_before_it_began(app, seeded):
         try:
             with app.app_context():
                 admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-                entries.create_row(table, {"string_column": "NEW-1", "integer_column": 1,
-                                           "date_column": WHEN}, actor=admin)
+                entries.create_row(
+                    table,
+                    {"string_column": "NEW-1", "integer_column": 1, "date_column": WHEN},
+                    actor=admin,
+                )
                 row = db.session.get(TestDB, "A-1")
                 # A-1 is approved: it changes only by a reviewer's correction, with a reason.
-                entries.update_row(table, "A-1", {"integer_column": 43}, actor=admin,
-                                   expected_version=row.version, action="correct",
-                                   reason="checked against the scan")
-                db.session.execute(sa.update(TestDB).where(TestDB.string_column == "D-4")
-                                   .values(status="approved"))
+                entries.update_row(
+                    table,
+                    "A-1",
+                    {"integer_column": 43},
+                    actor=admin,
+                    expected_version=row.version,
+                    action="correct",
+                    reason="checked against the scan",
+                )
+                db.session.execute(
+                    sa.update(TestDB).where(TestDB.string_column == "D-4").values(status="approved")
+                )
                 db.session.execute(sa.delete(TestDB).where(TestDB.string_column == "B-2 «ü»"))
                 db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:
             errors.append(exc)
 
     def on_progress(done: int, total: int) -> None:
@@ -145,14 +189,18 @@ def test_a_freeze_holds_exactly_the_rows_committed_before_it_began(app, seeded):
     assert set(rows) == {"A-1", "B-2 «ü»", "=1+1"}
     assert rows["A-1"]["integer_column"] == "42"
     with app.app_context():  # the saves are committed all the same
-        keys = set(db.session.scalars(sa.select(TestDB.string_column)
-                                      .where(TestDB.status == "approved")))
+        keys = set(
+            db.session.scalars(sa.select(TestDB.string_column).where(TestDB.status == "approved"))
+        )
         assert keys == {"A-1", "=1+1", "D-4"}
         assert db.session.get(TestDB, "NEW-1") is not None
         assert db.session.get(TestDB, "A-1").integer_column == 43
     later = make(app, "after")
     assert {r["string_column"] for r in archive_table(app, later, "testDB")} == {
-        "A-1", "=1+1", "D-4"}
+        "A-1",
+        "=1+1",
+        "D-4",
+    }
 
 
 def test_verify_finds_a_changed_byte(app, seeded, runner):
@@ -166,8 +214,8 @@ def test_verify_finds_a_changed_byte(app, seeded, runner):
         info = archive.getinfo("tables/testDB.csv")
     # past the local header: 30 bytes, then its own name and extra lengths (at 26 and 28)
     start = info.header_offset
-    name_length = int.from_bytes(data[start + 26:start + 28], "little")
-    extra_length = int.from_bytes(data[start + 28:start + 30], "little")
+    name_length = int.from_bytes(data[start + 26 : start + 28], "little")
+    extra_length = int.from_bytes(data[start + 28 : start + 30], "little")
     offset = start + 30 + name_length + extra_length + 5
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
@@ -197,11 +245,13 @@ def test_verify_finds_a_member_rewritten_with_a_valid_zip(app, seeded):
 def test_diff_finds_added_removed_and_changed_rows_with_their_fields(app, seeded, runner):
     a = make(app, "a")
     with app.app_context():
-        db.session.execute(sa.update(TestDB).where(TestDB.string_column == "A-1")
-                           .values(integer_column=99))
+        db.session.execute(
+            sa.update(TestDB).where(TestDB.string_column == "A-1").values(integer_column=99)
+        )
         db.session.execute(sa.delete(TestDB).where(TestDB.string_column == "B-2 «ü»"))
-        db.session.add(TestDB(string_column="C-3", integer_column=5, date_column=WHEN,
-                              status="approved"))
+        db.session.add(
+            TestDB(string_column="C-3", integer_column=5, date_column=WHEN, status="approved")
+        )
         db.session.commit()
     b = make(app, "b")
     with app.app_context():
@@ -253,8 +303,19 @@ def test_bad_names_are_refused(app, runner, name):
 
 
 def test_the_cli_creates_and_lists(app, seeded, runner, users):
-    result = runner.invoke(args=["freeze", "create", "cli-1", "--status", "all", "--note",
-                                 "first cut", "--as", "reviewer"])
+    result = runner.invoke(
+        args=[
+            "freeze",
+            "create",
+            "cli-1",
+            "--status",
+            "all",
+            "--note",
+            "first cut",
+            "--as",
+            "reviewer",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Freeze cli-1: 5 rows" in result.stdout
     assert "5 of 5 rows (100 %)" in result.stderr
@@ -271,8 +332,8 @@ def test_a_freeze_row_is_never_changed_or_deleted(app, seeded):
         with pytest.raises(FrozenRowChanged):
             db.session.commit()
         db.session.rollback()
+        db.session.delete(db.session.scalar(sa.select(Freeze)))
         with pytest.raises(FrozenRowChanged):
-            db.session.delete(db.session.scalar(sa.select(Freeze)))
             db.session.commit()
         db.session.rollback()
         assert db.session.scalar(sa.select(Freeze.note)) is None

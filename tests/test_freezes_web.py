@@ -18,8 +18,9 @@ from app.models import Freeze, FreezeJob, TestDB
 @pytest.fixture
 def approved(app):
     with app.app_context():
-        db.session.add_all([TestDB(string_column=f"K-{n}", integer_column=n, status="approved")
-                            for n in range(5)])
+        db.session.add_all(
+            [TestDB(string_column=f"K-{n}", integer_column=n, status="approved") for n in range(5)]
+        )
         db.session.commit()
 
 
@@ -69,8 +70,9 @@ def test_diff_page_and_csv(app, client, auth, users, approved):
     create(client, "a")
     wait_for_job(app, "a")
     with app.app_context():
-        db.session.execute(sa.update(TestDB).where(TestDB.string_column == "K-1")
-                           .values(integer_column=100))
+        db.session.execute(
+            sa.update(TestDB).where(TestDB.string_column == "K-1").values(integer_column=100)
+        )
         db.session.execute(sa.delete(TestDB).where(TestDB.string_column == "K-2"))
         db.session.add(TestDB(string_column="K-9", integer_column=9, status="approved"))
         db.session.commit()
@@ -120,8 +122,14 @@ def test_a_running_freeze_shows_its_progress_and_a_dead_one_says_so(app, client,
     import datetime as dt
 
     with app.app_context():
-        job = FreezeJob(name="big", rows="approved", state="running", rows_done=250_000,
-                        rows_total=1_000_000, creator_name="admin")
+        job = FreezeJob(
+            name="big",
+            rows="approved",
+            state="running",
+            rows_done=250_000,
+            rows_total=1_000_000,
+            creator_name="admin",
+        )
         db.session.add(job)
         db.session.commit()
         job_id = job.id
@@ -133,8 +141,9 @@ def test_a_running_freeze_shows_its_progress_and_a_dead_one_says_so(app, client,
     assert "big</a>: being made, 250,000 of 1,000,000 rows" in listed
     assert create(client, "big").status_code == 422  # its name is taken while it runs
     with app.app_context():
-        db.session.execute(sa.update(FreezeJob).values(
-            updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+        db.session.execute(
+            sa.update(FreezeJob).values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+        )
         db.session.commit()
     page = client.get(f"/freezes/jobs/{job_id}").data.decode()
     assert "This freeze failed: its process stopped" in page and "refresh" not in page

@@ -55,6 +55,7 @@ def assert_nothing_written(app) -> None:
 
 # --- bad input -------------------------------------------------------------------------------
 
+
 def test_an_empty_file_is_refused(app, runner, tmp_path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
@@ -74,8 +75,11 @@ def test_a_header_only_file_imports_nothing(app, runner, tmp_path):
 
 
 def test_unknown_columns_are_reported_before_any_row(app, runner, tmp_path):
-    path = write_csv(tmp_path / "unknown.csv", [["A", "not a number", "", "x", "y"]],
-                     header=["string_column", "integer_column", "date_column", "colour", "Size"])
+    path = write_csv(
+        tmp_path / "unknown.csv",
+        [["A", "not a number", "", "x", "y"]],
+        header=["string_column", "integer_column", "date_column", "colour", "Size"],
+    )
     result = run_import(runner, path)
     assert result.exit_code == 1
     assert "header, colour: Unknown column" in result.output
@@ -86,8 +90,7 @@ def test_unknown_columns_are_reported_before_any_row(app, runner, tmp_path):
 
 
 def test_a_missing_primary_key_column_is_reported(app, runner, tmp_path):
-    path = write_csv(tmp_path / "nokey.csv", [["1", ""]], header=["integer_column",
-                                                                  "date_column"])
+    path = write_csv(tmp_path / "nokey.csv", [["1", ""]], header=["integer_column", "date_column"])
     result = run_import(runner, path)
     assert result.exit_code == 1
     assert "Missing required column string_column" in result.output
@@ -111,16 +114,16 @@ def test_a_bad_integer_on_row_5000_of_10000_writes_nothing(app, runner, tmp_path
 
 def test_the_same_10000_rows_without_the_error_are_imported(app, runner, tmp_path, users):
     rows = [[f"K{i:05d}", str(i), ""] for i in range(1, 10_001)]
-    result = run_import(runner, write_csv(tmp_path / "good.csv", rows), "testDB",
-                        "--as", "admin")
+    result = run_import(runner, write_csv(tmp_path / "good.csv", rows), "testDB", "--as", "admin")
     assert result.exit_code == 0, result.output
     assert "Imported 10,000 rows" in result.output
     assert count(app) == 10_000
 
 
 def test_duplicate_keys_inside_the_file(app, runner, tmp_path):
-    path = write_csv(tmp_path / "dup.csv", [["A", "1", ""], ["B", "2", ""], ["A", "3", ""],
-                                            [" B ", "4", ""]])
+    path = write_csv(
+        tmp_path / "dup.csv", [["A", "1", ""], ["B", "2", ""], ["A", "3", ""], [" B ", "4", ""]]
+    )
     result = run_import(runner, path)
     assert result.exit_code == 1
     assert "row 3, string_column: Duplicate key: row 1 has the same key." in result.output
@@ -158,43 +161,64 @@ def test_a_141_character_string_is_refused(app, runner, tmp_path):
 
 
 def test_every_problem_is_reported_with_row_and_column(app, runner, tmp_path):
-    path = write_csv(tmp_path / "many.csv", [
-        ["", "1", ""], ["B", "99999999999", ""], ["C", "3", "2023-02-30"],
-        ["D", "4", "31/01/1989"], ["E", "5", ""]])
+    path = write_csv(
+        tmp_path / "many.csv",
+        [
+            ["", "1", ""],
+            ["B", "99999999999", ""],
+            ["C", "3", "2023-02-30"],
+            ["D", "4", "31/01/1989"],
+            ["E", "5", ""],
+        ],
+    )
     result = run_import(runner, path)
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert "row 1, string_column: This field is required." in lines
-    for start in ("row 2, integer_column: Enter a whole number from",
-                  "row 3, date_column: 2023-02-30 is not a day",
-                  "row 4, date_column: Use the format"):
+    for start in (
+        "row 2, integer_column: Enter a whole number from",
+        "row 3, date_column: 2023-02-30 is not a day",
+        "row 4, date_column: Use the format",
+    ):
         assert any(line.startswith(start) for line in lines), start
     assert "4 problems" in result.output
     assert_nothing_written(app)
 
 
 def test_xlsx_with_formulas_is_refused_cell_by_cell(app, runner, tmp_path):
-    path = write_xlsx(tmp_path / "formulas.xlsx", {"Data": [
-        ["string_column", "integer_column"], ["A", 1], ["B", "=SUM(1,2)"], ["=\"C\"&\"D\"", 4]]})
+    path = write_xlsx(
+        tmp_path / "formulas.xlsx",
+        {
+            "Data": [
+                ["string_column", "integer_column"],
+                ["A", 1],
+                ["B", "=SUM(1,2)"],
+                ['="C"&"D"', 4],
+            ]
+        },
+    )
     result = run_import(runner, path)
     assert result.exit_code == 1
-    assert "row 2, integer_column: This cell holds a formula; formulas are refused" in \
-        result.output
+    assert "row 2, integer_column: This cell holds a formula; formulas are refused" in result.output
     assert "row 3, string_column: This cell holds a formula" in result.output
     assert "2 problems" in result.output  # not also "required" for the formula key
     assert_nothing_written(app)
 
 
 def test_xlsx_with_several_sheets_reads_the_first_and_says_so(app, runner, tmp_path):
-    path = write_xlsx(tmp_path / "sheets.xlsx", {
-        "Entries": [["string_column", "integer_column"], ["A", 1], ["B", 2.0]],
-        "Notes": [["anything"], ["else"]], "Old": [["string_column"], ["Z"]]})
+    path = write_xlsx(
+        tmp_path / "sheets.xlsx",
+        {
+            "Entries": [["string_column", "integer_column"], ["A", 1], ["B", 2.0]],
+            "Notes": [["anything"], ["else"]],
+            "Old": [["string_column"], ["Z"]],
+        },
+    )
     result = run_import(runner, path)
     assert result.exit_code == 0, result.output
     assert "The workbook has 3 sheets: only the first, “Entries”, was read" in result.output
     assert "(“Notes”, “Old” not)" in result.output
-    assert [(r.string_column, r.integer_column) for r in table_rows(app)] == [("A", 1),
-                                                                               ("B", 2)]
+    assert [(r.string_column, r.integer_column) for r in table_rows(app)] == [("A", 1), ("B", 2)]
 
 
 def _png() -> bytes:
@@ -208,16 +232,18 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("scan.csv", _png(), "not a CSV or XLSX file"),
-    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Excel 97-2003 (.xls)"),
-    ("letter.xlsx", _zip(), "not an Excel workbook"),
-    ("broken.xlsx", b"PK\x03\x04garbage", "damaged"),
-    ("latin1.csv", HEADER.encode() + "Ärger,1,\n".encode("latin-1"), "not UTF-8"),
-    ("data.csv", b'[{"string_column": "A"}]', "looks like a JSON file"),
-])
-def test_a_file_that_is_not_csv_or_xlsx_is_refused(app, runner, tmp_path, name, content,
-                                                   message):
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("scan.csv", _png(), "not a CSV or XLSX file"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Excel 97-2003 (.xls)"),
+        ("letter.xlsx", _zip(), "not an Excel workbook"),
+        ("broken.xlsx", b"PK\x03\x04garbage", "damaged"),
+        ("latin1.csv", HEADER.encode() + "Ärger,1,\n".encode("latin-1"), "not UTF-8"),
+        ("data.csv", b'[{"string_column": "A"}]', "looks like a JSON file"),
+    ],
+)
+def test_a_file_that_is_not_csv_or_xlsx_is_refused(app, runner, tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
     result = run_import(runner, path)
@@ -268,8 +294,11 @@ def test_an_upload_over_the_file_size_limit_gets_a_clear_413(app, client, auth, 
     # Encoded here, in memory: the test client would spool a body this large to a temporary
     # file that it can leave open.
     boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(content), "big.csv")})
-    response = client.post("/exchange/testDB/import", data=body,
-                           content_type=f"multipart/form-data; boundary={boundary}")
+    response = client.post(
+        "/exchange/testDB/import",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
     assert response.status_code == 413
     text = response.get_data(as_text=True)
     assert f"the upload page takes files up to {limit_mb} MB" in text
@@ -286,6 +315,7 @@ def test_unknown_table_lists_the_tables(runner, tmp_path):
 
 
 # --- what a good import does -----------------------------------------------------------------
+
 
 def test_dry_run_checks_everything_and_writes_nothing(app, runner, tmp_path):
     path = write_csv(tmp_path / "ok.csv", [["A", "1", ""], ["B", "2", ""]])
@@ -329,13 +359,13 @@ def test_a_second_import_of_the_same_file_is_noted(app, runner, tmp_path):
 
 def test_spreadsheet_conventions_are_understood(app, runner, tmp_path):
     path = tmp_path / "excel.csv"
-    path.write_bytes("\ufeffKey;Number;Date and time\r\nA;1;2024-01-01 10:00\r\n\r\nB;;\r\n"
-                     .encode("utf-8"))
+    path.write_bytes(
+        "\ufeffKey;Number;Date and time\r\nA;1;2024-01-01 10:00\r\n\r\nB;;\r\n".encode("utf-8")
+    )
     result = run_import(runner, path)
     assert result.exit_code == 0, result.output
     assert "separated by ';'" in result.output
-    assert [(r.string_column, r.integer_column) for r in table_rows(app)] == [("A", 1),
-                                                                               ("B", None)]
+    assert [(r.string_column, r.integer_column) for r in table_rows(app)] == [("A", 1), ("B", None)]
 
 
 def test_empty_columns_after_the_header_are_ignored(app, runner, tmp_path):
@@ -347,17 +377,44 @@ def test_empty_columns_after_the_header_are_ignored(app, runner, tmp_path):
 
 
 def test_xlsx_cells_of_every_type(app, runner, tmp_path):
-    path = write_xlsx(tmp_path / "people.xlsx", {"People": [
-        ["full_name", "sex", "age", "birth_date", "recorded_at", "height_m", "fee_paid",
-         "literate", "parish"],
-        ["Doe, Jane", "female", 34, dt.datetime(1890, 2, 3), dt.datetime(1902, 5, 6, 7, 8, 9),
-         1.62, 12.5, True, "St. Mary"],
-        ["John", None, 40.0, dt.date(1880, 1, 1), None, None, None, "no", None]]})
+    path = write_xlsx(
+        tmp_path / "people.xlsx",
+        {
+            "People": [
+                [
+                    "full_name",
+                    "sex",
+                    "age",
+                    "birth_date",
+                    "recorded_at",
+                    "height_m",
+                    "fee_paid",
+                    "literate",
+                    "parish",
+                ],
+                [
+                    "Doe, Jane",
+                    "female",
+                    34,
+                    dt.datetime(1890, 2, 3),
+                    dt.datetime(1902, 5, 6, 7, 8, 9),
+                    1.62,
+                    12.5,
+                    True,
+                    "St. Mary",
+                ],
+                ["John", None, 40.0, dt.date(1880, 1, 1), None, None, None, "no", None],
+            ]
+        },
+    )
     result = run_import(runner, path, "register_person")
     assert result.exit_code == 0, result.output
     jane, john = table_rows(app, RegisterPerson)
     assert (jane.age, jane.birth_date, jane.recorded_at) == (
-        34, dt.date(1890, 2, 3), dt.datetime(1902, 5, 6, 7, 8, 9))
+        34,
+        dt.date(1890, 2, 3),
+        dt.datetime(1902, 5, 6, 7, 8, 9),
+    )
     assert jane.fee_paid == Decimal("12.50") and jane.literate is True
     assert jane.height_m == pytest.approx(1.62)
     assert (john.sex, john.age, john.literate) == (None, 40, False)
@@ -370,23 +427,23 @@ def test_a_yes_no_cell_that_is_neither_is_a_problem(app, runner, tmp_path):
     assert "row 1, literate: Use true or false" in result.output
 
 
-def test_given_ids_of_a_generated_key_are_kept_and_new_rows_follow(app, runner, tmp_path,
-                                                                    users):
-    path = write_csv(tmp_path / "ids.csv", [["7", "Seven"], ["40", "Forty"]],
-                     header=["id", "full_name"])
+def test_given_ids_of_a_generated_key_are_kept_and_new_rows_follow(app, runner, tmp_path, users):
+    path = write_csv(
+        tmp_path / "ids.csv", [["7", "Seven"], ["40", "Forty"]], header=["id", "full_name"]
+    )
     assert run_import(runner, path, "register_person").exit_code == 0
     from app.entry_tables.registry import get_entry_table
     from app.services.entries import create_row
 
     with app.app_context():
         admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-        row = create_row(get_entry_table("register_person"), {"full_name": "Next"},
-                         actor=admin)
+        row = create_row(get_entry_table("register_person"), {"full_name": "Next"}, actor=admin)
         assert row.id > 40  # PostgreSQL's sequence was moved past the imported ids
     assert [p.id for p in table_rows(app, RegisterPerson)][:2] == [7, 40]
 
 
 # --- export, then import: the same rows ------------------------------------------------------
+
 
 def _testdb_values(app) -> list[tuple]:
     return [(r.string_column, r.integer_column, r.date_column) for r in table_rows(app)]
@@ -394,15 +451,26 @@ def _testdb_values(app) -> list[tuple]:
 
 def _seed_testdb(app) -> None:
     with app.app_context():
-        db.session.add_all([
-            TestDB(string_column="K-1", integer_column=42,
-                   date_column=dt.datetime(1989, 1, 31, 14, 5, 6, 123456, tzinfo=dt.UTC)),
-            TestDB(string_column="Ünïcödé 😀, \"quoted\"\nline", integer_column=-2_147_483_648,
-                   date_column=utcnow()),
-            TestDB(string_column="=1+1", integer_column=None, date_column=None),
-            TestDB(string_column="x" * 140, integer_column=2_147_483_647,
-                   date_column=dt.datetime(1000, 1, 1, tzinfo=dt.UTC)),
-        ])
+        db.session.add_all(
+            [
+                TestDB(
+                    string_column="K-1",
+                    integer_column=42,
+                    date_column=dt.datetime(1989, 1, 31, 14, 5, 6, 123456, tzinfo=dt.UTC),
+                ),
+                TestDB(
+                    string_column='Ünïcödé 😀, "quoted"\nline',
+                    integer_column=-2_147_483_648,
+                    date_column=utcnow(),
+                ),
+                TestDB(string_column="=1+1", integer_column=None, date_column=None),
+                TestDB(
+                    string_column="x" * 140,
+                    integer_column=2_147_483_647,
+                    date_column=dt.datetime(1000, 1, 1, tzinfo=dt.UTC),
+                ),
+            ]
+        )
         db.session.commit()
 
 
@@ -417,8 +485,9 @@ def test_export_then_import_round_trips_testdb(app, runner, tmp_path, file_forma
     _seed_testdb(app)
     before = _testdb_values(app)
     path = tmp_path / f"testDB.{file_format}"
-    exported = runner.invoke(args=["export", "testDB", "--format", file_format,
-                                   "--output", str(path)])
+    exported = runner.invoke(
+        args=["export", "testDB", "--format", file_format, "--output", str(path)]
+    )
     assert exported.exit_code == 0, exported.output
     _clear(app, TestDB)
     result = run_import(runner, path)
@@ -428,14 +497,24 @@ def test_export_then_import_round_trips_testdb(app, runner, tmp_path, file_forma
 
 def test_export_then_import_round_trips_every_type(app, runner, tmp_path):
     with app.app_context():
-        db.session.add_all([
-            RegisterPerson(id=3, full_name="Doe, Jane", sex="female", age=34,
-                           birth_date=dt.date(1890, 2, 3),
-                           recorded_at=dt.datetime(1902, 5, 6, 7, 8, 9), height_m=1.62,
-                           fee_paid=Decimal("12.50"), literate=True, parish="St. Mary",
-                           notes="two\nlines, 😀"),
-            RegisterPerson(id=8, full_name="John", literate=False, parish="", notes=""),
-        ])
+        db.session.add_all(
+            [
+                RegisterPerson(
+                    id=3,
+                    full_name="Doe, Jane",
+                    sex="female",
+                    age=34,
+                    birth_date=dt.date(1890, 2, 3),
+                    recorded_at=dt.datetime(1902, 5, 6, 7, 8, 9),
+                    height_m=1.62,
+                    fee_paid=Decimal("12.50"),
+                    literate=True,
+                    parish="St. Mary",
+                    notes="two\nlines, 😀",
+                ),
+                RegisterPerson(id=8, full_name="John", literate=False, parish="", notes=""),
+            ]
+        )
         db.session.commit()
     columns = [c.key for c in RegisterPerson.__table__.columns if not c.info.get("provenance")]
 
@@ -445,8 +524,12 @@ def test_export_then_import_round_trips_every_type(app, runner, tmp_path):
     before = values()
     for file_format in ("csv", "xlsx"):
         path = tmp_path / f"people.{file_format}"
-        assert runner.invoke(args=["export", "register_person", "--format", file_format,
-                                   "-o", str(path)]).exit_code == 0
+        assert (
+            runner.invoke(
+                args=["export", "register_person", "--format", file_format, "-o", str(path)]
+            ).exit_code
+            == 0
+        )
         _clear(app, RegisterPerson)
         result = run_import(runner, path, "register_person")
         assert result.exit_code == 0, result.output
@@ -455,9 +538,11 @@ def test_export_then_import_round_trips_every_type(app, runner, tmp_path):
 
 # --- the upload page -------------------------------------------------------------------------
 
+
 def upload(client, content: bytes, name: str = "rows.csv", **extra):
-    return client.post("/exchange/testDB/import",
-                       data={"file": (io.BytesIO(content), name), **extra})
+    return client.post(
+        "/exchange/testDB/import", data={"file": (io.BytesIO(content), name), **extra}
+    )
 
 
 def test_admin_upload_imports_and_shows_the_batch(app, client, auth, users):
@@ -487,8 +572,15 @@ def test_upload_with_problems_shows_the_report_and_writes_nothing(app, client, a
 
 def test_admin_uploads_an_xlsx_workbook(app, client, auth, users, tmp_path):
     auth.login("admin")
-    path = write_xlsx(tmp_path / "sheet.xlsx", {"Rows": [
-        ["Key", "Number", "Date and time"], ["X-1", 5, dt.datetime(2001, 2, 3, 4, 5, 6)]]})
+    path = write_xlsx(
+        tmp_path / "sheet.xlsx",
+        {
+            "Rows": [
+                ["Key", "Number", "Date and time"],
+                ["X-1", 5, dt.datetime(2001, 2, 3, 4, 5, 6)],
+            ]
+        },
+    )
     response = upload(client, path.read_bytes(), name="sheet.xlsx")
     assert response.status_code == 303, response.get_data(as_text=True)[-2000:]
     (row,) = table_rows(app)
@@ -529,14 +621,18 @@ def test_an_empty_choice_in_the_web_form_is_stored_as_no_value(app, client, auth
 
 # --- all or nothing, even when the database fails midway --------------------------------------
 
-def test_a_failure_after_the_first_chunk_leaves_no_rows_and_no_batch(app, runner, tmp_path,
-                                                                    monkeypatch):
+
+def test_a_failure_after_the_first_chunk_leaves_no_rows_and_no_batch(
+    app, runner, tmp_path, monkeypatch
+):
     """The first 1,000 rows are already sent to the database when the second chunk fails: the
     one transaction is rolled back, so not one row, no batch and no audit event remain."""
     from app.services import imports
 
-    rows = [[f"K{i:05d}", str(i), "2024-01-01T10:00:00+00:00"]
-            for i in range(1, 2 * imports.CHUNK_ROWS + 501)]
+    rows = [
+        [f"K{i:05d}", str(i), "2024-01-01T10:00:00+00:00"]
+        for i in range(1, 2 * imports.CHUNK_ROWS + 501)
+    ]
     path = write_csv(tmp_path / "midway.csv", rows)
     real_spooled = imports._spooled
     written: list[int] = []
@@ -544,8 +640,9 @@ def test_a_failure_after_the_first_chunk_leaves_no_rows_and_no_batch(app, runner
     def failing_after_the_first_chunk(spool):
         for number, chunk in enumerate(real_spooled(spool)):
             if number == 1:
-                raise sa.exc.OperationalError("INSERT INTO testDB ...", {},
-                                              Exception("disk full (injected)"))
+                raise sa.exc.OperationalError(
+                    "INSERT INTO testDB ...", {}, Exception("disk full (injected)")
+                )
             written.append(len(chunk))
             yield chunk
 

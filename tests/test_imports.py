@@ -37,15 +37,23 @@ CHUNKS = 4
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_every_module_imports_alone(chunk):
     assert "app.entry_tables.forms" in MODULES and "app.workspace.routes" in MODULES
-    result = subprocess.run([sys.executable, "-c", CHECK, *MODULES[chunk::CHUNKS]], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK, *MODULES[chunk::CHUNKS]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def test_the_entry_table_core_imports_no_blueprint():
-    code = ("import sys, app.entry_tables.forms, app.entry_tables.registry;"
-            f"bad = [m for m in sys.modules if m.split('.')[:2][-1] in {BLUEPRINTS!r}];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    code = (
+        "import sys, app.entry_tables.forms, app.entry_tables.registry;"
+        f"bad = [m for m in sys.modules if m.split('.')[:2][-1] in {BLUEPRINTS!r}];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -46,13 +46,19 @@ def attack(app, username: str, recorded: int = 20) -> list[int]:
     addresses over the last minutes, then one more try from each address (statuses)."""
     now = utcnow()
     with app.app_context():
-        db.session.add_all(LoginFailure(username_key=username,
-                                        client_address=ATTACKERS[i % len(ATTACKERS)],
-                                        failed_at=now - timedelta(seconds=10 + 5 * i))
-                           for i in range(recorded))
+        db.session.add_all(
+            LoginFailure(
+                username_key=username,
+                client_address=ATTACKERS[i % len(ATTACKERS)],
+                failed_at=now - timedelta(seconds=10 + 5 * i),
+            )
+            for i in range(recorded)
+        )
         db.session.commit()
-    return [log_in(browser(app, address), username, "one-more-guess").status_code
-            for address in ATTACKERS]
+    return [
+        log_in(browser(app, address), username, "one-more-guess").status_code
+        for address in ATTACKERS
+    ]
 
 
 def failures(app) -> int:
@@ -126,15 +132,18 @@ def test_per_address_every_username_counts(app, users):
         assert log_in(client, f"user{i}", "wrong-password").status_code == 401
     response = log_in(client, "admin")
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
-    assert "Too many failed logins from your network address." in response.get_data(
-        as_text=True)
+    assert "Too many failed logins from your network address." in response.get_data(as_text=True)
     assert log_in(browser(app, HOME), "admin").status_code == 303
 
 
-@pytest.mark.parametrize("name,value", [
-    ("LOGIN_MAX_FAILURES", 3), ("LOGIN_MAX_FAILURES_PER_ADDRESS", 100),
-    ("LOGIN_WINDOW_SECONDS", 900),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOGIN_MAX_FAILURES", 3),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", 100),
+        ("LOGIN_WINDOW_SECONDS", 900),
+    ],
+)
 def test_limits_and_window_are_settings(monkeypatch, name, value):
     assert getattr(Config(), name) != value
     monkeypatch.setenv(name, str(value))
@@ -145,6 +154,7 @@ def test_limits_and_window_are_settings(monkeypatch, name, value):
 
 
 # --- finding 4: the same hashing work for every username ---------------------------------------
+
 
 @pytest.fixture
 def hash_checks(monkeypatch):
@@ -160,8 +170,9 @@ def hash_checks(monkeypatch):
 
 
 @pytest.mark.parametrize("username", ["nobody-at-all", "inactive", "clerk"])
-def test_every_login_checks_one_hash_of_the_configured_cost(app, users, make_user, hash_checks,
-                                                             username):
+def test_every_login_checks_one_hash_of_the_configured_cost(
+    app, users, make_user, hash_checks, username
+):
     make_user("inactive")
     with app.app_context():
         accounts.set_active(accounts.find_user("inactive"), False)
@@ -171,7 +182,8 @@ def test_every_login_checks_one_hash_of_the_configured_cost(app, users, make_use
     method = app.config["PASSWORD_HASH_METHOD"]
     assert hash_checks[0].startswith(method + "$")  # as costly as a real user's hash
     assert log_in(browser(app, HOME), username, PASSWORD).status_code == (
-        303 if username == "clerk" else 401)
+        303 if username == "clerk" else 401
+    )
     assert len(hash_checks) == 2
 
 

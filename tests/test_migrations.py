@@ -138,8 +138,12 @@ def test_flask_db_upgrade_command(runner):
 def test_offline_sql_with_a_password_needing_escapes(tmp_path, monkeypatch, capsys):
     """env.py hands the URL to Alembic's ini parser: % and @ : / in a password must survive."""
     monkeypatch.setenv("DATABASE_PASSWORD", "p@ss:w/rd%20%%x")
-    app = create_app({"DATABASE_URL": "mysql://portal@db.invalid:3306/portal",
-                      "DOCUMENT_STORAGE": str(tmp_path / "documents")})
+    app = create_app(
+        {
+            "DATABASE_URL": "mysql://portal@db.invalid:3306/portal",
+            "DOCUMENT_STORAGE": str(tmp_path / "documents"),
+        }
+    )
     with app.app_context():
         assert db.engine.url.password == "p@ss:w/rd%20%%x"
         upgrade(sql=True)  # offline: renders the SQL, never connects
@@ -150,16 +154,20 @@ def test_offline_sql_with_a_password_needing_escapes(tmp_path, monkeypatch, caps
 
 def non_utf8mb4() -> list[tuple[str, ...]]:
     """Tables and text columns of the current MySQL database stored in another character set."""
-    tables = db.session.execute(sa.text(
-        "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_COLLATION NOT LIKE 'utf8mb4%' "
-        f"AND TABLE_NAME <> '{ALEMBIC_TABLE}'"
-    )).all()
-    columns = db.session.execute(sa.text(
-        "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME <> 'utf8mb4' "
-        f"AND TABLE_NAME <> '{ALEMBIC_TABLE}'"
-    )).all()
+    tables = db.session.execute(
+        sa.text(
+            "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_COLLATION NOT LIKE 'utf8mb4%' "
+            f"AND TABLE_NAME <> '{ALEMBIC_TABLE}'"
+        )
+    ).all()
+    columns = db.session.execute(
+        sa.text(
+            "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME <> 'utf8mb4' "
+            f"AND TABLE_NAME <> '{ALEMBIC_TABLE}'"
+        )
+    ).all()
     return [tuple(row) for row in [*tables, *columns]]
 
 

@@ -42,11 +42,27 @@ SECRET_KEY = "multi-instance-" + "k" * 40
 START_TIMEOUT_SECONDS = 30
 # Blanked (the app reads "" as unset, and .env cannot fill it in) or, for gunicorn's own
 # settings (it fails on an empty WEB_CONCURRENCY), removed.
-APP_SETTINGS = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "DATABASE_PASSWORD", "DATABASE_SSL_CA",
-                "DOCUMENT_STORAGE", "PROXY_FIX_COUNT", "LOG_LEVEL", "MAX_UPLOAD_MB")
-SERVER_SETTINGS = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
-                   "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "FORWARDED_ALLOW_IPS",
-                   "HOST", "PORT")
+APP_SETTINGS = (
+    "APP_ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "DATABASE_PASSWORD",
+    "DATABASE_SSL_CA",
+    "DOCUMENT_STORAGE",
+    "PROXY_FIX_COUNT",
+    "LOG_LEVEL",
+    "MAX_UPLOAD_MB",
+)
+SERVER_SETTINGS = (
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "FORWARDED_ALLOW_IPS",
+    "HOST",
+    "PORT",
+)
 
 
 # --- the shared database ------------------------------------------------------------------------
@@ -61,11 +77,13 @@ def shared_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with admin.begin() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         conn.exec_driver_sql(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        app = create_app({"DATABASE_URL": url,
-                          "DOCUMENT_STORAGE": str(tmp_path_factory.mktemp("unused"))})
+        app = create_app(
+            {"DATABASE_URL": url, "DOCUMENT_STORAGE": str(tmp_path_factory.mktemp("unused"))}
+        )
         with app.app_context():
             from app.services.accounts import create_user
 
@@ -118,9 +136,24 @@ def _start(name: str, env: dict[str, str], folder: Path) -> Instance:
     stdout, stderr = folder / f"{name}.out.log", folder / f"{name}.err.log"
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
-             "--bind", f"127.0.0.1:{port}", "flask_backend_with_aws:application"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=err, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                "1",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "flask_backend_with_aws:application",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
     return Instance(name, port, process, stdout, stderr)
 
 
@@ -135,8 +168,10 @@ def _wait_until_healthy(instances: list[Instance]) -> None:
                 waiting.remove(instance)
         time.sleep(0.1)
     if waiting:
-        pytest.fail(f"gunicorn {waiting[0].name} not healthy within {START_TIMEOUT_SECONDS} s:"
-                    f"\n{waiting[0].log()[-3000:]}")
+        pytest.fail(
+            f"gunicorn {waiting[0].name} not healthy within {START_TIMEOUT_SECONDS} s:"
+            f"\n{waiting[0].log()[-3000:]}"
+        )
 
 
 def _stop(instance: Instance) -> None:
@@ -156,13 +191,20 @@ def instances(shared_database: str, tmp_path_factory) -> Iterator[tuple[Instance
     folder = tmp_path_factory.mktemp("instances")
     env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS}
     env.update(dict.fromkeys(APP_SETTINGS, ""))
-    env.update(APP_ENV="production", SECRET_KEY=SECRET_KEY, DATABASE_URL=shared_database,
-               DOCUMENT_STORAGE=str(folder / "documents"), PROXY_FIX_COUNT="1",
-               GUNICORN_THREADS="2", GUNICORN_GRACEFUL_TIMEOUT="5", LOG_LEVEL="INFO")
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY=SECRET_KEY,
+        DATABASE_URL=shared_database,
+        DOCUMENT_STORAGE=str(folder / "documents"),
+        PROXY_FIX_COUNT="1",
+        GUNICORN_THREADS="2",
+        GUNICORN_GRACEFUL_TIMEOUT="5",
+        LOG_LEVEL="INFO",
+    )
     started: list[Instance] = []
     try:
         for name in ("A", "B"):
-            started.append(_start(name, env, folder))
+            started.append(_start(name, env, folder))  # noqa: PERF401 (stop what did start)
         _wait_until_healthy(started)
         yield started[0], started[1]
     finally:
@@ -187,10 +229,21 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     secure_cookies: set[str] = field(default_factory=set)
 
-    def request(self, instance: Instance, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Page:
-        sent = {"Host": SITE, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
-                "Referer": f"https://{SITE}{path}", **(headers or {})}
+    def request(
+        self,
+        instance: Instance,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Page:
+        sent = {
+            "Host": SITE,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-For": "203.0.113.9",
+            "Referer": f"https://{SITE}{path}",
+            **(headers or {}),
+        }
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=15)
@@ -217,12 +270,22 @@ class Browser:
         return self.request(instance, "GET", path)
 
     def post_form(self, instance: Instance, path: str, fields: dict[str, str]) -> Page:
-        return self.request(instance, "POST", path, urlencode(fields).encode(),
-                            {"Content-Type": "application/x-www-form-urlencoded"})
+        return self.request(
+            instance,
+            "POST",
+            path,
+            urlencode(fields).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
     def post_json(self, instance: Instance, path: str, data: object, token: str) -> Page:
-        return self.request(instance, "POST", path, json.dumps(data).encode(),
-                            {"Content-Type": "application/json", "X-CSRFToken": token})
+        return self.request(
+            instance,
+            "POST",
+            path,
+            json.dumps(data).encode(),
+            {"Content-Type": "application/json", "X-CSRFToken": token},
+        )
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -245,8 +308,9 @@ def test_a_session_moves_between_instances(instances):
     browser = Browser()
     login_page = browser.get(a, "/login")
     token = hidden_fields(login_page.text)["csrf_token"]
-    logged_in = browser.post_form(a, "/login", {"username": "clerk", "password": PASSWORD,
-                                                "csrf_token": token})
+    logged_in = browser.post_form(
+        a, "/login", {"username": "clerk", "password": PASSWORD, "csrf_token": token}
+    )
     assert logged_in.status == 303, logged_in.text[:500]
     assert "session" in browser.secure_cookies  # production cookies are Secure
 
@@ -254,15 +318,25 @@ def test_a_session_moves_between_instances(instances):
     form = browser.get(b, "/data/testDB/new")
     assert form.status == 200, form.text[:500]
     key = f"MI-{uuid.uuid4().hex[:8]}"
-    saved = browser.post_form(b, "/data/testDB/new", {
-        **hidden_fields(form.text), "string_column": key, "integer_column": "42",
-        "date_column": ""})
+    saved = browser.post_form(
+        b,
+        "/data/testDB/new",
+        {
+            **hidden_fields(form.text),
+            "string_column": key,
+            "integer_column": "42",
+            "date_column": "",
+        },
+    )
     assert saved.status == 303, saved.text[:2000]
 
     # A draft typed on A is restored by B.
-    draft = browser.post_json(a, "/data/testDB/draft",
-                              {"data": {"string_column": "DRAFT-on-A", "integer_column": "7"}},
-                              hidden_fields(form.text)["csrf_token"])
+    draft = browser.post_json(
+        a,
+        "/data/testDB/draft",
+        {"data": {"string_column": "DRAFT-on-A", "integer_column": "7"}},
+        hidden_fields(form.text)["csrf_token"],
+    )
     assert draft.status == 200, draft.text[:500]
     restored = browser.get(b, "/data/testDB/new")
     assert "unsaved draft" in restored.text
@@ -275,21 +349,25 @@ def test_a_session_moves_between_instances(instances):
     # A reviewer logged in on B sees the same dashboard figures from either instance.
     reviewer = Browser()
     token = hidden_fields(reviewer.get(b, "/login").text)["csrf_token"]
-    assert reviewer.post_form(b, "/login", {"username": "boss", "password": PASSWORD,
-                                            "csrf_token": token}).status == 303
+    assert (
+        reviewer.post_form(
+            b, "/login", {"username": "boss", "password": PASSWORD, "csrf_token": token}
+        ).status
+        == 303
+    )
     figures = {}
     for instance in (a, b):
         fragment = reviewer.get(instance, "/dashboard/fragment")
         assert fragment.status == 200, fragment.text[:500]
         row = re.search(r'<tr data-clerk="clerk">(.*?)</tr>', fragment.text, re.S).group(1)
-        figures[instance.name] = re.search(
-            r'data-metric="rows_today"[^>]*>\s*(\d+)', row).group(1)
+        figures[instance.name] = re.search(r'data-metric="rows_today"[^>]*>\s*(\d+)', row).group(1)
     assert figures == {"A": "1", "B": "1"}
 
     # Each instance logged its requests with ids, and nothing the clerk typed.
     request_id = saved.headers["X-Request-ID"]
-    assert re.search(rf"POST /data/testDB/new 303 \S+ms user=\d+ request_id={request_id}",
-                     b.stderr.read_text())
+    assert re.search(
+        rf"POST /data/testDB/new 303 \S+ms user=\d+ request_id={request_id}", b.stderr.read_text()
+    )
     assert f"request_id={request_id}" in b.stdout.read_text()  # gunicorn's access line
     for instance in (a, b):
         assert PASSWORD not in instance.log() and "DRAFT-on-A" not in instance.log()

@@ -50,29 +50,50 @@ class Authority:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portal tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portal tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-            .public_key(public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
 
 
 def make_authority(common_name: str) -> Authority:
     """A self-signed CA certificate and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (_builder(_name(common_name), _name(common_name), key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        _builder(_name(common_name), _name(common_name), key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
     return Authority(key, cert)
 
 
@@ -80,14 +101,16 @@ def make_server_cert(ca: Authority) -> tuple[ec.EllipticCurvePrivateKey, x509.Ce
     """A server certificate for 127.0.0.1 and localhost, signed by ca."""
     key = ec.generate_private_key(ec.SECP256R1())
     names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    cert = (_builder(_name("localhost"), ca.cert.subject, key.public_key())
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca.key.public_key()), critical=False)
-            .sign(ca.key, hashes.SHA256()))
+    cert = (
+        _builder(_name("localhost"), ca.cert.subject, key.public_key())
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
     return key, cert
 
 
@@ -97,9 +120,13 @@ def write_pem(path: Path, *items) -> Path:
         if isinstance(item, x509.Certificate):
             chunks.append(item.public_bytes(serialization.Encoding.PEM))
         else:
-            chunks.append(item.private_bytes(serialization.Encoding.PEM,
-                                             serialization.PrivateFormat.TraditionalOpenSSL,
-                                             serialization.NoEncryption()))
+            chunks.append(
+                item.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.TraditionalOpenSSL,
+                    serialization.NoEncryption(),
+                )
+            )
     path.write_bytes(b"".join(chunks))
     return path
 
@@ -114,8 +141,9 @@ class TlsServer:
     wrong_ca_file: Path  # another CA, which did not
 
     def url(self, host: str = "127.0.0.1") -> str:
-        return URL.create("mysql+pymysql", USER, PASSWORD, host, self.port,
-                          DATABASE).render_as_string(hide_password=False)
+        return URL.create(
+            "mysql+pymysql", USER, PASSWORD, host, self.port, DATABASE
+        ).render_as_string(hide_password=False)
 
 
 def _free_port() -> int:
@@ -131,8 +159,9 @@ def _skip_or_fail(reason: str) -> None:
 
 
 def _root(socket_path: Path) -> pymysql.Connection:
-    return pymysql.connect(unix_socket=str(socket_path), user="root", password="",
-                           connect_timeout=2)
+    return pymysql.connect(
+        unix_socket=str(socket_path), user="root", password="", connect_timeout=2
+    )
 
 
 def _wait_until_up(process: subprocess.Popen, socket_path: Path, log: Path) -> None:
@@ -147,8 +176,9 @@ def _wait_until_up(process: subprocess.Popen, socket_path: Path, log: Path) -> N
             except pymysql.err.OperationalError:
                 pass
         time.sleep(0.1)
-    pytest.fail(f"mariadbd did not start within {START_TIMEOUT_SECONDS} s:\n"
-                f"{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"mariadbd did not start within {START_TIMEOUT_SECONDS} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -177,25 +207,51 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     datadir, socket_path, log = folder / "data", folder / "mysqld.sock", folder / "mysqld.log"
     # mariadbd refuses to run as root unless told to (and only root may say --user).
     as_root = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={datadir}", *as_root,
-                    "--auth-root-authentication-method=normal", "--skip-test-db"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            INSTALL_DB,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            *as_root,
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     port = _free_port()
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [MARIADBD, "--no-defaults", f"--datadir={datadir}", f"--socket={socket_path}",
-             f"--port={port}", "--bind-address=127.0.0.1", *as_root,
-             f"--pid-file={folder / 'mysqld.pid'}", f"--log-error={log}",
-             f"--ssl-ca={ca_file}", f"--ssl-cert={cert_file}", f"--ssl-key={key_file}",
-             "--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--skip-log-bin",
-             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
-            stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                MARIADBD,
+                "--no-defaults",
+                f"--datadir={datadir}",
+                f"--socket={socket_path}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                *as_root,
+                f"--pid-file={folder / 'mysqld.pid'}",
+                f"--log-error={log}",
+                f"--ssl-ca={ca_file}",
+                f"--ssl-cert={cert_file}",
+                f"--ssl-key={key_file}",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=16M",
+                "--skip-log-bin",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_until_up(process, socket_path, log)
         with _root(socket_path) as conn, conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4")
-            cursor.execute(f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}' "
-                           "REQUIRE SSL")
+            cursor.execute(
+                f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}' REQUIRE SSL"
+            )
             cursor.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{USER}'@'127.0.0.1'")
         server = TlsServer(port, ca_file, wrong_ca_file)
         app = tls_app(server, ca_file)
@@ -243,8 +299,7 @@ def test_doctor_reports_tls_with_its_cipher(tls_server, clean_environment):
     assert PASSWORD not in result.output
 
 
-def test_without_a_ca_the_connection_is_encrypted_but_not_verified(tls_server,
-                                                                   clean_environment):
+def test_without_a_ca_the_connection_is_encrypted_but_not_verified(tls_server, clean_environment):
     """PyMySQL tries TLS on its own, but checks nobody's certificate: doctor warns about it."""
     app = create_app({"DATABASE_URL": tls_server.url()})
     result = app.test_cli_runner().invoke(args=["doctor"])
@@ -275,8 +330,9 @@ def test_a_wrong_ca_fails_and_doctor_says_why(tls_server, clean_environment):
 def test_the_certificate_must_name_the_host(tls_server, clean_environment, host, accepted):
     """The CA is right, but the certificate names 127.0.0.1 and localhost, not "127.1" (the
     same address spelt another way): the host name is checked, as it is for an RDS endpoint."""
-    app = create_app({"DATABASE_URL": tls_server.url(host=host),
-                      "DATABASE_SSL_CA": str(tls_server.ca_file)})
+    app = create_app(
+        {"DATABASE_URL": tls_server.url(host=host), "DATABASE_SSL_CA": str(tls_server.ca_file)}
+    )
     with app.app_context():
         try:
             if accepted:

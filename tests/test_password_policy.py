@@ -36,12 +36,14 @@ def test_the_shipped_list_is_loaded_once_and_holds_long_common_passwords():
     assert "Royce Williams" in notice and "Redistribution and use" in notice
 
 
-@pytest.mark.parametrize("password,message", REFUSED)
+@pytest.mark.parametrize(("password", "message"), REFUSED)
 def test_the_admin_form_refuses(app, client, auth, users, password, message):
     auth.login("admin")
     pw = typed(password, "newclerk")
-    response = client.post("/admin/users", data={"username": "newclerk", "role": "clerk",
-                                                  "password": pw, "confirm": pw})
+    response = client.post(
+        "/admin/users",
+        data={"username": "newclerk", "role": "clerk", "password": pw, "confirm": pw},
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert message in page and "is-invalid" in page
@@ -49,11 +51,10 @@ def test_the_admin_form_refuses(app, client, auth, users, password, message):
         assert accounts.find_user("newclerk") is None
 
 
-@pytest.mark.parametrize("password,message", REFUSED)
+@pytest.mark.parametrize(("password", "message"), REFUSED)
 def test_flask_users_create_and_set_password_refuse(app, runner, make_user, password, message):
     pw = typed(password, "typist")
-    result = runner.invoke(args=["users", "create", "typist", "--role", "clerk", "--password",
-                                 pw])
+    result = runner.invoke(args=["users", "create", "typist", "--role", "clerk", "--password", pw])
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
     make_user("typist")
@@ -63,12 +64,13 @@ def test_flask_users_create_and_set_password_refuse(app, runner, make_user, pass
         assert accounts.find_user("typist").check_password(PASSWORD)  # unchanged
 
 
-@pytest.mark.parametrize("password,message", REFUSED)
+@pytest.mark.parametrize(("password", "message"), REFUSED)
 def test_changing_your_own_password_refuses(app, client, auth, users, password, message):
     auth.login("clerk")
     pw = typed(password, "clerk")
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "password": pw, "confirm": pw})
+    response = client.post(
+        "/account/password", data={"current_password": PASSWORD, "password": pw, "confirm": pw}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert message in page and "is-invalid" in page
@@ -88,10 +90,11 @@ def test_an_admin_reset_refuses(app, client, auth, users):
         assert accounts.find_user("clerk").check_password(PASSWORD)
 
 
-@pytest.mark.parametrize("password,message", REFUSED[:2] + REFUSED[-1:])
+@pytest.mark.parametrize(("password", "message"), REFUSED[:2] + REFUSED[-1:])
 def test_the_setup_link_refuses(app, runner, password, message):
-    path = re.search(r"(/setup/[\w-]+)", runner.invoke(args=["users", "setup-link"]).output
-                     ).group(1)
+    path = re.search(r"(/setup/[\w-]+)", runner.invoke(args=["users", "setup-link"]).output).group(
+        1
+    )
     client = app.test_client()
     pw = typed(password, "root")
     response = client.post(path, data={"username": "root", "password": pw, "confirm": pw})
@@ -99,12 +102,23 @@ def test_the_setup_link_refuses(app, runner, password, message):
     assert message in response.get_data(as_text=True)
     with app.app_context():
         assert accounts.count_users() == 0
-    good = client.post(path, data={"username": "root", "password": "a-long-passphrase",
-                                   "confirm": "a-long-passphrase"})
+    good = client.post(
+        path,
+        data={"username": "root", "password": "a-long-passphrase", "confirm": "a-long-passphrase"},
+    )
     assert good.status_code == 303
 
 
 def test_a_long_uncommon_passphrase_is_accepted(app, runner):
-    result = runner.invoke(args=["users", "create", "typist", "--role", "clerk", "--password",
-                                 "violet staple under the bridge"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "typist",
+            "--role",
+            "clerk",
+            "--password",
+            "violet staple under the bridge",
+        ]
+    )
     assert result.exit_code == 0, result.output

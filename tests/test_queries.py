@@ -42,11 +42,18 @@ def doc_status(app, doc_id: int) -> str:
     return scalar(app, sa.select(Document.status).where(Document.id == doc_id))
 
 
-def ask(reviewer, doc_id: int, key: str = "K1", field: str = "integer_column",
-        question: str = "The page says 17, not 1?", table: str = "testDB"):
-    return reviewer.post(f"/review/documents/{doc_id}/queries",
-                         data={"table": table, "key": key, "field": field,
-                               "question": question})
+def ask(
+    reviewer,
+    doc_id: int,
+    key: str = "K1",
+    field: str = "integer_column",
+    question: str = "The page says 17, not 1?",
+    table: str = "testDB",
+):
+    return reviewer.post(
+        f"/review/documents/{doc_id}/queries",
+        data={"table": table, "key": key, "field": field, "question": question},
+    )
 
 
 def only_query_id(app) -> int:
@@ -56,12 +63,18 @@ def only_query_id(app) -> int:
 
 def query_events(app) -> list[tuple[str, str]]:
     with app.app_context():
-        return [(e.action, e.actor_name) for e in db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.table_name == "field_queries")
-            .order_by(AuditEvent.id))]
+        return [
+            (e.action, e.actor_name)
+            for e in db.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.table_name == "field_queries")
+                .order_by(AuditEvent.id)
+            )
+        ]
 
 
 # --- the lifecycle ---------------------------------------------------------------------------
+
 
 def test_a_query_is_opened_answered_with_a_correction_closed_and_reopened(app):
     doc_id, clerk = submitted_document(app, rows=(("K1", "1"), ("K2", "2")))
@@ -74,7 +87,11 @@ def test_a_query_is_opened_answered_with_a_correction_closed_and_reopened(app):
     with app.app_context():
         query = db.session.get(FieldQuery, query_id)
         assert (query.status, query.field, query.row_key, query.value_asked) == (
-            "open", "integer_column", "K1", "1")
+            "open",
+            "integer_column",
+            "K1",
+            "1",
+        )
         assert query.clerk_id == find_user("clerk").id
     # the review page marks the cell; the clerk sees it in the queue and beside the field
     review_page = reviewer.get(f"/review/documents/{doc_id}").get_data(as_text=True)
@@ -88,13 +105,15 @@ def test_a_query_is_opened_answered_with_a_correction_closed_and_reopened(app):
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
     assert doc_status(app, doc_id) == "submitted"
     # the clerk answers and corrects in one step
-    answered = clerk.post(f"/work/queries/{query_id}/answer",
-                          data={"answer": "Misread the 7", "value": "17"})
+    answered = clerk.post(
+        f"/work/queries/{query_id}/answer", data={"answer": "Misread the 7", "value": "17"}
+    )
     assert answered.status_code == 303
     assert value_of(app, "K1") == 17 and status_of(app, query_id) == "answered"
     with app.app_context():
-        correction = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "correct")).one()
+        correction = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "correct")
+        ).one()
         assert correction.actor_name == "clerk" and correction.row_key == "K1"
         assert json.loads(correction.before)["integer_column"] == 1
         assert json.loads(correction.after)["integer_column"] == 17
@@ -104,26 +123,41 @@ def test_a_query_is_opened_answered_with_a_correction_closed_and_reopened(app):
     refused = reviewer.post(f"/review/documents/{doc_id}/approve")
     assert refused.status_code == 409 and "1 answered" in refused.get_data(as_text=True)
     # re-open needs words; then the clerk answers without a correction; then closed
-    assert reviewer.post(f"/review/queries/{query_id}/reopen",
-                         data={"question": " "}).status_code == 422
+    assert (
+        reviewer.post(f"/review/queries/{query_id}/reopen", data={"question": " "}).status_code
+        == 422
+    )
     assert status_of(app, query_id) == "answered"
-    assert reviewer.post(f"/review/queries/{query_id}/reopen",
-                         data={"question": "And the date?"}).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/queries/{query_id}/reopen", data={"question": "And the date?"}
+        ).status_code
+        == 303
+    )
     assert status_of(app, query_id) == "open"
-    assert clerk.post(f"/work/queries/{query_id}/answer",
-                      data={"answer": "The date is right", "value": ""}).status_code == 303
+    assert (
+        clerk.post(
+            f"/work/queries/{query_id}/answer", data={"answer": "The date is right", "value": ""}
+        ).status_code
+        == 303
+    )
     assert value_of(app, "K1") == 17
     assert reviewer.post(f"/review/queries/{query_id}/close").status_code == 303
     assert status_of(app, query_id) == "closed"
     assert reviewer.post(f"/review/queries/{query_id}/close").status_code == 409
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 303
     assert doc_status(app, doc_id) == "approved"
-    assert query_events(app) == [("query_open", "reviewer"), ("query_answer", "clerk"),
-                                 ("query_reopen", "reviewer"), ("query_answer", "clerk"),
-                                 ("query_close", "reviewer")]
+    assert query_events(app) == [
+        ("query_open", "reviewer"),
+        ("query_answer", "clerk"),
+        ("query_reopen", "reviewer"),
+        ("query_answer", "clerk"),
+        ("query_close", "reviewer"),
+    ]
     with app.app_context():
-        first_answer = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "query_answer").order_by(AuditEvent.id)).first()
+        first_answer = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "query_answer").order_by(AuditEvent.id)
+        ).first()
         assert json.loads(first_answer.after)["corrected_to"] == "17"
     # an approved document takes no new query
     assert ask(reviewer, doc_id, key="K2").status_code == 409
@@ -144,7 +178,8 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(app):
     wrong = clerk.post(f"/work/queries/{query_id}/answer", data={"answer": "x", "value": "12e"})
     assert wrong.status_code == 422
     assert "Number:" in wrong.get_data(as_text=True) and 'role="alert"' in wrong.get_data(
-        as_text=True)
+        as_text=True
+    )
     no_words = clerk.post(f"/work/queries/{query_id}/answer", data={"answer": " ", "value": "5"})
     assert no_words.status_code == 422 and "Write your answer" in no_words.get_data(as_text=True)
     assert value_of(app, "K1") == 1 and status_of(app, query_id) == "open"
@@ -153,46 +188,66 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(app):
 
 def test_a_clerk_cannot_close_a_query_nor_see_another_clerks(app):
     doc_id, clerk = submitted_document(app)
-    other_doc, other = submitted_document(app, clerk="clerk2", rows=(("Q2", "2"),))
+    _other_doc, other = submitted_document(app, clerk="clerk2", rows=(("Q2", "2"),))
     reviewer = as_user(app, "reviewer")
     assert ask(reviewer, doc_id).status_code == 303
     query_id = only_query_id(app)
     assert clerk.post(f"/review/queries/{query_id}/close").status_code == 403
-    assert clerk.post(f"/review/queries/{query_id}/reopen",
-                      data={"question": "x"}).status_code == 403
-    assert clerk.post(f"/review/documents/{doc_id}/queries",
-                      data={"table": "testDB", "key": "K1", "field": "integer_column",
-                            "question": "mine?"}).status_code == 403
-    assert other.post(f"/work/queries/{query_id}/answer",
-                      data={"answer": "not mine", "value": "9"}).status_code == 404
+    assert (
+        clerk.post(f"/review/queries/{query_id}/reopen", data={"question": "x"}).status_code == 403
+    )
+    assert (
+        clerk.post(
+            f"/review/documents/{doc_id}/queries",
+            data={"table": "testDB", "key": "K1", "field": "integer_column", "question": "mine?"},
+        ).status_code
+        == 403
+    )
+    assert (
+        other.post(
+            f"/work/queries/{query_id}/answer", data={"answer": "not mine", "value": "9"}
+        ).status_code
+        == 404
+    )
     assert "The page says 17" not in other.get("/work/").get_data(as_text=True)
     assert other.get(f"/work/documents/{doc_id}").status_code == 404
-    assert reviewer.post(f"/work/queries/{query_id}/answer",
-                         data={"answer": "as the reviewer"}).status_code == 403
+    assert (
+        reviewer.post(
+            f"/work/queries/{query_id}/answer", data={"answer": "as the reviewer"}
+        ).status_code
+        == 403
+    )
     assert status_of(app, query_id) == "open" and value_of(app, "K1") == 1
 
 
 def test_returning_can_carry_the_open_queries_instead_of_a_comment(app):
     doc_id, clerk = submitted_document(app)
     reviewer = as_user(app, "reviewer")
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": ""}).status_code == 422
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/return", data={"comment": ""}).status_code == 422
+    )
     assert ask(reviewer, doc_id).status_code == 303
     page = reviewer.get(f"/review/documents/{doc_id}").get_data(as_text=True)
     assert "optional: the 1 open query goes with the document" in page
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": ""}).status_code == 303
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/return", data={"comment": ""}).status_code == 303
+    )
     assert doc_status(app, doc_id) == "returned"
     queue = clerk.get("/work/").get_data(as_text=True)
     assert "1 open query" in queue
     with app.app_context():
-        returned = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "return")).one()
+        returned = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "return")
+        ).one()
         assert returned.reason == "1 open query"
     # the clerk answers and corrects on the returned document, then submits again
     query_id = only_query_id(app)
-    assert clerk.post(f"/work/queries/{query_id}/answer",
-                      data={"answer": "fixed", "value": "4"}).status_code == 303
+    assert (
+        clerk.post(
+            f"/work/queries/{query_id}/answer", data={"answer": "fixed", "value": "4"}
+        ).status_code
+        == 303
+    )
     assert value_of(app, "K1") == 4
     assert clerk.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert doc_status(app, doc_id) == "submitted"
@@ -200,11 +255,22 @@ def test_returning_can_carry_the_open_queries_instead_of_a_comment(app):
 
 # --- flags on cells --------------------------------------------------------------------------
 
+
 def flagged_document(app, age: str = "105"):
     doc_id = add_document(app, ["clerk"])
     clerk = as_user(app, "clerk")
-    assert save_row(clerk, doc_id, table="register_person", full_name="Old, Olga",
-                    sex="female", age=age, confirm_warnings="y").status_code == 303
+    assert (
+        save_row(
+            clerk,
+            doc_id,
+            table="register_person",
+            full_name="Old, Olga",
+            sex="female",
+            age=age,
+            confirm_warnings="y",
+        ).status_code
+        == 303
+    )
     assert clerk.post(f"/work/documents/{doc_id}/submit").status_code == 303
     with app.app_context():
         flag = db.session.scalars(sa.select(QualityFlag)).one()
@@ -213,7 +279,7 @@ def flagged_document(app, age: str = "105"):
 
 
 def test_flags_are_marked_on_their_cells_in_the_review_page_and_the_row_list(app):
-    doc_id, flag_id, person_id = flagged_document(app)
+    doc_id, _flag_id, _person_id = flagged_document(app)
     reviewer = as_user(app, "reviewer")
     page = reviewer.get(f"/review/documents/{doc_id}").get_data(as_text=True)
     cell = re.search(r'<td class="[^"]*cell-flagged[^"]*"[^>]*>(.*?)</td>', page, re.S)
@@ -234,15 +300,18 @@ def test_approving_with_open_flags_asks_and_records_who_accepted(app):
     assert 'id="confirm-flags"' in asked.get_data(as_text=True)
     assert "1 quality flag on this document is not resolved" in asked.get_data(as_text=True)
     assert doc_status(app, doc_id) == "submitted"
-    assert reviewer.post(f"/review/documents/{doc_id}/approve",
-                         data={"accept_flags": "1"}).status_code == 303
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/approve", data={"accept_flags": "1"}).status_code
+        == 303
+    )
     assert doc_status(app, doc_id) == "approved"
     with app.app_context():
         flag = db.session.get(QualityFlag, flag_id)
         assert (flag.status, flag.resolution) == ("cleared", "accepted")
         assert flag.cleared_by_id == find_user("reviewer").id
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "flag_accept")).one()
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "flag_accept")
+        ).one()
         assert event.actor_name == "reviewer" and event.reason == "accepted at approval"
 
 
@@ -252,34 +321,47 @@ def test_a_flag_is_resolved_by_accepting_or_correcting_with_a_reason(app):
     no_reason = reviewer.post(f"/review/flags/{flag_id}/resolve", data={"value": "15"})
     assert no_reason.status_code == 422
     assert "Say why" in no_reason.get_data(as_text=True)
-    bad = reviewer.post(f"/review/flags/{flag_id}/resolve",
-                        data={"value": "fifteen", "reason": "the register says 15"})
+    bad = reviewer.post(
+        f"/review/flags/{flag_id}/resolve",
+        data={"value": "fifteen", "reason": "the register says 15"},
+    )
     assert bad.status_code == 422
     with app.app_context():
         assert db.session.get(RegisterPerson, person_id).age == 105
         assert db.session.get(QualityFlag, flag_id).status == "open"
-    assert reviewer.post(f"/review/flags/{flag_id}/resolve",
-                         data={"value": "15", "reason": "the register says 15"}
-                         ).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/flags/{flag_id}/resolve",
+            data={"value": "15", "reason": "the register says 15"},
+        ).status_code
+        == 303
+    )
     with app.app_context():
         assert db.session.get(RegisterPerson, person_id).age == 15
         flag = db.session.get(QualityFlag, flag_id)
         assert (flag.resolution, flag.resolution_reason) == ("corrected", "the register says 15")
-        actions = db.session.scalars(sa.select(AuditEvent.action).where(
-            AuditEvent.actor_name == "reviewer")).all()
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.actor_name == "reviewer")
+        ).all()
         assert actions == ["correct", "flag_correct"]
-    assert reviewer.post(f"/review/flags/{flag_id}/resolve",
-                         data={"reason": "again"}).status_code == 409
+    assert (
+        reviewer.post(f"/review/flags/{flag_id}/resolve", data={"reason": "again"}).status_code
+        == 409
+    )
     # approving now needs no confirmation
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 303
 
 
 def test_accepting_a_flag_keeps_the_value(app):
-    doc_id, flag_id, person_id = flagged_document(app)
+    _doc_id, flag_id, person_id = flagged_document(app)
     reviewer = as_user(app, "reviewer")
-    assert reviewer.post(f"/review/flags/{flag_id}/resolve",
-                         data={"reason": "the register really says 105", "value": ""}
-                         ).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/flags/{flag_id}/resolve",
+            data={"reason": "the register really says 105", "value": ""},
+        ).status_code
+        == 303
+    )
     with app.app_context():
         assert db.session.get(RegisterPerson, person_id).age == 105
         assert db.session.get(QualityFlag, flag_id).resolution == "accepted"
@@ -287,14 +369,19 @@ def test_accepting_a_flag_keeps_the_value(app):
 
 # --- every row counted -----------------------------------------------------------------------
 
+
 def test_blind_rows_count_in_the_queues_the_dashboard_and_the_tallies(app):
     with app.app_context():
         tallies.recount()
     doc_id, a, b = double_entered(app)
     for n in (2, 3):
-        assert a.post(f"/work/documents/{doc_id}/entry/testDB",
-                      data={"string_column": f"D{n}", "integer_column": str(n)}
-                      ).status_code == 303
+        assert (
+            a.post(
+                f"/work/documents/{doc_id}/entry/testDB",
+                data={"string_column": f"D{n}", "integer_column": str(n)},
+            ).status_code
+            == 303
+        )
     # clerk: 3 testDB + 1 register row keyed blind; clerk2: 1 + 1
     queue = a.get("/work/").get_data(as_text=True)
     assert re.search(rf"<td>{doc_id}</td>.*?<td>4</td>", queue, re.S), queue
@@ -321,14 +408,19 @@ def test_blind_rows_count_in_the_queues_the_dashboard_and_the_tallies(app):
 
 # --- agreement per week, export --------------------------------------------------------------
 
+
 def test_the_dashboard_charts_agreement_per_clerk_and_week(app):
     doc_id, a, b = double_entered(app)
     a.post(f"/work/documents/{doc_id}/submit")
     b.post(f"/work/documents/{doc_id}/submit")
     single, _ = submitted_document(app)
     reviewer = as_user(app, "reviewer")
-    assert reviewer.post(f"/review/documents/{single}/return",
-                         data={"comment": "look again"}).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/documents/{single}/return", data={"comment": "look again"}
+        ).status_code
+        == 303
+    )
     assert ask(reviewer, doc_id, key="x").status_code == 404  # not reconciled: no row yet
     with app.app_context():
         weeks = {c.username: c.weeks for c in build_dashboard().clerks}
@@ -337,8 +429,7 @@ def test_the_dashboard_charts_agreement_per_clerk_and_week(app):
     assert (this_week.submitted, this_week.returned) == (2, 1)
     assert weeks["clerk2"][-1].submitted == 1 and weeks["clerk2"][-1].returned == 0
     page = reviewer.get("/dashboard/fragment").get_data(as_text=True)
-    chart = re.search(r'<svg class="agreement-chart"[^>]*data-clerk="clerk"(.*?)</svg>', page,
-                      re.S)
+    chart = re.search(r'<svg class="agreement-chart"[^>]*data-clerk="clerk"(.*?)</svg>', page, re.S)
     assert chart and chart.group(1).count("<g data-week=") == 8
     assert 'data-submitted="2" data-returned="1"' in chart.group(1)
     assert "https://" not in chart.group(0)
@@ -350,10 +441,15 @@ def test_flask_export_queries(app, runner):
     result = runner.invoke(args=["export", "queries"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["table_name"], r["row_key"], r["field"], r["status"], r["question"])
-            for r in rows] == [("testDB", "K1", "integer_column", "open", "Seventeen?")]
-    assert json.loads(runner.invoke(args=["export", "queries", "--format", "json"]
-                                    ).stdout)[0]["question"] == "Seventeen?"
+    assert [
+        (r["table_name"], r["row_key"], r["field"], r["status"], r["question"]) for r in rows
+    ] == [("testDB", "K1", "integer_column", "open", "Seventeen?")]
+    assert (
+        json.loads(runner.invoke(args=["export", "queries", "--format", "json"]).stdout)[0][
+            "question"
+        ]
+        == "Seventeen?"
+    )
     assert runner.invoke(args=["export", "queries", "--with-provenance"]).exit_code != 0
 
 
@@ -369,25 +465,53 @@ def _grow(app, n: int) -> None:
         clerk = find_user("clerk")
         reviewer = find_user("reviewer")
         for i in range(n):
-            document = Document(storage_key=f"grow-{i}.pdf", original_name=f"g{i}.pdf",
-                                content_type="application/pdf", size_bytes=1,
-                                sha256=f"{i:064d}", status="submitted")
+            document = Document(
+                storage_key=f"grow-{i}.pdf",
+                original_name=f"g{i}.pdf",
+                content_type="application/pdf",
+                size_bytes=1,
+                sha256=f"{i:064d}",
+                status="submitted",
+            )
             db.session.add(document)
             db.session.flush()
             from app.models import Assignment
-            db.session.add(Assignment(document_id=document.id, clerk_id=clerk.id,
-                                      status="submitted"))
+
+            db.session.add(
+                Assignment(document_id=document.id, clerk_id=clerk.id, status="submitted")
+            )
             for k in range(3):
-                db.session.add(TestDB(string_column=f"G{i}-{k}", integer_column=k,
-                                      document_id=document.id, entered_by_id=clerk.id,
-                                      status="submitted"))
-            db.session.add(FieldQuery(document_id=document.id, table_name="testDB",
-                                      row_key=f"G{i}-0", field="integer_column",
-                                      clerk_id=clerk.id, status="open", question="?",
-                                      opened_by_id=reviewer.id))
-            db.session.add(QualityFlag(table_name="testDB", row_key=f"G{i}-1",
-                                       document_id=document.id, field="integer_column",
-                                       kind="expected_range", message="odd"))
+                db.session.add(
+                    TestDB(
+                        string_column=f"G{i}-{k}",
+                        integer_column=k,
+                        document_id=document.id,
+                        entered_by_id=clerk.id,
+                        status="submitted",
+                    )
+                )
+            db.session.add(
+                FieldQuery(
+                    document_id=document.id,
+                    table_name="testDB",
+                    row_key=f"G{i}-0",
+                    field="integer_column",
+                    clerk_id=clerk.id,
+                    status="open",
+                    question="?",
+                    opened_by_id=reviewer.id,
+                )
+            )
+            db.session.add(
+                QualityFlag(
+                    table_name="testDB",
+                    row_key=f"G{i}-1",
+                    document_id=document.id,
+                    field="integer_column",
+                    kind="expected_range",
+                    message="odd",
+                )
+            )
         db.session.commit()
 
 
@@ -395,14 +519,18 @@ def test_the_query_count_of_the_review_and_clerk_pages_does_not_grow(app):
     doc_id, clerk = submitted_document(app)
     reviewer = as_user(app, "reviewer")
     assert ask(reviewer, doc_id).status_code == 303
-    pages = {"reviewer": [p.format(doc=doc_id) for p in REVIEW_PAGES],
-             "clerk": [p.format(doc=doc_id) for p in CLERK_PAGES]}
+    pages = {
+        "reviewer": [p.format(doc=doc_id) for p in REVIEW_PAGES],
+        "clerk": [p.format(doc=doc_id) for p in CLERK_PAGES],
+    }
     clients = {"reviewer": reviewer, "clerk": clerk}
-    few = {url: count_statements(app, clients[who], url)
-           for who, urls in pages.items() for url in urls}
+    few = {
+        url: count_statements(app, clients[who], url) for who, urls in pages.items() for url in urls
+    }
     _grow(app, 60)
-    many = {url: count_statements(app, clients[who], url)
-            for who, urls in pages.items() for url in urls}
+    many = {
+        url: count_statements(app, clients[who], url) for who, urls in pages.items() for url in urls
+    }
     for url in few:
         assert len(many[url]) == len(few[url]), (url, many[url])
         assert not any("count(*)" in s.lower() and "WHERE" not in s for s in many[url]), url

@@ -37,8 +37,10 @@ def replica_url(migrated: str) -> Iterator[str]:
     url = primary.set(database=f"{primary.database}_replica")
     server = sa.create_engine(primary.set(database=""))
     with server.begin() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET "
-                             "utf8mb4 COLLATE utf8mb4_unicode_ci")
+        conn.exec_driver_sql(
+            f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET "
+            "utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
     server.dispose()
     text = url.render_as_string(hide_password=False)
     app = create_app({"DATABASE_URL": text})
@@ -46,7 +48,7 @@ def replica_url(migrated: str) -> Iterator[str]:
         drop_all_tables(db.engine)
         upgrade()
         db.engine.dispose()
-    yield text
+    return text
 
 
 @pytest.fixture
@@ -55,20 +57,26 @@ def app_with_replica(app: Flask, replica_url: str, tmp_path) -> Iterator[Flask]:
     the primary's users and testDB rows; then one more row reaches the primary only."""
     from app.services.accounts import create_user
 
-    portal = create_app({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                         "DATABASE_READ_URL": replica_url,
-                         "DOCUMENT_STORAGE": str(tmp_path / "documents")})
+    portal = create_app(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "DATABASE_READ_URL": replica_url,
+            "DOCUMENT_STORAGE": str(tmp_path / "documents"),
+        }
+    )
     primary = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
     replica = make_url(replica_url).database
     with portal.app_context():
         create_user("reviewer", PASSWORD, "reviewer")
-        db.session.add_all([TestDB(string_column=f"R-{n}", integer_column=n, status="approved")
-                            for n in range(3)])
+        db.session.add_all(
+            [TestDB(string_column=f"R-{n}", integer_column=n, status="approved") for n in range(3)]
+        )
         db.session.commit()
         with db.engine.begin() as conn:  # the replica catches up ...
             for table in ("users", "testDB"):
-                conn.exec_driver_sql(f"INSERT INTO `{replica}`.`{table}` SELECT * FROM "
-                                     f"`{primary}`.`{table}`")
+                conn.exec_driver_sql(
+                    f"INSERT INTO `{replica}`.`{table}` SELECT * FROM `{primary}`.`{table}`"
+                )
         db.session.add(TestDB(string_column="LAG-1", integer_column=9, status="approved"))
         db.session.commit()  # ... and this row has not reached it yet
     yield portal
@@ -120,8 +128,12 @@ def test_doctor_walks_the_replica_too(app_with_replica, replica_url):
 
 def test_doctor_fails_on_a_missing_replica_database(app, tmp_path):
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(database="portal_test_no_such_db")
-    portal = create_app({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                         "DATABASE_READ_URL": url.render_as_string(hide_password=False)})
+    portal = create_app(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "DATABASE_READ_URL": url.render_as_string(hide_password=False),
+        }
+    )
     result = portal.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 1
     assert "read replica: database exists" in result.output
@@ -130,21 +142,39 @@ def test_doctor_fails_on_a_missing_replica_database(app, tmp_path):
 
 def test_the_example_loader_reads_the_replica(app_with_replica, replica_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
-    env.update(DATABASE_URL=app_with_replica.config["SQLALCHEMY_DATABASE_URI"],
-               DATABASE_READ_URL=replica_url, APP_ENV="development", LOG_LEVEL="WARNING")
-    result = subprocess.run([sys.executable, "-W", "error", "examples/freeze_loader.py",
-                             "--live"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    env.update(
+        DATABASE_URL=app_with_replica.config["SQLALCHEMY_DATABASE_URI"],
+        DATABASE_READ_URL=replica_url,
+        APP_ENV="development",
+        LOG_LEVEL="WARNING",
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "examples/freeze_loader.py", "--live"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "== testDB: 3 rows" in result.stdout and "LAG-1" not in result.stdout
 
 
 def test_the_pandas_example_reads_the_replica(app_with_replica, replica_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
-    env.update(DATABASE_URL=app_with_replica.config["SQLALCHEMY_DATABASE_URI"],
-               DATABASE_READ_URL=replica_url)
-    result = subprocess.run([sys.executable, "-W", "error", "examples/pandas_example.py"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120, check=False)
+    env.update(
+        DATABASE_URL=app_with_replica.config["SQLALCHEMY_DATABASE_URI"],
+        DATABASE_READ_URL=replica_url,
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "examples/pandas_example.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "testDB: 3 rows" in result.stdout and "LAG-1" not in result.stdout

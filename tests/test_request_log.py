@@ -88,9 +88,7 @@ def test_a_safe_incoming_request_id_is_kept(client, request_lines, offered, kept
     assert request_lines[-1].endswith(f"request_id={rid}")
 
 
-def test_lines_name_the_user_by_id_and_never_log_what_was_typed(
-    app, client, users, request_lines
-):
+def test_lines_name_the_user_by_id_and_never_log_what_was_typed(app, client, users, request_lines):
     response = client.post("/login", data={"username": "clerk", "password": PASSWORD})
     assert response.status_code in (302, 303)
     client.get("/")

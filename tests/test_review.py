@@ -44,6 +44,7 @@ def document(app, document_id) -> Document:
 
 # --- approve / return / correct ----------------------------------------------------------------
 
+
 def test_submit_then_approve_makes_rows_read_only(app, people):
     doc_id, clerk = submitted_document(app)
     assert document(app, doc_id).status == "submitted"
@@ -55,15 +56,17 @@ def test_submit_then_approve_makes_rows_read_only(app, people):
     assert document(app, doc_id).status == "approved"
     with app.app_context():
         assert db.session.scalars(sa.select(TestDB.status)).all() == ["approved"]
-    response = clerk.post("/data/testDB/edit?key=K1", data={
-        "string_column": "K1", "integer_column": "5", "version": "1"})
+    response = clerk.post(
+        "/data/testDB/edit?key=K1",
+        data={"string_column": "K1", "integer_column": "5", "version": "1"},
+    )
     assert response.status_code == 403
-    assert save_row(clerk, doc_id, string_column="K2", integer_column="2").status_code in {
-        403, 404}
+    assert save_row(clerk, doc_id, string_column="K2", integer_column="2").status_code in {403, 404}
     with app.app_context():
         assert db.session.scalars(sa.select(TestDB.integer_column)).all() == [1]
-        actions = db.session.scalars(sa.select(AuditEvent.action).where(
-            AuditEvent.table_name == "documents")).all()
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.table_name == "documents")
+        ).all()
         assert {"submit", "approve"} <= set(actions)
 
 
@@ -74,13 +77,19 @@ def test_return_needs_a_comment_which_the_clerk_sees(app, people):
     assert response.status_code == 422
     assert "is-invalid" in response.get_data(as_text=True)
     assert document(app, doc_id).status == "submitted"
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": "Row K1: check the number"}).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/documents/{doc_id}/return", data={"comment": "Row K1: check the number"}
+        ).status_code
+        == 303
+    )
     assert document(app, doc_id).status == "returned"
     queue = clerk.get("/work/").get_data(as_text=True)
     assert "Row K1: check the number" in queue
-    response = clerk.post("/data/testDB/edit?key=K1", data={
-        "string_column": "K1", "integer_column": "7", "version": "1"})
+    response = clerk.post(
+        "/data/testDB/edit?key=K1",
+        data={"string_column": "K1", "integer_column": "7", "version": "1"},
+    )
     assert response.status_code == 303  # the clerk can edit again
     assert clerk.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert document(app, doc_id).status == "submitted"
@@ -94,37 +103,58 @@ def test_only_submitted_documents_can_be_approved_or_returned(app, people, statu
         db.session.commit()
     reviewer = login(app, "reviewer")
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": "x"}).status_code == 409
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/return", data={"comment": "x"}).status_code
+        == 409
+    )
     assert document(app, doc_id).status == status
 
 
 def test_clerks_cannot_reach_review_routes(app, people):
     doc_id, clerk = submitted_document(app)
-    for method, url in (("get", "/review/"), ("get", f"/review/documents/{doc_id}"),
-                        ("post", f"/review/documents/{doc_id}/approve"),
-                        ("post", f"/review/documents/{doc_id}/return"),
-                        ("get", f"/review/documents/{doc_id}/compare"),
-                        ("get", "/review/quality")):
+    for method, url in (
+        ("get", "/review/"),
+        ("get", f"/review/documents/{doc_id}"),
+        ("post", f"/review/documents/{doc_id}/approve"),
+        ("post", f"/review/documents/{doc_id}/return"),
+        ("get", f"/review/documents/{doc_id}/compare"),
+        ("get", "/review/quality"),
+    ):
         assert getattr(clerk, method)(url).status_code == 403
     assert document(app, doc_id).status == "submitted"
 
 
 def test_reviewer_corrects_a_value_with_a_reason(app, people):
-    doc_id, _ = submitted_document(app)
+    _doc_id, _ = submitted_document(app)
     reviewer = login(app, "reviewer")
     url = "/review/correct/testDB?key=K1"
-    assert reviewer.post(url, data={"string_column": "K1", "integer_column": "9",
-                                    "version": "1", "reason": ""}).status_code == 422
-    bad = reviewer.post(url, data={"string_column": "K1", "integer_column": "9x",
-                                   "version": "1", "reason": "typo"})
+    assert (
+        reviewer.post(
+            url, data={"string_column": "K1", "integer_column": "9", "version": "1", "reason": ""}
+        ).status_code
+        == 422
+    )
+    bad = reviewer.post(
+        url, data={"string_column": "K1", "integer_column": "9x", "version": "1", "reason": "typo"}
+    )
     assert bad.status_code == 422
-    assert reviewer.post(url, data={"string_column": "K1", "integer_column": "9",
-                                    "version": "1", "reason": "typo on page"}).status_code == 303
+    assert (
+        reviewer.post(
+            url,
+            data={
+                "string_column": "K1",
+                "integer_column": "9",
+                "version": "1",
+                "reason": "typo on page",
+            },
+        ).status_code
+        == 303
+    )
     with app.app_context():
         assert db.session.scalar(sa.select(TestDB.integer_column)) == 9
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "correct")).one()
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "correct")
+        ).one()
         assert event.reason == "typo on page" and event.actor_name == "reviewer"
 
 
@@ -136,6 +166,7 @@ def test_review_queue_lists_submitted_documents(app, people):
 
 
 # --- quality rules -----------------------------------------------------------------------------
+
 
 def test_soft_rule_warns_then_confirmed_value_is_flagged(app, people):
     doc_id = add_document(app, ["clerk"])
@@ -163,14 +194,15 @@ def test_soft_rule_warns_then_confirmed_value_is_flagged(app, people):
 def test_required_before_submit_warns_and_can_be_confirmed(app, people):
     doc_id = add_document(app, ["clerk"])
     clerk = login(app, "clerk")
-    assert save_row(clerk, doc_id, table="register_person", full_name="No, Sex"
-                    ).status_code == 303
+    assert save_row(clerk, doc_id, table="register_person", full_name="No, Sex").status_code == 303
     response = clerk.post(f"/work/documents/{doc_id}/submit")
     assert response.status_code == 200
     assert "Sex is empty" in response.get_data(as_text=True)
     assert document(app, doc_id).status == "in_progress"
-    assert clerk.post(f"/work/documents/{doc_id}/submit",
-                      data={"confirm_missing": "1"}).status_code == 303
+    assert (
+        clerk.post(f"/work/documents/{doc_id}/submit", data={"confirm_missing": "1"}).status_code
+        == 303
+    )
     assert document(app, doc_id).status == "submitted"
     with app.app_context():
         assert db.session.scalars(sa.select(QualityFlag.kind)).all() == ["missing_before_submit"]
@@ -188,17 +220,27 @@ def test_probable_duplicates_across_documents(app, people):
 
 # --- double entry --------------------------------------------------------------------------------
 
+
 def test_double_entry_keeps_clerks_apart_and_compares(app, people):
     doc_id, a, b = double_entered(app)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
-        other_row = db.session.scalars(sa.select(DoubleEntryRow).where(
-            DoubleEntryRow.clerk_id == find_user("clerk").id)).first().id
+        other_row = (
+            db.session.scalars(
+                sa.select(DoubleEntryRow).where(DoubleEntryRow.clerk_id == find_user("clerk").id)
+            )
+            .first()
+            .id
+        )
     page = b.get(f"/work/documents/{doc_id}").get_data(as_text=True)
     assert "double entry" not in page.lower() and ">10<" not in page
     assert b.get(f"/work/documents/{doc_id}/entry/testDB/{other_row}").status_code == 404
-    assert b.post(f"/work/documents/{doc_id}/entry/testDB/{other_row}/delete",
-                  data={"reason": "x"}).status_code == 404
+    assert (
+        b.post(
+            f"/work/documents/{doc_id}/entry/testDB/{other_row}/delete", data={"reason": "x"}
+        ).status_code
+        == 404
+    )
     assert a.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert document(app, doc_id).status == "in_progress"
     assert b.post(f"/work/documents/{doc_id}/submit").status_code == 303
@@ -222,21 +264,26 @@ def test_reviewer_resolves_differences_into_the_entry_tables(app, people):
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
     missing = reviewer.post(f"/review/documents/{doc_id}/compare", data={})
     assert missing.status_code == 422 and "Choose a value." in missing.get_data(as_text=True)
-    invalid = reviewer.post(f"/review/documents/{doc_id}/compare",
-                            data={f"choice-{d_id}": "other", f"other-{d_id}": "12a"})
+    invalid = reviewer.post(
+        f"/review/documents/{doc_id}/compare",
+        data={f"choice-{d_id}": "other", f"other-{d_id}": "12a"},
+    )
     assert invalid.status_code == 422 and "whole number" in invalid.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
-    done = reviewer.post(f"/review/documents/{doc_id}/compare",
-                         data={f"choice-{d_id}": "other", f"other-{d_id}": "12"})
+    done = reviewer.post(
+        f"/review/documents/{doc_id}/compare",
+        data={f"choice-{d_id}": "other", f"other-{d_id}": "12"},
+    )
     assert done.status_code == 303
     with app.app_context():
         row = db.session.scalars(sa.select(TestDB)).one()
         assert (row.string_column, row.integer_column, row.document_id) == ("D1", 12, doc_id)
         person = db.session.scalars(sa.select(RegisterPerson)).one()
         assert person.full_name == "Doe, Jane"
-        resolved = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "resolve")).one()
+        resolved = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "resolve")
+        ).one()
         assert json.loads(resolved.after) == {"integer_column": "12"}
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 303
 
@@ -244,9 +291,13 @@ def test_reviewer_resolves_differences_into_the_entry_tables(app, people):
 def test_double_entry_needs_two_clerks(app, people):
     with app.app_context():
         n = next(_names)
-        (result,) = docs.add_files([IncomingFile(f"d{n}.pdf", pdf_document(f"d{n}", []))],
-                                   get_storage(), actor=None, max_bytes=10_000_000,
-                                   double_entry=True)
+        (result,) = docs.add_files(
+            [IncomingFile(f"d{n}.pdf", pdf_document(f"d{n}", []))],
+            get_storage(),
+            actor=None,
+            max_bytes=10_000_000,
+            double_entry=True,
+        )
         doc_id = result.document.id
     admin = login(app, "admin")
     with app.app_context():
@@ -256,6 +307,7 @@ def test_double_entry_needs_two_clerks(app, people):
 
 
 # --- sampled re-entry ----------------------------------------------------------------------------
+
 
 def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
     admin = login(app, "admin")
@@ -267,20 +319,25 @@ def test_sampled_reentry_assigns_a_second_clerk_blind(app, people):
         doc = db.session.get(Document, doc_id)
         assert doc.double_entry and doc.status == "assigned"
         assert sorted(a.clerk_id for a in doc.assignments) == sorted(
-            [find_user("clerk").id, find_user("clerk2").id])
+            [find_user("clerk").id, find_user("clerk2").id]
+        )
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TestDB)) == 0
     second = login(app, "clerk2")
     blind = second.get(f"/work/documents/{doc_id}").get_data(as_text=True)
     assert ">S1<" not in blind and 'value="S1"' not in blind  # (a random token may hold "S1")
-    second.post(f"/work/documents/{doc_id}/entry/testDB",
-                data={"string_column": "S1", "integer_column": "6"})
+    second.post(
+        f"/work/documents/{doc_id}/entry/testDB",
+        data={"string_column": "S1", "integer_column": "6"},
+    )
     assert second.post(f"/work/documents/{doc_id}/submit").status_code == 303
     with app.app_context():
         fields = db.session.scalars(sa.select(Discrepancy.field)).all()
         # integer 5 vs 6; the first entry's date was filled in on saving, the second left empty
         assert "integer_column" in fields and set(fields) <= {"integer_column", "date_column"}
-    assert re.search(r"differ", login(app, "reviewer").get(
-        f"/review/documents/{doc_id}/compare").get_data(as_text=True))
+    assert re.search(
+        r"differ",
+        login(app, "reviewer").get(f"/review/documents/{doc_id}/compare").get_data(as_text=True),
+    )
 
 
 def test_rows_only_one_clerk_typed_are_differences_to_keep_or_drop(app, people):
@@ -290,8 +347,10 @@ def test_rows_only_one_clerk_typed_are_differences_to_keep_or_drop(app, people):
     a, b = login(app, "clerk"), login(app, "clerk2")
     for client, keys in ((a, ("D1", "D2")), (b, ("D1", "D3"))):
         for key in keys:
-            response = client.post(f"/work/documents/{doc_id}/entry/testDB",
-                                   data={"string_column": key, "integer_column": "7"})
+            response = client.post(
+                f"/work/documents/{doc_id}/entry/testDB",
+                data={"string_column": key, "integer_column": "7"},
+            )
             assert response.status_code == 303, response.get_data(as_text=True)[:500]
         assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert document(app, doc_id).status == "submitted"
@@ -301,17 +360,23 @@ def test_rows_only_one_clerk_typed_are_differences_to_keep_or_drop(app, people):
         found = {d.match_key: d for d in db.session.scalars(sa.select(Discrepancy))}
     assert sorted(found) == ["key:D2", "key:D3"]
     assert {(k, d.field, d.value_a, d.value_b) for k, d in found.items()} == {
-        ("key:D2", "__row__", "present", None), ("key:D3", "__row__", None, "present")}
+        ("key:D2", "__row__", "present", None),
+        ("key:D3", "__row__", None, "present"),
+    }
 
     reviewer = login(app, "reviewer")
     page = reviewer.get(f"/review/documents/{doc_id}/compare").get_data(as_text=True)
     assert "D2" in page and "D3" in page
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 409
     keep_d2_drop_d3 = {f"choice-{found['key:D2'].id}": "a", f"choice-{found['key:D3'].id}": "a"}
-    assert reviewer.post(f"/review/documents/{doc_id}/compare",
-                         data=keep_d2_drop_d3).status_code == 303
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/compare", data=keep_d2_drop_d3).status_code
+        == 303
+    )
     with app.app_context():
-        written = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
-                                               TestDB.document_id)
-                                     .order_by(TestDB.string_column)).all()
+        written = db.session.execute(
+            sa.select(TestDB.string_column, TestDB.integer_column, TestDB.document_id).order_by(
+                TestDB.string_column
+            )
+        ).all()
     assert [tuple(r) for r in written] == [("D1", 7, doc_id), ("D2", 7, doc_id)]

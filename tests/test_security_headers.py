@@ -69,8 +69,9 @@ def test_production_sets_secure_cookies_and_hsts(monkeypatch, migrated):
     assert "max-age=" in response.headers["Strict-Transport-Security"]
     # Behind one proxy the client address and scheme come from X-Forwarded-*.
 
-    app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.9",
-                                                "X-Forwarded-Proto": "https"})
+    app.test_client().get(
+        "/_whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
     assert seen == {"addr": "203.0.113.9", "scheme": "https"}
 
 
@@ -126,15 +127,21 @@ def test_forwarded_for_may_count_more_proxies_than_the_scheme(monkeypatch, migra
         seen.update(addr=request.remote_addr, scheme=request.scheme)
         return "ok"
 
-    app.test_client().get("/_whoami", headers={
-        "X-Forwarded-For": "198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"})
+    app.test_client().get(
+        "/_whoami",
+        headers={"X-Forwarded-For": "198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"},
+    )
     assert seen == {"addr": "198.51.100.7", "scheme": "https"}
 
 
-@pytest.mark.parametrize("accept,kind", [
-    ("*/*", "text/html"), ("text/html,*/*;q=0.8", "text/html"),
-    ("application/json", "application/json"),
-])
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("*/*", "text/html"),
+        ("text/html,*/*;q=0.8", "text/html"),
+        ("application/json", "application/json"),
+    ],
+)
 def test_error_pages_are_html_unless_json_is_asked_for(client, accept, kind):
     response = client.get("/no-such-page", headers={"Accept": accept})
     assert response.status_code == 404

@@ -20,15 +20,19 @@ from app.documents.samples import pdf_document
 from app.extensions import db
 from tests.conftest import PASSWORD
 
-RESULT = re.compile(r'<li class="list-group-item[^"]*text-(success|danger)[^"]*"[^>]*>'
-                    r"(.*?)</li>", re.S)
+RESULT = re.compile(
+    r'<li class="list-group-item[^"]*text-(success|danger)[^"]*"[^>]*>'
+    r"(.*?)</li>",
+    re.S,
+)
 
 
 @pytest.fixture
 def admin(app, users):
     client = app.test_client()
-    assert client.post("/login", data={"username": "admin", "password": PASSWORD}
-                       ).status_code == 303
+    assert (
+        client.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 303
+    )
     return client
 
 
@@ -58,8 +62,7 @@ def messages(response) -> str:
 
 def stored_names(app) -> list[str]:
     with app.app_context():
-        return list(db.session.scalars(sa.text(
-            "SELECT original_name FROM documents ORDER BY id")))
+        return list(db.session.scalars(sa.text("SELECT original_name FROM documents ORDER BY id")))
 
 
 def test_a_large_entry_is_streamed_not_read_into_memory(app, admin):
@@ -93,8 +96,14 @@ def test_a_zip_inside_a_zip_is_unpacked_but_no_deeper(app, admin):
     one_level = zipped({"inner.zip": zipped({"deep.pdf": pdf_document("Deep", ["1"])})})
     response = upload(admin, "outer.zip", one_level)
     assert response.status_code == 200 and stored_names(app) == ["deep.pdf"]
-    two_levels = zipped({"a.pdf": pdf_document("A", ["2"]), "inner.zip": zipped(
-        {"innermost.zip": zipped({"deeper.pdf": pdf_document("Deeper", ["3"])})})})
+    two_levels = zipped(
+        {
+            "a.pdf": pdf_document("A", ["2"]),
+            "inner.zip": zipped(
+                {"innermost.zip": zipped({"deeper.pdf": pdf_document("Deeper", ["3"])})}
+            ),
+        }
+    )
     response = upload(admin, "nested.zip", two_levels)
     assert response.status_code == 422
     text = messages(response)
@@ -114,8 +123,9 @@ def _encrypted(entries: dict[str, bytes]) -> bytes:
 
 
 def _bad_crc(name: str, content: bytes) -> bytes:
-    data = bytearray(zipped({"fine.pdf": pdf_document("Fine", ["4"]), name: content},
-                            zipfile.ZIP_STORED))
+    data = bytearray(
+        zipped({"fine.pdf": pdf_document("Fine", ["4"]), name: content}, zipfile.ZIP_STORED)
+    )
     position = bytes(data).rindex(content[-20:])
     data[position] ^= 0xFF  # the stored bytes change, the recorded CRC does not
     return bytes(data)
@@ -129,14 +139,24 @@ def _broken_stream(name: str, content: bytes) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("archive, expected", [
-    (_encrypted({"secret.pdf": pdf_document("Secret", ["5"])}),
-     "the entry 'secret.pdf' is encrypted"),
-    (_bad_crc("checked.pdf", pdf_document("Checked", ["6"])),
-     "the entry 'checked.pdf' is damaged (Bad CRC-32)"),
-    (_broken_stream("broken.pdf", compressible(200_000, seed=7)),
-     "the entry 'broken.pdf' is damaged"),
-], ids=["encrypted", "bad-crc", "broken-stream"])
+@pytest.mark.parametrize(
+    ("archive", "expected"),
+    [
+        (
+            _encrypted({"secret.pdf": pdf_document("Secret", ["5"])}),
+            "the entry 'secret.pdf' is encrypted",
+        ),
+        (
+            _bad_crc("checked.pdf", pdf_document("Checked", ["6"])),
+            "the entry 'checked.pdf' is damaged (Bad CRC-32)",
+        ),
+        (
+            _broken_stream("broken.pdf", compressible(200_000, seed=7)),
+            "the entry 'broken.pdf' is damaged",
+        ),
+    ],
+    ids=["encrypted", "bad-crc", "broken-stream"],
+)
 def test_damaged_or_encrypted_entries_are_named_not_a_500(app, admin, archive, expected):
     response = upload(admin, "batch.zip", archive)
     assert response.status_code == 422

@@ -39,9 +39,14 @@ def logged_in(client, url: str = "/account") -> bool:
 
 def session_rows(app, username: str) -> list[UserSession]:
     with app.app_context():
-        return list(db.session.scalars(
-            sa.select(UserSession).join(User, User.id == UserSession.user_id)
-            .where(User.username == username).order_by(UserSession.created_at)))
+        return list(
+            db.session.scalars(
+                sa.select(UserSession)
+                .join(User, User.id == UserSession.user_id)
+                .where(User.username == username)
+                .order_by(UserSession.created_at)
+            )
+        )
 
 
 def age_sessions(app, username: str, **moved: timedelta) -> None:
@@ -49,12 +54,16 @@ def age_sessions(app, username: str, **moved: timedelta) -> None:
     with app.app_context():
         user_id = accounts.find_user(username).id
         now = utcnow()
-        db.session.execute(sa.update(UserSession).where(UserSession.user_id == user_id)
-                           .values({name: now - delta for name, delta in moved.items()}))
+        db.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.user_id == user_id)
+            .values({name: now - delta for name, delta in moved.items()})
+        )
         db.session.commit()
 
 
 # --- finding 11: a session per device ---------------------------------------------------------
+
 
 def test_a_login_on_a_second_device_keeps_the_first_logged_in(app, users):
     laptop = device(app, "reviewer")
@@ -64,7 +73,9 @@ def test_a_login_on_a_second_device_keeps_the_first_logged_in(app, users):
     assert tablet.get("/dashboard/").status_code == 200
     rows = session_rows(app, "reviewer")
     assert [(r.user_agent, r.client_address, r.ended_at) for r in rows] == [
-        (FIREFOX, "10.0.0.1", None), (SAFARI, "10.0.0.2", None)]
+        (FIREFOX, "10.0.0.1", None),
+        (SAFARI, "10.0.0.2", None),
+    ]
     assert all(r.created_at and r.last_seen_at and len(r.id) == 64 for r in rows)
 
 
@@ -99,8 +110,7 @@ def test_the_account_page_lists_sessions_and_logs_out_the_others(app, users):
     assert not logged_in(tablet)
     assert logged_in(laptop)
     assert [r.end_reason for r in session_rows(app, "clerk")] == [None, "logged out by the user"]
-    assert "You are logged in on this device only." in laptop.get("/account").get_data(
-        as_text=True)
+    assert "You are logged in on this device only." in laptop.get("/account").get_data(as_text=True)
 
 
 def test_an_admin_ends_a_users_sessions(app, users):
@@ -113,7 +123,8 @@ def test_an_admin_ends_a_users_sessions(app, users):
     response = admin.post(f"/admin/users/{clerk_id}/sessions/end")
     assert response.status_code == 303
     assert "Ended 2 sessions of clerk." in admin.get(response.headers["Location"]).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert not logged_in(clerk_laptop) and not logged_in(clerk_tablet)
     assert {r.end_reason for r in session_rows(app, "clerk")} == {"ended by admin"}
     assert logged_in(admin)
@@ -133,9 +144,14 @@ def test_a_password_change_ends_every_other_session(app, users):
         old_token = sess["_user_id"]
     copy = app.test_client()
     copy.set_cookie("session", laptop.get_cookie("session").value)
-    response = laptop.post("/account/password", data={
-        "current_password": PASSWORD, "password": "a-new-long-passphrase",
-        "confirm": "a-new-long-passphrase"})
+    response = laptop.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "a-new-long-passphrase",
+            "confirm": "a-new-long-passphrase",
+        },
+    )
     assert response.status_code == 303
     assert logged_in(laptop)  # this device goes on, under a new session id
     with laptop.session_transaction() as sess:
@@ -150,20 +166,28 @@ def test_an_admin_reset_and_a_deactivation_end_every_session(app, users):
     admin = device(app, "admin")
     with app.app_context():
         clerk_id = accounts.find_user("clerk").id
-    assert admin.post(f"/admin/users/{clerk_id}/password",
-                      data={"password": "reset-by-the-admin"}).status_code == 303
+    assert (
+        admin.post(
+            f"/admin/users/{clerk_id}/password", data={"password": "reset-by-the-admin"}
+        ).status_code
+        == 303
+    )
     assert not logged_in(laptop)
     laptop = app.test_client()
-    assert laptop.post("/login", data={"username": "clerk", "password": "reset-by-the-admin"}
-                       ).status_code == 303
+    assert (
+        laptop.post(
+            "/login", data={"username": "clerk", "password": "reset-by-the-admin"}
+        ).status_code
+        == 303
+    )
     assert admin.post(f"/admin/users/{clerk_id}/active", data={"active": "0"}).status_code == 303
     assert not logged_in(laptop)
-    assert [r.end_reason for r in session_rows(app, "clerk")] == ["password changed",
-                                                                 "deactivated"]
+    assert [r.end_reason for r in session_rows(app, "clerk")] == ["password changed", "deactivated"]
 
 
 def test_the_user_loader_is_one_select_and_last_seen_is_written_once_a_minute(
-        app, users, count_writes):
+    app, users, count_writes
+):
     laptop = device(app, "clerk")
     with count_writes() as statements:
         assert laptop.get("/account").status_code == 200
@@ -207,6 +231,7 @@ def count_writes(app):
 
 # --- finding 12: sessions expire ------------------------------------------------------------
 
+
 def test_a_session_ends_after_the_idle_timeout(app, users):
     laptop = device(app, "clerk")
     age_sessions(app, "clerk", last_seen_at=timedelta(minutes=29))
@@ -222,8 +247,9 @@ def test_a_session_ends_after_the_idle_timeout(app, users):
 
 def test_a_session_ends_after_its_absolute_lifetime_even_in_use(app, users):
     laptop = device(app, "clerk")
-    age_sessions(app, "clerk", created_at=timedelta(hours=12, minutes=1),
-                 last_seen_at=timedelta(seconds=5))
+    age_sessions(
+        app, "clerk", created_at=timedelta(hours=12, minutes=1), last_seen_at=timedelta(seconds=5)
+    )
     assert not logged_in(laptop)
     assert [r.end_reason for r in session_rows(app, "clerk")] == ["expired"]
 
@@ -248,11 +274,14 @@ def test_the_remember_me_cookie_brings_back_a_live_session_after_a_restart(app, 
     assert len(session_rows(app, "clerk")) == 1  # the same session, not a new one
 
 
-@pytest.mark.parametrize("name,value,attribute,expected", [
-    ("SESSION_IDLE_MINUTES", "5", "SESSION_IDLE_MINUTES", 5),
-    ("SESSION_MAX_HOURS", "8", "SESSION_MAX_HOURS", 8),
-    ("REMEMBER_COOKIE_DAYS", "30", "REMEMBER_COOKIE_DURATION", timedelta(days=30)),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "attribute", "expected"),
+    [
+        ("SESSION_IDLE_MINUTES", "5", "SESSION_IDLE_MINUTES", 5),
+        ("SESSION_MAX_HOURS", "8", "SESSION_MAX_HOURS", 8),
+        ("REMEMBER_COOKIE_DAYS", "30", "REMEMBER_COOKIE_DURATION", timedelta(days=30)),
+    ],
+)
 def test_session_lifetimes_are_settings(monkeypatch, name, value, attribute, expected):
     assert getattr(Config(), attribute) != expected
     monkeypatch.setenv(name, value)
@@ -280,8 +309,11 @@ def ann_at_work(app, make_user, users):
 
 def drafts_of(app, username: str) -> list[dict[str, str]]:
     with app.app_context():
-        query = sa.select(Draft.data).join(User, User.id == Draft.user_id).where(
-            User.username == username)
+        query = (
+            sa.select(Draft.data)
+            .join(User, User.id == Draft.user_id)
+            .where(User.username == username)
+        )
         return [json.loads(data) for data in db.session.scalars(query)]
 
 
@@ -293,16 +325,17 @@ def row_count(app) -> int:
 def test_a_form_posted_after_the_session_ended_comes_back_as_the_draft(app, ann_at_work):
     ann, document_id = ann_at_work
     page = f"/work/documents/{document_id}"
-    response = ann.post(f"/data/testDB/new?document={document_id}",
-                        data={"string_column": "REG-1902-017", "integer_column": "41"},
-                        headers={"Referer": f"http://localhost{page}"})
+    response = ann.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "REG-1902-017", "integer_column": "41"},
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=/work/documents/")
     login_page = ann.get(response.headers["Location"]).get_data(as_text=True)
     assert "What you typed is kept" in login_page
     assert row_count(app) == 0 and drafts_of(app, "ann") == []  # nothing saved while logged out
-    again = ann.post(response.headers["Location"], data={"username": "ann",
-                                                         "password": PASSWORD})
+    again = ann.post(response.headers["Location"], data={"username": "ann", "password": PASSWORD})
     assert again.status_code == 303 and again.headers["Location"] == page
     assert drafts_of(app, "ann") == [{"string_column": "REG-1902-017", "integer_column": "41"}]
     workspace = ann.get(f"{page}?panel=testDB").get_data(as_text=True)
@@ -313,9 +346,10 @@ def test_a_form_posted_after_the_session_ended_comes_back_as_the_draft(app, ann_
 
 def test_a_draft_posted_after_the_session_ended_gets_a_clear_answer(app, ann_at_work):
     ann, document_id = ann_at_work
-    response = ann.post(f"/data/testDB/draft?document={document_id}",
-                        json={"data": {"string_column": "REG-5", "integer_column": "7"},
-                              "form_token": ""})
+    response = ann.post(
+        f"/data/testDB/draft?document={document_id}",
+        json={"data": {"string_column": "REG-5", "integer_column": "7"}, "form_token": ""},
+    )
     assert response.status_code == 401
     body = response.get_json()
     assert "session ended" in body["message"] and "What you typed is kept" in body["message"]
@@ -326,31 +360,38 @@ def test_a_draft_posted_after_the_session_ended_gets_a_clear_answer(app, ann_at_
 
 def test_an_in_place_save_after_the_session_ended_sends_the_browser_to_log_in(app, ann_at_work):
     ann, document_id = ann_at_work
-    response = ann.post(f"/data/testDB/new?document={document_id}",
-                        data={"string_column": "REG-9", "integer_column": "1"},
-                        headers={"HX-Request": "true",
-                                 "Referer": f"http://localhost/work/documents/{document_id}"})
+    response = ann.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "REG-9", "integer_column": "1"},
+        headers={"HX-Request": "true", "Referer": f"http://localhost/work/documents/{document_id}"},
+    )
     assert response.status_code == 401
-    assert response.headers["HX-Redirect"] == (
-        f"/login?next=/work/documents/{document_id}")
+    assert response.headers["HX-Redirect"] == (f"/login?next=/work/documents/{document_id}")
     assert ann.post("/login", data={"username": "ann", "password": PASSWORD}).status_code == 303
     assert drafts_of(app, "ann") == [{"string_column": "REG-9", "integer_column": "1"}]
 
 
-def test_an_edit_posted_after_the_session_ended_comes_back_as_that_rows_draft(app, make_user,
-                                                                             users):
+def test_an_edit_posted_after_the_session_ended_comes_back_as_that_rows_draft(
+    app, make_user, users
+):
     make_user("ann", "clerk")
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     ann = device(app, "ann")
-    assert ann.post(f"/data/testDB/new?document={document_id}",
-                    data={"string_column": "REG-3", "integer_column": "3"}).status_code == 303
+    assert (
+        ann.post(
+            f"/data/testDB/new?document={document_id}",
+            data={"string_column": "REG-3", "integer_column": "3"},
+        ).status_code
+        == 303
+    )
     age_sessions(app, "ann", last_seen_at=timedelta(hours=1))
-    response = ann.post("/data/testDB/edit?key=REG-3",
-                        data={"string_column": "REG-3", "integer_column": "33", "version": "1"})
+    response = ann.post(
+        "/data/testDB/edit?key=REG-3",
+        data={"string_column": "REG-3", "integer_column": "33", "version": "1"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/data/testDB/edit?key%3DREG-3"
-    again = ann.post(response.headers["Location"], data={"username": "ann",
-                                                         "password": PASSWORD})
+    again = ann.post(response.headers["Location"], data={"username": "ann", "password": PASSWORD})
     assert again.headers["Location"] == "/data/testDB/edit?key=REG-3"
     assert drafts_of(app, "ann") == [{"string_column": "REG-3", "integer_column": "33"}]
     with app.app_context():
@@ -362,8 +403,10 @@ def test_an_edit_posted_after_the_session_ended_comes_back_as_that_rows_draft(ap
 def test_kept_input_goes_only_to_the_user_whose_session_it_was(app, ann_at_work, make_user):
     ann, document_id = ann_at_work
     make_user("bob", "clerk")
-    ann.post(f"/data/testDB/new?document={document_id}",
-             data={"string_column": "REG-1", "integer_column": "1"})
+    ann.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "REG-1", "integer_column": "1"},
+    )
     assert ann.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 303
     assert drafts_of(app, "bob") == [] and drafts_of(app, "ann") == []
 
@@ -372,9 +415,12 @@ def test_a_post_without_any_session_keeps_nothing(app, make_user, users):
     make_user("ann", "clerk")
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     stranger = app.test_client()
-    response = stranger.post(f"/data/testDB/new?document={document_id}",
-                             data={"string_column": "REG-1", "integer_column": "1"})
+    response = stranger.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "REG-1", "integer_column": "1"},
+    )
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert stranger.post("/login", data={"username": "ann", "password": PASSWORD}
-                         ).status_code == 303
+    assert (
+        stranger.post("/login", data={"username": "ann", "password": PASSWORD}).status_code == 303
+    )
     assert drafts_of(app, "ann") == []

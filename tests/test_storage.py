@@ -36,6 +36,7 @@ BUCKET = "portal-documents"
 
 # --- FolderStorage ---------------------------------------------------------------------------
 
+
 def test_folder_put_get_delete(tmp_path):
     storage = FolderStorage(tmp_path / "documents")
     storage.put(KEY, b"%PDF-1.4 data", "application/pdf")
@@ -47,14 +48,30 @@ def test_folder_put_get_delete(tmp_path):
     assert "folder" in storage.describe()
 
 
-@pytest.mark.parametrize("key", [
-    "../../app.py", "../" + KEY, "/etc/passwd", "01/" + KEY, KEY.upper(), KEY[:-4] + ".html",
-    KEY[:-4] + ".pdf.part", KEY[:-4] + ".pdf\n", "", "CON.pdf", "x" * 300, KEY[1:],
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../../app.py",
+        "../" + KEY,
+        "/etc/passwd",
+        "01/" + KEY,
+        KEY.upper(),
+        KEY[:-4] + ".html",
+        KEY[:-4] + ".pdf.part",
+        KEY[:-4] + ".pdf\n",
+        "",
+        "CON.pdf",
+        "x" * 300,
+        KEY[1:],
+    ],
+)
 def test_folder_refuses_anything_but_a_generated_key(tmp_path, key):
     storage = FolderStorage(tmp_path / "documents")
-    for action in (lambda: storage.put(key, b"data", "application/pdf"),
-                   lambda: storage.get(key), lambda: storage.delete(key)):
+    for action in (
+        lambda: storage.put(key, b"data", "application/pdf"),
+        lambda: storage.get(key),
+        lambda: storage.delete(key),
+    ):
         with pytest.raises(StorageError, match="not a storage key"):
             action()
     assert list(tmp_path.rglob("*")) == []  # not even the documents folder was made
@@ -104,6 +121,7 @@ def test_folder_unwritable_root_is_a_storage_error(tmp_path):
 
 # --- choosing the backend --------------------------------------------------------------------
 
+
 def test_unset_setting_is_the_instance_folder(tmp_path):
     storage = storage_from_setting(None, str(tmp_path))
     assert isinstance(storage, FolderStorage) and storage.root == tmp_path / "documents"
@@ -114,11 +132,15 @@ def test_relative_folder_is_under_the_project_and_absolute_is_kept(tmp_path):
     assert storage_from_setting(str(tmp_path), "/unused").root == tmp_path
 
 
-@pytest.mark.parametrize("setting,message", [
-    ("s3://", "needs a bucket"), ("s3:///prefix", "needs a bucket"),
-    ("ftp://host/docs", "folder path or s3://"), ("https://bucket.s3.amazonaws.com/x",
-                                                   "folder path or s3://"),
-])
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("s3://", "needs a bucket"),
+        ("s3:///prefix", "needs a bucket"),
+        ("ftp://host/docs", "folder path or s3://"),
+        ("https://bucket.s3.amazonaws.com/x", "folder path or s3://"),
+    ],
+)
 def test_bad_settings_are_config_errors(setting, message):
     with pytest.raises(ConfigError, match=message):
         storage_from_setting(setting, "/unused")
@@ -133,6 +155,7 @@ def test_an_s3_setting_names_bucket_and_prefix(monkeypatch):
 
 
 # --- S3 through moto's server ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
@@ -165,15 +188,18 @@ def s3(moto_endpoint, monkeypatch, tmp_path):
 
 
 def bucket_keys(client) -> list[str]:
-    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents",
-                                                                                    []))
+    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
 @pytest.fixture
 def s3_app(app, s3, users):
     """The portal on the same test database, but keeping documents in S3."""
-    s3_app = create_app({"DATABASE_URL": app.config["DATABASE_URL"],
-                         "DOCUMENT_STORAGE": f"s3://{BUCKET}/trove/scans"})
+    s3_app = create_app(
+        {
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "DOCUMENT_STORAGE": f"s3://{BUCKET}/trove/scans",
+        }
+    )
     yield s3_app
     with s3_app.app_context():
         db.session.remove()
@@ -181,11 +207,11 @@ def s3_app(app, s3, users):
 
 
 def upload(client, *files):
-    data = MultiDict([("files", FileStorage(io.BytesIO(content), name))
-                      for name, content in files])
+    data = MultiDict([("files", FileStorage(io.BytesIO(content), name)) for name, content in files])
     boundary, body = encode_multipart(data)
-    return client.post("/documents/upload", data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(
+        "/documents/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def test_s3_unit_round_trip(s3):
@@ -230,8 +256,10 @@ def test_a_tiff_in_s3_keeps_its_pages_beside_it(s3_app, s3):
     with s3_app.app_context():
         document = db.session.scalar(sa.select(Document))
     stem = document.storage_key.removesuffix(".tif")
-    assert bucket_keys(s3) == sorted(f"trove/scans/{k}" for k in (
-        document.storage_key, f"{stem}-p1.png", f"{stem}-p2.png", f"{stem}-p3.png"))
+    assert bucket_keys(s3) == sorted(
+        f"trove/scans/{k}"
+        for k in (document.storage_key, f"{stem}-p1.png", f"{stem}-p2.png", f"{stem}-p3.png")
+    )
     head = s3.head_object(Bucket=BUCKET, Key=f"trove/scans/{stem}-p2.png")
     assert head["ContentType"] == "image/png"
     served = admin.get(f"/documents/{document.id}/pages/3.png")
@@ -247,8 +275,9 @@ def test_page_keys_sit_beside_their_original():
 
 
 def test_s3_refusing_the_file_stores_no_row(app, s3, users):
-    broken = create_app({"DATABASE_URL": app.config["DATABASE_URL"],
-                         "DOCUMENT_STORAGE": "s3://no-such-bucket/x"})
+    broken = create_app(
+        {"DATABASE_URL": app.config["DATABASE_URL"], "DOCUMENT_STORAGE": "s3://no-such-bucket/x"}
+    )
     try:
         response = upload(login(broken, "admin"), ("page.pdf", pdf_document("x", [])))
         assert response.status_code == 422
@@ -289,8 +318,11 @@ def test_a_freeze_archive_in_s3_is_stored_verified_and_served(s3_app, s3):
         assert served.status_code == 200
         assert hashlib.sha256(served.data).hexdigest() == sha256
     body = s3.get_object(Bucket=BUCKET, Key=f"trove/scans/{freeze.storage_key}")["Body"].read()
-    s3.put_object(Bucket=BUCKET, Key=f"trove/scans/{freeze.storage_key}",
-                  Body=body[:-1] + bytes([body[-1] ^ 1]))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"trove/scans/{freeze.storage_key}",
+        Body=body[:-1] + bytes([body[-1] ^ 1]),
+    )
     with s3_app.app_context():
         result = freezes.verify(db.session.get(Freeze, freeze.id), get_storage())
     assert not result.ok and "the archive's sha256 is" in result.problems[0]

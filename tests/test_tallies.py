@@ -41,8 +41,10 @@ def assert_in_step(app, stage: str) -> None:
 def edit(client, key: str, **values):
     with client.application.app_context():
         version = db.session.get(TestDB, key).version
-    return client.post(f"/data/testDB/edit?key={key}",
-                       data={"string_column": key, "version": str(version), **values})
+    return client.post(
+        f"/data/testDB/edit?key={key}",
+        data={"string_column": key, "version": str(version), **values},
+    )
 
 
 def test_every_change_moves_the_counts(app, tmp_path: Path):
@@ -54,16 +56,22 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
     doc_id, clerk = submitted_document(app, rows=(("K1", "1"), ("K2", "2")))
     assert_in_step(app, "a submit")
     reviewer = login(app, "reviewer")
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": "K2 is wrong"}).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/documents/{doc_id}/return", data={"comment": "K2 is wrong"}
+        ).status_code
+        == 303
+    )
     assert_in_step(app, "a return")
     assert edit(clerk, "K1", integer_column="10").status_code == 303
     assert clerk.post("/data/testDB/delete?key=K2", data={"reason": "typo"}).status_code == 303
     assert save_row(clerk, doc_id, string_column="K3", integer_column="3").status_code == 303
     assert clerk.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert_in_step(app, "edits, a delete and a second submit")
-    assert reviewer.post(f"/review/documents/{doc_id}/return",
-                         data={"comment": "again"}).status_code == 303
+    assert (
+        reviewer.post(f"/review/documents/{doc_id}/return", data={"comment": "again"}).status_code
+        == 303
+    )
     assert clerk.post(f"/work/documents/{doc_id}/submit").status_code == 303
     assert reviewer.post(f"/review/documents/{doc_id}/approve").status_code == 303
     assert_in_step(app, "a second return and an approval")
@@ -76,11 +84,24 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
     assert kept[(tallies.rows_subject("testDB"), clerk_id, "approved")] == 2
 
     # rows without a document, and a correction by the reviewer
-    assert clerk.post("/data/testDB/new", data={"string_column": "FREE",
-                                                "integer_column": "1"}).status_code == 303
-    assert reviewer.post("/review/correct/testDB?key=K1", data={
-        "string_column": "K1", "integer_column": "11", "version": "2",
-        "reason": "checked"}).status_code == 303
+    assert (
+        clerk.post(
+            "/data/testDB/new", data={"string_column": "FREE", "integer_column": "1"}
+        ).status_code
+        == 303
+    )
+    assert (
+        reviewer.post(
+            "/review/correct/testDB?key=K1",
+            data={
+                "string_column": "K1",
+                "integer_column": "11",
+                "version": "2",
+                "reason": "checked",
+            },
+        ).status_code
+        == 303
+    )
     assert_in_step(app, "a free row and a correction")
 
     # assignments handed over and taken back
@@ -88,10 +109,16 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
     admin = login(app, "admin")
     with app.app_context():
         clerk2_id = find_user("clerk2").id
-    assert admin.post(f"/documents/{other}/reassign", data={
-        "from_clerk_id": clerk_id, "to_clerk_id": clerk2_id}).status_code == 303
-    assert admin.post(f"/documents/{other}/unassign",
-                      data={"clerk_id": clerk2_id}).status_code == 303
+    assert (
+        admin.post(
+            f"/documents/{other}/reassign",
+            data={"from_clerk_id": clerk_id, "to_clerk_id": clerk2_id},
+        ).status_code
+        == 303
+    )
+    assert (
+        admin.post(f"/documents/{other}/unassign", data={"clerk_id": clerk2_id}).status_code == 303
+    )
     assert_in_step(app, "a reassignment and an unassignment")
 
     # double entry with a difference, resolved into the tables, then approved
@@ -103,8 +130,12 @@ def test_every_change_moves_the_counts(app, tmp_path: Path):
         from app.models import Discrepancy
 
         d_id = db.session.scalar(sa.select(Discrepancy.id))
-    assert reviewer.post(f"/review/documents/{double_id}/compare",
-                         data={f"choice-{d_id}": "b"}).status_code == 303
+    assert (
+        reviewer.post(
+            f"/review/documents/{double_id}/compare", data={f"choice-{d_id}": "b"}
+        ).status_code
+        == 303
+    )
     assert reviewer.post(f"/review/documents/{double_id}/approve").status_code == 303
     assert_in_step(app, "a resolution and its approval")
 
@@ -154,9 +185,8 @@ def test_recounts_can_be_left_to_the_command(app, monkeypatch):
     app.config["DASHBOARD_RECOUNT_MINUTES"] = 0
     reviewer = login(app, "reviewer")
     reviewer.get("/dashboard/")  # the very first build still happens
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(TestDB.__table__.insert(), [{"string_column": "RAW"}])
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(TestDB.__table__.insert(), [{"string_column": "RAW"}])
     monkeypatch.setattr(tallies, "_clock", lambda: 10**10)
     reviewer.get("/dashboard/fragment")
     assert kept_and_counted(app)[0] == {}
@@ -179,8 +209,10 @@ def test_saves_during_a_recount_are_neither_lost_nor_counted_twice(app, make_use
 
     def save_rows(index: int) -> None:
         for n in range(12):
-            response = clients[index].post("/data/testDB/new", data={
-                "string_column": f"C{index}-{n}", "integer_column": str(n)})
+            response = clients[index].post(
+                "/data/testDB/new",
+                data={"string_column": f"C{index}-{n}", "integer_column": str(n)},
+            )
             if response.status_code != 303:
                 failures.append(f"{names[index]} #{n}: {response.status_code}")
 

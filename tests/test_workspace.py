@@ -22,8 +22,9 @@ from tests.helpers import login
 def add(app, name: str, content: bytes, *, to: list[str] = ()) -> int:
     """Store a document and assign it (in this order) to the named clerks."""
     with app.app_context():
-        result = docs.add_file(IncomingFile(name, content), get_storage(), actor=None,
-                               max_bytes=1_048_576)
+        result = docs.add_file(
+            IncomingFile(name, content), get_storage(), actor=None, max_bytes=1_048_576
+        )
         assert result.ok, result.error
         if to:
             clerks = list(db.session.scalars(sa.select(User).where(User.username.in_(to))))
@@ -42,9 +43,11 @@ def document(app, document_id: int) -> Document:
 
 def assignment_status(app, document_id: int, username: str) -> str:
     with app.app_context():
-        return db.session.scalar(sa.select(Assignment.status).join(User, User.id == Assignment
-                                 .clerk_id).where(Assignment.document_id == document_id,
-                                                  User.username == username))
+        return db.session.scalar(
+            sa.select(Assignment.status)
+            .join(User, User.id == Assignment.clerk_id)
+            .where(Assignment.document_id == document_id, User.username == username)
+        )
 
 
 def saved_rows(app) -> list[TestDB]:
@@ -58,14 +61,17 @@ def audit_count(app) -> int:
 
 
 def feedback(response) -> list[str]:
-    return re.findall(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<',
-                      response.get_data(as_text=True))
+    return re.findall(
+        r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<', response.get_data(as_text=True)
+    )
 
 
 def save_row(client, document_id: int, key: str, number: str = "1", headers=None, **extra):
-    return client.post(f"/data/testDB/new?document={document_id}",
-                       data={"string_column": key, "integer_column": number, **extra},
-                       headers=headers)
+    return client.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": key, "integer_column": number, **extra},
+        headers=headers,
+    )
 
 
 def queue_rows(page: str) -> dict[int, list[str]]:
@@ -73,8 +79,9 @@ def queue_rows(page: str) -> dict[int, list[str]]:
     body = re.search(r'<table[^>]*id="queue".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
     rows = {}
     for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
-        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row,
-                                                                     re.S)]
+        cells = [
+            re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)
+        ]
         rows[int(cells[0])] = cells[1:]
     return rows
 
@@ -92,6 +99,7 @@ def ann(app, team):
 
 
 # --- the queue -------------------------------------------------------------------------------
+
 
 def test_a_clerk_lands_on_the_queue(app, ann):
     response = ann.get("/")
@@ -135,6 +143,7 @@ def test_only_clerks_have_a_queue(app, users):
 
 # --- next document ---------------------------------------------------------------------------
 
+
 def test_next_document_opens_the_oldest_unfinished_one(app, ann):
     first = add(app, "first.pdf", pdf(1), to=["ann"])
     second = add(app, "second.pdf", pdf(2), to=["ann"])
@@ -174,6 +183,7 @@ def test_next_document_with_nothing_left(app, ann):
 
 # --- the workspace ---------------------------------------------------------------------------
 
+
 def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
@@ -189,17 +199,22 @@ def test_workspace_shows_the_pdf_beside_every_entry_form(app, ann):
     assert f'action="/data/{first.name}/new?document={document_id}"' in page
     for table in others:
         assert f'action="/data/{table.name}/new?document={document_id}"' not in page
-        lazy = re.search(rf'<div id="panel-body-{table.name}"[^>]*data-mode="lazy"[^>]*'
-                         rf'hx-get="([^"]+)" hx-trigger="intersect once"', page).group(1)
+        lazy = re.search(
+            rf'<div id="panel-body-{table.name}"[^>]*data-mode="lazy"[^>]*'
+            rf'hx-get="([^"]+)" hx-trigger="intersect once"',
+            page,
+        ).group(1)
         panel = ann.get(lazy.replace("&amp;", "&"), headers=HX).get_data(as_text=True)
         assert f'action="/data/{table.name}/new?document={document_id}"' in panel
         assert "autofocus" not in panel  # fetched behind its tab: the focus stays on the tab
         alone = ann.get(f"/work/documents/{document_id}?panel={table.name}")
-        assert (f'action="/data/{table.name}/new?document={document_id}"'
-                in alone.get_data(as_text=True))
+        assert f'action="/data/{table.name}/new?document={document_id}"' in alone.get_data(
+            as_text=True
+        )
     everything = page + "".join(
         ann.get(f"/work/documents/{document_id}?panel={t.name}").get_data(as_text=True)
-        for t in others)
+        for t in others
+    )
     for field in ("string_column", "integer_column", "date_column", "full_name"):
         assert f'name="{field}"' in everything
     assert "Submit document" in page
@@ -253,8 +268,10 @@ def test_a_row_saved_in_the_workspace_carries_the_document_and_the_clerk(app, an
     assert "REG-7" in re.search(r'id="panel-testDB".*?</section>', page, re.S).group(0)
     assert "/data/testDB/edit?key=REG-7" in page  # listed and editable
 
-    person = ann.post(f"/data/register_person/new?document={document_id}",
-                      data={"full_name": "Doe, Jane", "age": "34"})
+    person = ann.post(
+        f"/data/register_person/new?document={document_id}",
+        data={"full_name": "Doe, Jane", "age": "34"},
+    )
     assert person.status_code == 303
     with app.app_context():
         (saved,) = db.session.scalars(sa.select(RegisterPerson))
@@ -295,17 +312,20 @@ def test_submit_moves_the_document_and_opens_the_next(app, ann):
 
 def test_a_double_entry_document_is_submitted_when_both_clerks_have(app, team):
     with app.app_context():
-        result = docs.add_file(IncomingFile("twice.pdf", pdf(1)), get_storage(), actor=None,
-                               max_bytes=1_048_576, double_entry=True)
-        clerks = list(db.session.scalars(sa.select(User).where(User.username.in_(["ann",
-                                                                                  "bob"]))))
+        result = docs.add_file(
+            IncomingFile("twice.pdf", pdf(1)),
+            get_storage(),
+            actor=None,
+            max_bytes=1_048_576,
+            double_entry=True,
+        )
+        clerks = list(db.session.scalars(sa.select(User).where(User.username.in_(["ann", "bob"]))))
         docs.assign([result.document], clerks, actor=None)
         document_id = result.document.id
     ann, bob = login(app, "ann"), login(app, "bob")
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
     assert document(app, document_id).status == "assigned"
-    assert "Submit document" not in ann.get(f"/work/documents/{document_id}").get_data(
-        as_text=True)
+    assert "Submit document" not in ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
     assert bob.post(f"/work/documents/{document_id}/submit").status_code == 303
     assert document(app, document_id).status == "submitted"
 
@@ -322,13 +342,16 @@ def test_after_submit_the_clerk_cannot_add_rows(app, ann):
     page = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
     assert "Save row" not in page and "Submit document" not in page
     assert "/data/testDB/edit?key=R-1" not in page  # no edit links either
-    edit = ann.post("/data/testDB/edit?key=R-1", data={"string_column": "R-1",
-                                                       "integer_column": "99", "version": "1"})
+    edit = ann.post(
+        "/data/testDB/edit?key=R-1",
+        data={"string_column": "R-1", "integer_column": "99", "version": "1"},
+    )
     assert edit.status_code in {403, 404}
     assert saved_rows(app)[0].integer_column == 1
 
 
 # --- another clerk's document ----------------------------------------------------------------
+
 
 def test_another_clerks_document_does_not_exist_for_a_clerk(app, team):
     document_id = add(app, "bobs.pdf", pdf(1), to=["bob"])
@@ -338,11 +361,19 @@ def test_another_clerks_document_does_not_exist_for_a_clerk(app, team):
     assert ann.get(f"/documents/{document_id}/file").status_code == 404
     assert save_row(ann, document_id, "STOLEN").status_code == 404
     assert ann.get(f"/data/testDB/new?document={document_id}").status_code == 404
-    assert ann.post(f"/data/register_person/new?document={document_id}",
-                    data={"full_name": "Doe, Jane"}).status_code == 404
+    assert (
+        ann.post(
+            f"/data/register_person/new?document={document_id}", data={"full_name": "Doe, Jane"}
+        ).status_code
+        == 404
+    )
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 404
-    assert ann.post(f"/data/testDB/draft?document={document_id}",
-                    json={"data": {"string_column": "x"}}).status_code == 404
+    assert (
+        ann.post(
+            f"/data/testDB/draft?document={document_id}", json={"data": {"string_column": "x"}}
+        ).status_code
+        == 404
+    )
     assert ann.get("/work/documents/99999").status_code == 404
     assert save_row(ann, 99999, "NOWHERE").status_code == 404
     assert saved_rows(app) == [] and audit_count(app) == before
@@ -377,19 +408,20 @@ def drafts_of(app) -> list[Draft]:
 def test_an_htmx_save_answers_with_the_panel_not_a_redirect(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     first = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
-    response = save_row(ann, document_id, "A-1", "7", headers=HX,
-                        form_token=form_token(first))
+    response = save_row(ann, document_id, "A-1", "7", headers=HX, form_token=form_token(first))
     assert response.status_code == 200 and "Location" not in response.headers
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="panel-body-testDB"') and "<html" not in body
     assert 'id="document-viewer"' not in body  # the viewer is never sent again
     assert "Saved Test values row A-1: Number = 7, Date and time = " in body
-    assert re.search(r'id="status-testDB" hx-swap-oob="innerHTML"><div class="alert alert-success',
-                     body)
+    assert re.search(
+        r'id="status-testDB" hx-swap-oob="innerHTML"><div class="alert alert-success', body
+    )
     assert form_token(body) and form_token(body) != form_token(first)  # a fresh blank form
     assert re.search(r'<input(?=[^>]*name="string_column")[^>]*autofocus', body)
-    assert "A-1" in re.search(r'class="table table-sm mb-1 workspace-rows".*?</table>', body,
-                              re.S).group(0)
+    assert "A-1" in re.search(
+        r'class="table table-sm mb-1 workspace-rows".*?</table>', body, re.S
+    ).group(0)
     assert [(r.string_column, r.integer_column) for r in saved_rows(app)] == [("A-1", 7)]
     with ann.session_transaction() as session:
         assert not session.get("_flashes")  # nothing left to pop up on a later page
@@ -403,25 +435,37 @@ def test_a_save_beside_the_latest_rows_answers_with_the_form_and_the_new_row_onl
     first = ann.get(f"/work/documents/{document_id}").get_data(as_text=True)
     token = form_token(first)
     for n in range(10):
-        answer = save_row(ann, document_id, f"OLD-{n}", str(n), form_token=token,
-                          headers=HX | {"X-Panel-Rows": "latest"})
+        answer = save_row(
+            ann,
+            document_id,
+            f"OLD-{n}",
+            str(n),
+            form_token=token,
+            headers=HX | {"X-Panel-Rows": "latest"},
+        )
         assert answer.status_code == 200
         token = form_token(answer.get_data(as_text=True))
-    response = save_row(ann, document_id, "NEW-1", "7", form_token=token,
-                        headers=HX | {"X-Panel-Rows": "latest"})
+    response = save_row(
+        ann, document_id, "NEW-1", "7", form_token=token, headers=HX | {"X-Panel-Rows": "latest"}
+    )
     assert response.status_code == 200 and "Location" not in response.headers
     assert response.headers["HX-Retarget"] == "#panel-form-testDB"
     assert response.headers["HX-Reswap"] == "outerHTML"
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="panel-form-testDB" class="panel-form"')
     assert "OLD-" not in body  # only the new row
-    row = re.search(r'<tbody id="rows-body-testDB" hx-swap-oob="afterbegin">(.*?)</tbody>', body,
-                    re.S).group(1)
+    row = re.search(
+        r'<tbody id="rows-body-testDB" hx-swap-oob="afterbegin">(.*?)</tbody>', body, re.S
+    ).group(1)
     assert "<td>NEW-1</td>" in row and "Edit row NEW-1" in row and "Delete row NEW-1" in row
-    assert re.search(r'id="rows-count-testDB" hx-swap-oob="outerHTML">11 rows on this document; '
-                     r'the latest 10 shown<', body)
-    assert re.search(r'id="rows-nav-testDB" hx-swap-oob="outerHTML">.*class="rows-older"', body,
-                     re.S)
+    assert re.search(
+        r'id="rows-count-testDB" hx-swap-oob="outerHTML">11 rows on this document; '
+        r"the latest 10 shown<",
+        body,
+    )
+    assert re.search(
+        r'id="rows-nav-testDB" hx-swap-oob="outerHTML">.*class="rows-older"', body, re.S
+    )
     assert '<span id="count-testDB" hx-swap-oob="innerHTML">11</span>' in body
     assert "Saved Test values row NEW-1: Number = 7" in body
     form = re.search(r'<form[^>]*class="entry-form".*?</form>', body, re.S).group(0)
@@ -440,8 +484,14 @@ def test_the_blank_form_after_a_refused_save_then_a_save_is_blank_again(app, ann
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     refused = save_row(ann, document_id, "R-1", "twelve", headers=HX)
     assert refused.status_code == 422 and 'value="twelve"' in refused.get_data(as_text=True)
-    saved = save_row(ann, document_id, "R-1", "12", headers=HX,
-                     form_token=form_token(refused.get_data(as_text=True)))
+    saved = save_row(
+        ann,
+        document_id,
+        "R-1",
+        "12",
+        headers=HX,
+        form_token=form_token(refused.get_data(as_text=True)),
+    )
     body = saved.get_data(as_text=True)
     assert saved.status_code == 200 and "Saved Test values row R-1" in body
     form = re.search(r'<form[^>]*class="entry-form".*?</form>', body, re.S).group(0)
@@ -467,8 +517,12 @@ def test_an_invalid_htmx_save_is_a_422_panel_with_a_summary_and_keeps_a_draft(ap
     response = save_row(ann, document_id, "BAD-1", "twelve", headers=HX)
     assert response.status_code == 422 and "Location" not in response.headers
     body = response.get_data(as_text=True)
-    summary = re.search(r'<div class="alert alert-danger error-summary" role="alert" '
-                        r'tabindex="-1"[^>]*>.*?</div>', body, re.S).group(0)
+    summary = re.search(
+        r'<div class="alert alert-danger error-summary" role="alert" '
+        r'tabindex="-1"[^>]*>.*?</div>',
+        body,
+        re.S,
+    ).group(0)
     assert 'href="#integer_column"' in summary and "whole number" in summary
     assert "is-invalid" in re.search(r'<input[^>]*name="integer_column"[^>]*>', body).group(0)
     assert saved_rows(app) == []
@@ -485,15 +539,17 @@ def test_soft_warnings_come_back_in_the_panel_and_a_confirmed_save_clears_the_dr
     assert warned.status_code == 200 and "I checked these values" in warned.get_data(as_text=True)
     body = warned.get_data(as_text=True)
     # The question stands right under the age it is about, tied to the input.
-    age = re.search(r'<input[^>]*name="age"[^>]*>\s*<div class="form-text soft-warning[^"]*" '
-                    r'id="age-warning">Check this value: ([^<]*)</div>', body)
+    age = re.search(
+        r'<input[^>]*name="age"[^>]*>\s*<div class="form-text soft-warning[^"]*" '
+        r'id="age-warning">Check this value: ([^<]*)</div>',
+        body,
+    )
     assert age and "Age (years)" in age.group(1) and "120" in age.group(1)
     assert "age-warning" in re.search(r'<input[^>]*name="age"[^>]*>', body).group(0)
     assert 'id="full_name-warning"' not in body  # only the questioned field
     assert len(drafts_of(app)) == 1
     saved = ann.post(url, data={**data, "confirm_warnings": "y", "draft_kept": "1"}, headers=HX)
-    assert saved.status_code == 200 and "Saved Register: people row" in saved.get_data(
-        as_text=True)
+    assert saved.status_code == 200 and "Saved Register: people row" in saved.get_data(as_text=True)
     assert drafts_of(app) == []
     with app.app_context():
         assert db.session.scalar(sa.select(RegisterPerson.age)) == 120
@@ -507,15 +563,21 @@ def test_edit_and_delete_happen_in_the_panel(app, ann):
     assert form.status_code == 200 and body.lstrip().startswith('<div id="panel-body-testDB"')
     assert "Editing row E-1" in body and 'hx-post="/data/testDB/edit?key=E-1"' in body
     assert f'hx-get="/work/documents/{document_id}/panel/testDB"' in body  # Cancel
-    saved = ann.post("/data/testDB/edit?key=E-1", headers=HX,
-                     data={"string_column": "E-1", "integer_column": "2", "version": "1"})
+    saved = ann.post(
+        "/data/testDB/edit?key=E-1",
+        headers=HX,
+        data={"string_column": "E-1", "integer_column": "2", "version": "1"},
+    )
     text = saved.get_data(as_text=True)
     assert saved.status_code == 200 and "Saved changes to Test values row E-1." in text
     assert 'action="/data/testDB/new?document=' in text  # back to the create form
     assert saved_rows(app)[0].integer_column == 2
 
-    stale = ann.post("/data/testDB/edit?key=E-1", headers=HX,
-                     data={"string_column": "E-1", "integer_column": "3", "version": "1"})
+    stale = ann.post(
+        "/data/testDB/edit?key=E-1",
+        headers=HX,
+        data={"string_column": "E-1", "integer_column": "3", "version": "1"},
+    )
     assert stale.status_code == 409 and 'id="conflict"' in stale.get_data(as_text=True)
     assert saved_rows(app)[0].integer_column == 2
 
@@ -525,7 +587,8 @@ def test_edit_and_delete_happen_in_the_panel(app, ann):
     assert refused.status_code == 422 and "is-invalid" in refused.get_data(as_text=True)
     deleted = ann.post("/data/testDB/delete?key=E-1", headers=HX, data={"reason": "typo"})
     assert deleted.status_code == 200 and "Deleted Test values row E-1." in deleted.get_data(
-        as_text=True)
+        as_text=True
+    )
     assert saved_rows(app) == []
 
 
@@ -548,12 +611,20 @@ def test_the_panel_lists_the_latest_rows_and_pages_the_rest(app, ann):
     assert f'href="/work/documents/{document_id}?panel=testDB&amp;page=2"' in panel
     older = ann.get(f"/work/documents/{document_id}/panel/testDB?page=3", headers=HX)
     assert re.findall(r"<tr><td>(P-\d\d)</td>", older.get_data(as_text=True)) == [
-        "P-02", "P-01", "P-00"]
+        "P-02",
+        "P-01",
+        "P-00",
+    ]
     plain = ann.get(f"/work/documents/{document_id}/panel/testDB?page=3")
     assert plain.status_code == 302 and plain.headers["Location"].endswith("panel=testDB&page=3")
     second = ann.get(f"/work/documents/{document_id}?panel=testDB&page=2").get_data(as_text=True)
-    assert re.findall(r"<tr><td>(P-\d\d)</td>", re.search(
-        r'id="panel-testDB".*?</section>', second, re.S).group(0))[0] == "P-12"
+    assert (
+        re.findall(
+            r"<tr><td>(P-\d\d)</td>",
+            re.search(r'id="panel-testDB".*?</section>', second, re.S).group(0),
+        )[0]
+        == "P-12"
+    )
 
 
 def test_submit_is_refused_while_a_draft_holds_typed_input(app, ann):
@@ -563,7 +634,7 @@ def test_submit_is_refused_while_a_draft_holds_typed_input(app, ann):
     refused = ann.post(f"/work/documents/{document_id}/submit")
     assert refused.status_code == 409
     page = refused.get_data(as_text=True)
-    assert ("Your Register: people form has unsaved input: save or discard it first" in page)
+    assert "Your Register: people form has unsaved input: save or discard it first" in page
     assert 'value="Half, Ty"' in page  # the typed text is back in its field
     assert f'action="/data/register_person/draft/discard?document={document_id}"' in page
     assert document(app, document_id).status == "assigned"
@@ -578,8 +649,10 @@ def test_submit_is_refused_while_a_draft_holds_typed_input(app, ann):
 
 def test_a_draft_of_empty_fields_does_not_stop_submit(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    ann.post(f"/data/testDB/draft?document={document_id}",
-             json={"data": {"string_column": " ", "integer_column": ""}})
+    ann.post(
+        f"/data/testDB/draft?document={document_id}",
+        json={"data": {"string_column": " ", "integer_column": ""}},
+    )
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303
 
 
@@ -595,8 +668,7 @@ def test_a_beacon_draft_arrives_as_a_form_body(app, ann):
 
 def test_an_htmx_discard_answers_with_a_blank_panel(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    ann.post(f"/data/testDB/draft?document={document_id}",
-             json={"data": {"string_column": "GONE"}})
+    ann.post(f"/data/testDB/draft?document={document_id}", json={"data": {"string_column": "GONE"}})
     response = ann.post(f"/data/testDB/draft/discard?document={document_id}", headers=HX)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "Draft discarded." in body and "GONE" not in body
@@ -610,9 +682,10 @@ def test_a_reviewers_correction_is_beside_the_document(app, ann, users):
     page = reviewer.get("/review/correct/testDB?key=C-1").get_data(as_text=True)
     assert f'src="/documents/{document_id}/file"' in page and 'id="correct-form"' in page
     assert f'href="/review/documents/{document_id}"' in page  # and back to the review
-    refused = reviewer.post("/review/correct/testDB?key=C-1",
-                            data={"string_column": "C-1", "integer_column": "2",
-                                  "version": "1", "reason": ""})
+    refused = reviewer.post(
+        "/review/correct/testDB?key=C-1",
+        data={"string_column": "C-1", "integer_column": "2", "version": "1", "reason": ""},
+    )
     assert refused.status_code == 422
     text = refused.get_data(as_text=True)
     assert 'class="alert alert-danger error-summary"' in text and 'href="#reason"' in text
@@ -623,8 +696,10 @@ def test_a_draft_that_crosses_its_forms_save_is_not_kept(app, ann):
     document_id = add(app, "page.pdf", pdf(1), to=["ann"])
     token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))
     assert save_row(ann, document_id, "X-1", headers=HX, form_token=token).status_code == 200
-    late = ann.post(f"/data/testDB/draft?document={document_id}",
-                    json={"data": {"string_column": "X-1"}, "form_token": token})
+    late = ann.post(
+        f"/data/testDB/draft?document={document_id}",
+        json={"data": {"string_column": "X-1"}, "form_token": token},
+    )
     assert late.status_code == 200 and late.get_json() == {"saved": False, "already_saved": True}
     assert drafts_of(app) == []
     assert ann.post(f"/work/documents/{document_id}/submit").status_code == 303

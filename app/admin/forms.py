@@ -9,14 +9,22 @@ ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
 
 
 class CreateUserForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(min=3, max=USERNAME_MAX)],
-                           render_kw={"autofocus": True})
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(min=3, max=USERNAME_MAX)],
+        render_kw={"autofocus": True},
+    )
     role = SelectField("Role", choices=ROLE_CHOICES, default="clerk")
-    password = PasswordField("Initial password", validators=[DataRequired(), PASSWORD_RULE],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the password", validators=[
-        DataRequired(), EqualTo("password", message="The two passwords differ.")],
-        render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), PASSWORD_RULE],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
     submit = SubmitField("Create user")
 
 
@@ -26,8 +34,11 @@ class RoleForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE],
-                             render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), PASSWORD_RULE],
+        render_kw={"autocomplete": "new-password"},
+    )
     submit = SubmitField("Reset password")
 
 

@@ -54,11 +54,16 @@ def user_detail(user_id: int):
 def _detail_page(user, role_form=None, password_form=None, status: int = 200):
     role_form = role_form or RoleForm(role=user.role)
     live = sessions.live_sessions(user.id, sessions.Lifetimes.from_config(current_app.config))
-    return render_template("admin/user.html", user=user, role_form=role_form,
-                           password_form=password_form or ResetPasswordForm(),
-                           active_form=ActiveForm(), sessions=live,
-                           device_label=sessions.device_label,
-                           sessions_form=EndSessionsForm()), status
+    return render_template(
+        "admin/user.html",
+        user=user,
+        role_form=role_form,
+        password_form=password_form or ResetPasswordForm(),
+        active_form=ActiveForm(),
+        sessions=live,
+        device_label=sessions.device_label,
+        sessions_form=EndSessionsForm(),
+    ), status
 
 
 @bp.post("/users/<int:user_id>/role")

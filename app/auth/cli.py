@@ -33,8 +33,13 @@ def _user(username: str):
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted (with confirmation) when not given.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted (with confirmation) when not given.",
+)
 @with_appcontext
 def create(username: str, role: str, password: str) -> None:
     """Create a user."""
@@ -104,6 +109,8 @@ def setup_link(base_url: str | None) -> None:
     if base_url is None:
         base_url = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
     hours = int(accounts.SETUP_TOKEN_LIFETIME.total_seconds() // 3600)
-    click.echo("No account exists yet. Open this one-time link to create the first admin "
-               f"(valid {hours} hours, single use):")
+    click.echo(
+        "No account exists yet. Open this one-time link to create the first admin "
+        f"(valid {hours} hours, single use):"
+    )
     click.echo(f"    {base_url.rstrip('/')}/setup/{token}")

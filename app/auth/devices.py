@@ -51,5 +51,11 @@ def remember(response: Any, username: str) -> None:
     device, names = _read() or (secrets.token_urlsafe(16), [])
     names = [username] + [n for n in names if n != username]
     value = _serializer().dumps({"d": device, "u": names[:MAX_NAMES]})
-    response.set_cookie(COOKIE, value, max_age=MAX_AGE_SECONDS, httponly=True, samesite="Lax",
-                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )

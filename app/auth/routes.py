@@ -39,9 +39,12 @@ def login():
         return render_template("auth/login.html", form=form), 422
     try:
         user = accounts.authenticate(
-            form.username.data, form.password.data, request.remote_addr or "unknown",
+            form.username.data,
+            form.password.data,
+            request.remote_addr or "unknown",
             limits=accounts.LoginLimits.from_config(current_app.config),
-            device=devices.device_for(form.username.data))
+            device=devices.device_for(form.username.data),
+        )
     except Throttled as exc:
         db.session.rollback()
         page = render_template("auth/login.html", form=form, error=exc.message)
@@ -54,8 +57,7 @@ def login():
     start_session(user, remember=bool(form.remember.data))
     flash(f"Logged in as {user.username}.", "success")
     if kept_input.restore(kept, user):
-        flash("What you typed before your session ended is back in its form, as a draft.",
-              "info")
+        flash("What you typed before your session ended is back in its form, as a draft.", "info")
     response = redirect(safe_next(request.args.get("next")) or url_for("main.index"), code=303)
     devices.remember(response, user.username)
     return response
@@ -76,8 +78,11 @@ def logout():
 @public
 def setup(token: str):
     if not accounts.setup_token_valid(token):
-        flash("This setup link is invalid, used or expired. Ask for a new one with "
-              "`flask users setup-link`.", "error")
+        flash(
+            "This setup link is invalid, used or expired. Ask for a new one with "
+            "`flask users setup-link`.",
+            "error",
+        )
         return redirect(url_for("auth.login"))
     form = SetupForm()
     if not form.is_submitted():
@@ -130,10 +135,15 @@ def _account_page(form: EndSessionsForm, status: int = 200):
     lifetimes = sessions.Lifetimes.from_config(current_app.config)
     live = sessions.live_sessions(current_user.id, lifetimes)
     current_id = sessions.session_id(current_token(current_user) or "")
-    return render_template("auth/account.html", sessions=live, current_id=current_id,
-                           form=form, expires_at=lambda row: sessions.expires_at(row, lifetimes),
-                           device_label=sessions.device_label,
-                           lifetimes=lifetimes), status
+    return render_template(
+        "auth/account.html",
+        sessions=live,
+        current_id=current_id,
+        form=form,
+        expires_at=lambda row: sessions.expires_at(row, lifetimes),
+        device_label=sessions.device_label,
+        lifetimes=lifetimes,
+    ), status
 
 
 @bp.post("/account/sessions/end-others")
@@ -145,6 +155,10 @@ def end_other_sessions():
         return _account_page(form, 400)
     user = current_user._get_current_object()
     ended = sessions.end_others(user, current_token(user) or "")
-    flash(f"Logged out {ended} other session{'' if ended == 1 else 's'}." if ended
-          else "There was no other session to log out.", "success")
+    flash(
+        f"Logged out {ended} other session{'' if ended == 1 else 's'}."
+        if ended
+        else "There was no other session to log out.",
+        "success",
+    )
     return redirect(url_for("auth.account"), code=303)

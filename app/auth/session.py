@@ -25,10 +25,14 @@ from app.services import sessions
 USERS = User.__table__
 SESSIONS = UserSession.__table__
 BY_SESSION = (
-    sa.select(USERS, SESSIONS.c.created_at.label("s_created_at"),
-              SESSIONS.c.last_seen_at.label("s_last_seen_at"),
-              SESSIONS.c.remember.label("s_remember"), SESSIONS.c.ended_at.label("s_ended_at"),
-              SESSIONS.c.end_reason.label("s_end_reason"))
+    sa.select(
+        USERS,
+        SESSIONS.c.created_at.label("s_created_at"),
+        SESSIONS.c.last_seen_at.label("s_last_seen_at"),
+        SESSIONS.c.remember.label("s_remember"),
+        SESSIONS.c.ended_at.label("s_ended_at"),
+        SESSIONS.c.end_reason.label("s_end_reason"),
+    )
     .select_from(SESSIONS.join(USERS, USERS.c.id == SESSIONS.c.user_id))
     .where(SESSIONS.c.id == sa.bindparam("sid"))
 )
@@ -45,12 +49,18 @@ def load_user(token: str) -> User | None:
         return None
     now = utcnow()
     lifetimes = sessions.Lifetimes.from_config(current_app.config)
-    reason = row.s_end_reason if row.s_ended_at is not None else lifetimes.end_reason(
-        row.s_created_at, row.s_last_seen_at, row.s_remember, now)
+    reason = (
+        row.s_end_reason
+        if row.s_ended_at is not None
+        else lifetimes.end_reason(row.s_created_at, row.s_last_seen_at, row.s_remember, now)
+    )
     if reason is not None or not row.active:
         if row.s_ended_at is None and reason is not None:
-            _write(sa.update(SESSIONS).where(SESSIONS.c.id == sid, SESSIONS.c.ended_at.is_(None))
-                   .values(ended_at=now, end_reason=reason))
+            _write(
+                sa.update(SESSIONS)
+                .where(SESSIONS.c.id == sid, SESSIONS.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
         # Said on the login page; what an entry form posted now is kept for this user.
         g.session_ended = reason or "deactivated"
         g.ended_session_user = row.id
@@ -93,8 +103,13 @@ def _as_loaded(row: Any) -> User:
 
 def start_session(user: User, *, remember: bool = False, now: datetime | None = None) -> None:
     """Log this device in: a new session row, and the cookie naming it."""
-    sessions.start(user, address=request.remote_addr or "", remember=remember, now=now,
-                   user_agent=request.headers.get("User-Agent", ""))
+    sessions.start(
+        user,
+        address=request.remote_addr or "",
+        remember=remember,
+        now=now,
+        user_agent=request.headers.get("User-Agent", ""),
+    )
     login_user(user, remember=remember)
 
 

@@ -33,9 +33,12 @@ def live_context() -> dict[str, Any]:
     # request's own transaction, if anything began one, rather than hold it meanwhile.
     db.session.close()
     has_quality = QUALITY_ENDPOINT in current_app.view_functions
-    return {"data": build_dashboard(), "row_statuses": ROW_STATUSES,
-            "entry_table_names": {t.name for t in entry_tables()},
-            "quality_url": url_for(QUALITY_ENDPOINT) if has_quality else None}
+    return {
+        "data": build_dashboard(),
+        "row_statuses": ROW_STATUSES,
+        "entry_table_names": {t.name for t in entry_tables()},
+        "quality_url": url_for(QUALITY_ENDPOINT) if has_quality else None,
+    }
 
 
 @bp.get("/")

@@ -48,44 +48,74 @@ def _table(name: str) -> EntryTable:
 
 @click.command("export")
 @click.argument("table_name", metavar="TABLE")
-@click.option("--format", "file_format", type=click.Choice(FORMATS), default="csv",
-              show_default=True, help="csv, xlsx (needs --output) or json (an array).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write; default: stdout (csv and json only).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv, xlsx (needs --output) or json (an array).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write; default: stdout (csv and json only).",
+)
 @click.option("--status", type=click.Choice(ROW_STATUSES), help="Only rows with this status.")
-@click.option("--with-provenance", is_flag=True,
-              help="Add document_id, entered_by (username), status, created_at, updated_at.")
+@click.option(
+    "--with-provenance",
+    is_flag=True,
+    help="Add document_id, entered_by (username), status, created_at, updated_at.",
+)
 @click.option("--bom", is_flag=True, help="Start the CSV with the byte-order mark Excel wants.")
-@click.option("--raw", is_flag=True,
-              help="CSV: write values exactly as stored, even those a spreadsheet would run as "
-                   "a formula (by default these get a leading ').")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV: write values exactly as stored, even those a spreadsheet would run as "
+    "a formula (by default these get a leading ').",
+)
 @with_appcontext
-def export_command(table_name: str, file_format: str, output: Path | None, status: str | None,
-                   with_provenance: bool, bom: bool, raw: bool) -> None:
+def export_command(
+    table_name: str,
+    file_format: str,
+    output: Path | None,
+    status: str | None,
+    with_provenance: bool,
+    bom: bool,
+    raw: bool,
+) -> None:
     """Export an entry table (its own columns by default), or `queries` (the reviewers' field
     queries, every column), streamed."""
     if table_name in queries.EXPORT_NAMES:
         if with_provenance or status:
-            raise click.UsageError("--with-provenance and --status apply to entry tables; the "
-                                   "queries export has every column already.")
+            raise click.UsageError(
+                "--with-provenance and --status apply to entry tables; the "
+                "queries export has every column already."
+            )
         table = queries.export_table()
     else:
         table = _table(table_name)
     if file_format == "xlsx" and output is None:
-        raise click.UsageError("XLSX is a binary file and is not written to the terminal: "
-                               "give --output FILE.xlsx.")
+        raise click.UsageError(
+            "XLSX is a binary file and is not written to the terminal: give --output FILE.xlsx."
+        )
     if bom and file_format != "csv":
         raise click.UsageError("--bom applies to CSV only.")
     if raw and file_format != "csv":
-        raise click.UsageError("--raw applies to CSV only (XLSX writes such values as text "
-                               "cells, JSON as strings).")
+        raise click.UsageError(
+            "--raw applies to CSV only (XLSX writes such values as text cells, JSON as strings)."
+        )
     spec = export_spec(table, with_provenance=with_provenance, status=status)
     counter = _Counter(stream_rows(read_engine(), spec))
     if file_format == "xlsx":
         _write_file(output, lambda f: write_xlsx(counter, spec, f))
     else:
-        chunks = (csv_chunks(counter, spec, bom=bom, raw=raw) if file_format == "csv"
-                  else json_chunks(counter, spec))
+        chunks = (
+            csv_chunks(counter, spec, bom=bom, raw=raw)
+            if file_format == "csv"
+            else json_chunks(counter, spec)
+        )
         if output is None:
             _write_stdout(chunks)
         else:
@@ -133,11 +163,18 @@ def _write_file(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
 
 @click.command("import")
 @click.argument("table_name", metavar="TABLE")
-@click.argument("path", metavar="FILE",
-                type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.argument(
+    "path",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
-@click.option("--as", "as_user", metavar="USERNAME",
-              help="Record the rows as entered by this user (default: nobody).")
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USERNAME",
+    help="Record the rows as entered by this user (default: nobody).",
+)
 @with_appcontext
 def import_command(table_name: str, path: Path, dry_run: bool, as_user: str | None) -> None:
     """Import a CSV or XLSX file into TABLE: all rows or none, with a per-row report."""
@@ -156,8 +193,14 @@ def import_command(table_name: str, path: Path, dry_run: bool, as_user: str | No
 
 
 @click.command("codebook")
-@click.option("--format", "file_format", type=click.Choice(sorted(RENDERERS)), default="md",
-              show_default=True, help="Markdown or CSV.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(sorted(RENDERERS)),
+    default="md",
+    show_default=True,
+    help="Markdown or CSV.",
+)
 @with_appcontext
 def codebook_command(file_format: str) -> None:
     """Every entry table and field: type, label, help, constraints, choices, required."""

@@ -43,8 +43,11 @@ def codebook():
     if file_format in codebook_service.RENDERERS:
         body = codebook_service.RENDERERS[file_format](tables)
         mimetype = "text/csv" if file_format == "csv" else "text/markdown"
-        return Response(body, mimetype=f"{mimetype}; charset=utf-8", headers={
-            "Content-Disposition": f"attachment; filename=codebook.{file_format}"})
+        return Response(
+            body,
+            mimetype=f"{mimetype}; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename=codebook.{file_format}"},
+        )
     return render_template("data/codebook.html", tables=tables)
 
 
@@ -56,8 +59,9 @@ def export(table_name: str):
     file_format, status = args.get("format", "csv"), args.get("status") or None
     if file_format not in exports.FORMATS or (status and status not in ROW_STATUSES):
         abort(400)
-    spec = exports.export_spec(table, with_provenance=args.get("provenance") in TRUE_ARGS,
-                               status=status)
+    spec = exports.export_spec(
+        table, with_provenance=args.get("provenance") in TRUE_ARGS, status=status
+    )
     name = exports.export_file_name(table, file_format, status)
     log.info("%s downloads %s as %s", current_user.username, table.name, file_format)
     partitions = exports.stream_rows(read_engine(), spec)
@@ -67,13 +71,16 @@ def export(table_name: str):
         chunks = exports.csv_chunks(partitions, spec, bom=args.get("bom") in TRUE_ARGS)
     else:
         chunks = exports.json_chunks(partitions, spec)
-    return Response((c.encode("utf-8") for c in chunks), mimetype=exports.MEDIA_TYPES[
-        file_format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        (c.encode("utf-8") for c in chunks),
+        mimetype=exports.MEDIA_TYPES[file_format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _xlsx_download(table, spec, partitions, name):
     # A workbook is a ZIP written at the end: build it in a temporary file, then send that.
-    target = tempfile.TemporaryFile()
+    target = tempfile.TemporaryFile()  # noqa: SIM115 (sent, then closed by the response)
     try:
         exports.write_xlsx(partitions, spec, target)
     except exports.ExportError as exc:
@@ -81,8 +88,9 @@ def _xlsx_download(table, spec, partitions, name):
         flash(str(exc), "danger")
         return redirect(url_for("entries.list_rows", table_name=table.name), code=303)
     target.seek(0)
-    return send_file(target, mimetype=exports.MEDIA_TYPES["xlsx"], as_attachment=True,
-                     download_name=name)
+    return send_file(
+        target, mimetype=exports.MEDIA_TYPES["xlsx"], as_attachment=True, download_name=name
+    )
 
 
 @bp.get("/<table_name>/import")
@@ -104,13 +112,22 @@ def import_upload(table_name: str):
     size = upload.stream.seek(0, os.SEEK_END)
     upload.stream.seek(0)
     if size > limit_mb * 1_048_576:
-        form.file.errors = [*form.file.errors, (
-            f"This file has {size / 1_048_576:,.0f} MB; the upload page takes files up to "
-            f"{limit_mb} MB, so nothing was imported. Import it on the server with "
-            f"`flask import {table.name} FILE`, which takes files of any size.")]
+        form.file.errors = [
+            *form.file.errors,
+            (
+                f"This file has {size / 1_048_576:,.0f} MB; the upload page takes files up to "
+                f"{limit_mb} MB, so nothing was imported. Import it on the server with "
+                f"`flask import {table.name} FILE`, which takes files of any size."
+            ),
+        ]
         return _import_page(table, form, status=413)
-    report = imports.import_file(table, upload.stream, file_name=upload.filename or "upload",
-                                 actor=current_user, dry_run=form.dry_run.data)
+    report = imports.import_file(
+        table,
+        upload.stream,
+        file_name=upload.filename or "upload",
+        actor=current_user,
+        dry_run=form.dry_run.data,
+    )
     if report.ok and not report.dry_run:
         flash(report.summary(), "success")
         return redirect(url_for(".import_batch", batch_id=report.batch_id), code=303)
@@ -118,8 +135,13 @@ def import_upload(table_name: str):
 
 
 def _import_page(table, form, report=None, status=200):
-    return render_template("data/import.html", table=table, form=form, report=report,
-                           columns=imports.importable_columns(table)), status
+    return render_template(
+        "data/import.html",
+        table=table,
+        form=form,
+        report=report,
+        columns=imports.importable_columns(table),
+    ), status
 
 
 @bp.get("/imports")
@@ -137,5 +159,6 @@ def import_batch(batch_id: int):
     table = get_entry_table(batch.table_name)
     remaining = imports.batch_rows(batch, table) if table is not None else None
     event = imports.batch_event(batch)
-    return render_template("data/batch.html", batch=batch, table=table, remaining=remaining,
-                           event=event)
+    return render_template(
+        "data/batch.html", batch=batch, table=table, remaining=remaining, event=event
+    )

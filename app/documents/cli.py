@@ -37,8 +37,11 @@ def _incoming(paths: tuple[str, ...], max_bytes: int) -> Iterator[IncomingFile]:
 def _read_files(paths: tuple[str, ...], max_bytes: int) -> Iterator[IncomingFile]:
     for raw in paths:
         path = Path(raw)
-        children = [path] if path.is_file() else sorted(
-            p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        children = (
+            [path]
+            if path.is_file()
+            else sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        )
         for child in children:
             with child.open("rb") as handle:  # no more than the limit, however large
                 yield IncomingFile(child.name, handle.read(max_bytes + 1))
@@ -46,8 +49,13 @@ def _read_files(paths: tuple[str, ...], max_bytes: int) -> Iterator[IncomingFile
 
 @documents_cli.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--assign", "assignees", multiple=True, metavar="USERNAME",
-              help="Clerk to assign to (repeat to spread the documents over several clerks).")
+@click.option(
+    "--assign",
+    "assignees",
+    multiple=True,
+    metavar="USERNAME",
+    help="Clerk to assign to (repeat to spread the documents over several clerks).",
+)
 @click.option("--double-entry", is_flag=True, help="Two clerks key each document blind.")
 @with_appcontext
 def add(paths: tuple[str, ...], assignees: tuple[str, ...], double_entry: bool) -> None:
@@ -58,11 +66,17 @@ def add(paths: tuple[str, ...], assignees: tuple[str, ...], double_entry: bool) 
         raise click.ClickException(exc.message) from None
     if clerks and double_entry and len({c.id for c in clerks}) < 2:
         # Refused before storing: a rerun would otherwise find every file a duplicate.
-        raise click.ClickException("A double-entry document needs two different clerks: "
-                                   "give --assign twice.")
+        raise click.ClickException(
+            "A double-entry document needs two different clerks: give --assign twice."
+        )
     max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
-    results = docs.add_files(_incoming(paths, max_bytes), get_storage(), actor=None,
-                             max_bytes=max_bytes, double_entry=double_entry)
+    results = docs.add_files(
+        _incoming(paths, max_bytes),
+        get_storage(),
+        actor=None,
+        max_bytes=max_bytes,
+        double_entry=double_entry,
+    )
     for result in results:
         if result.ok:
             click.echo(f"stored   {result.name} as document #{result.document.id}")

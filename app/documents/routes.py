@@ -40,12 +40,19 @@ def index():
     status = request.args.get("status") or None
     clerk_id = bounded_int(request.args.get("clerk"))
     page = bounded_int(request.args.get("page"), 1, low=1)
-    listing = progress.document_page(status=status, clerk_id=clerk_id, page=page,
-                                     page_size=PAGE_SIZE)
-    clerks = db.session.scalars(sa.select(User).where(User.role == "clerk", User.active)
-                                .order_by(User.username)).all()
-    return render_template("documents/index.html", listing=listing, clerks=clerks,
-                           statuses=DOCUMENT_STATUSES, args=request.args)
+    listing = progress.document_page(
+        status=status, clerk_id=clerk_id, page=page, page_size=PAGE_SIZE
+    )
+    clerks = db.session.scalars(
+        sa.select(User).where(User.role == "clerk", User.active).order_by(User.username)
+    ).all()
+    return render_template(
+        "documents/index.html",
+        listing=listing,
+        clerks=clerks,
+        statuses=DOCUMENT_STATUSES,
+        args=request.args,
+    )
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -57,28 +64,41 @@ def upload():
     if not form.validate():
         return render_template("documents/upload.html", form=form), 422
     max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
-    incoming = [IncomingFile(f.filename or "unnamed", f.read(max_bytes + 1))
-                for f in form.files.data if f]
-    results = docs.add_files(incoming, get_storage(), actor=current_user, max_bytes=max_bytes,
-                             double_entry=form.double_entry.data)
+    incoming = [
+        IncomingFile(f.filename or "unnamed", f.read(max_bytes + 1)) for f in form.files.data if f
+    ]
+    results = docs.add_files(
+        incoming,
+        get_storage(),
+        actor=current_user,
+        max_bytes=max_bytes,
+        double_entry=form.double_entry.data,
+    )
     stored = sum(r.ok for r in results)
     flash(f"{stored} of {len(results)} file(s) stored.", "success" if stored else "warning")
     status = 200 if stored == len(results) else 422
-    return render_template("documents/upload.html", form=UploadForm(formdata=None),
-                           results=results), status
+    return render_template(
+        "documents/upload.html", form=UploadForm(formdata=None), results=results
+    ), status
 
 
 @bp.get("/<int:document_id>")
 @roles_required("admin", "reviewer")
 def detail(document_id: int):
     document = db.get_or_404(Document, document_id)
-    clerks = db.session.scalars(sa.select(User).where(User.role == "clerk", User.active)
-                                .order_by(User.username)).all()
-    names = {u.id: u.username for u in db.session.scalars(sa.select(User).where(
-        User.id.in_([a.clerk_id for a in document.assignments])))}
+    clerks = db.session.scalars(
+        sa.select(User).where(User.role == "clerk", User.active).order_by(User.username)
+    ).all()
+    names = {
+        u.id: u.username
+        for u in db.session.scalars(
+            sa.select(User).where(User.id.in_([a.clerk_id for a in document.assignments]))
+        )
+    }
     counts = progress.rows_for_document(document.id)
-    return render_template("documents/detail.html", document=document, clerks=clerks,
-                           names=names, counts=counts)
+    return render_template(
+        "documents/detail.html", document=document, clerks=clerks, names=names, counts=counts
+    )
 
 
 @bp.post("/assign")
@@ -87,8 +107,9 @@ def assign():
     ids = [i for i in map(bounded_int, request.form.getlist("document_id")) if i is not None]
     clerk_ids = [i for i in map(bounded_int, request.form.getlist("clerk_id")) if i is not None]
     documents = db.session.scalars(sa.select(Document).where(Document.id.in_(ids))).all()
-    clerks = db.session.scalars(sa.select(User).where(User.id.in_(clerk_ids),
-                                                      User.role == "clerk", User.active)).all()
+    clerks = db.session.scalars(
+        sa.select(User).where(User.id.in_(clerk_ids), User.role == "clerk", User.active)
+    ).all()
     if not documents:
         flash("Select at least one document.", "error")
         return redirect(url_for(".index"), code=303)
@@ -123,8 +144,9 @@ def reassign(document_id: int):
     try:
         if target is None:
             raise DomainError("Choose the clerk who takes the document over.")
-        docs.reassign(document, bounded_int(request.form.get("from_clerk_id"), 0), target,
-                      actor=current_user)
+        docs.reassign(
+            document, bounded_int(request.form.get("from_clerk_id"), 0), target, actor=current_user
+        )
         flash(f"Reassigned to {target.username}.", "success")
     except DomainError as exc:
         db.session.rollback()
@@ -136,8 +158,9 @@ def reassign(document_id: int):
 @login_required
 def file(document_id: int):
     document = _viewable(document_id)
-    return _file_response(document, document.storage_key, document.original_name,
-                          document.content_type)
+    return _file_response(
+        document, document.storage_key, document.original_name, document.content_type
+    )
 
 
 @bp.get("/<int:document_id>/pages/<int:number>.png")
@@ -148,8 +171,9 @@ def page(document_id: int, number: int):
     if not document.page_count or not 1 <= number <= document.page_count:
         abort(404)
     stem = document.original_name.rpartition(".")[0] or document.original_name
-    return _file_response(document, page_key(document.storage_key, number),
-                          f"{stem} (page {number}).png", "image/png")
+    return _file_response(
+        document, page_key(document.storage_key, number), f"{stem} (page {number}).png", "image/png"
+    )
 
 
 def _viewable(document_id: int) -> Document:
@@ -170,13 +194,13 @@ def _file_response(document: Document, key: str, name: str, content_type: str) -
     ascii_name = secure_filename(name)
     if not ascii_name.rpartition(".")[0]:  # nothing ASCII left of the name ("документ.pdf")
         ascii_name = f"document-{document.id}.{key.rpartition('.')[2]}"
-    disposition = (f"inline; filename=\"{ascii_name}\"; "
-                   f"filename*=UTF-8''{quote(name, safe='')}")
+    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = disposition
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Only the browser's own viewer may show it: no scripts, framed only by the portal.
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; "
-        "frame-ancestors 'self'")
+        "frame-ancestors 'self'"
+    )
     return response

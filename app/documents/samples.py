@@ -9,7 +9,9 @@ import zlib
 from app.services.uploads import IncomingFile
 
 REGISTER_LINES = [
-    ("Doe, Jane", "female", 34), ("Roe, Richard", "male", 52), ("Poe, Edgar", "male", 7),
+    ("Doe, Jane", "female", 34),
+    ("Roe, Richard", "male", 52),
+    ("Poe, Edgar", "male", 7),
 ]
 
 
@@ -23,8 +25,10 @@ def pdf_document(title: str, lines: list[str]) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -42,7 +46,9 @@ def pdf_file(objects: list[bytes], version: str = "1.4") -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -55,13 +61,22 @@ def png_image(width: int = 240, height: int = 160, seed: int = 0, note: str = ""
     raw = zlib.compress(b"".join(rows))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     comment = chunk(b"tEXt", b"Comment\x00" + note.encode("latin-1", "replace"))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + comment + chunk(b"IDAT", raw)
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + comment
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def sample_files(count: int = 4) -> list[IncomingFile]:
@@ -70,8 +85,12 @@ def sample_files(count: int = 4) -> list[IncomingFile]:
     files = []
     for page in range(1, count + 1):
         lines = [f"{name}, {sex}, aged {age + page}" for name, sex, age in REGISTER_LINES]
-        files.append(IncomingFile(f"register-page-{page}-{batch}.pdf",
-                                  pdf_document(f"Parish register, page {page} ({batch})", lines)))
+        files.append(
+            IncomingFile(
+                f"register-page-{page}-{batch}.pdf",
+                pdf_document(f"Parish register, page {page} ({batch})", lines),
+            )
+        )
     files.append(IncomingFile(f"scan-{batch}.png", png_image(seed=int(batch, 16) % 7, note=batch)))
     return files
 

@@ -48,17 +48,29 @@ def list_rows(table_name: str):
     table = table_or_404(table_name)
     args = request.args
     page = entries.list_rows(
-        table, current_user, status=args.get("status") or None,
-        clerk_id=bounded_int(args.get("clerk")), document_id=bounded_int(args.get("document")),
-        search=args.get("q") or None, sort=args.get("sort"), descending=args.get("dir") == "desc",
-        page=bounded_int(args.get("page"), 1, low=1))
+        table,
+        current_user,
+        status=args.get("status") or None,
+        clerk_id=bounded_int(args.get("clerk")),
+        document_id=bounded_int(args.get("document")),
+        search=args.get("q") or None,
+        sort=args.get("sort"),
+        descending=args.get("dir") == "desc",
+        page=bounded_int(args.get("page"), 1, low=1),
+    )
     clerks = accounts.clerk_names() if entries.sees_all_rows(current_user) else {}
     # the page's open quality flags, marked on their cells (one statement)
-    row_flags = flags.by_cell(flags.open_for_rows(table.name, [table.key_of(r)
-                                                                for r in page.rows]))
-    return render_template("entries/list.html", table=table, page=page, statuses=ROW_STATUSES,
-                           sortable=entries.sortable_columns(table), args=args, clerks=clerks,
-                           row_flags=row_flags)
+    row_flags = flags.by_cell(flags.open_for_rows(table.name, [table.key_of(r) for r in page.rows]))
+    return render_template(
+        "entries/list.html",
+        table=table,
+        page=page,
+        statuses=ROW_STATUSES,
+        sortable=entries.sortable_columns(table),
+        args=args,
+        clerks=clerks,
+        row_flags=row_flags,
+    )
 
 
 @bp.route("/<table_name>/new", methods=["GET", "POST"])
@@ -87,11 +99,16 @@ def create(table_name: str):
     short = document is not None and is_htmx() and shows_latest_rows()
     rows_before = entries.count_rows(table, current_user, document.id) if short else None
     try:
-        row = entries.create_row(table, values, actor=current_user,
-                                 form_token=form.form_token.data or None,
-                                 document_id=document.id if document else None,
-                                 checked_document=document,
-                                 warnings=warnings, had_draft=had_draft(form))
+        row = entries.create_row(
+            table,
+            values,
+            actor=current_user,
+            form_token=form.form_token.data or None,
+            document_id=document.id if document else None,
+            checked_document=document,
+            warnings=warnings,
+            had_draft=had_draft(form),
+        )
     except entries.AlreadySaved as exc:
         if exc.same_values:  # Save pressed again after a lost answer: the same save
             return _saved_before(table, exc.row_key, document)
@@ -123,8 +140,9 @@ def _created(table, row, document, warnings, rows_before=None):
     flash(message, "success")
     if document is not None:
         # No #fragment: browsers skip autofocus when the URL names a target element.
-        return redirect(url_for("workspace.document", document_id=document.id,
-                                panel=table.name), code=303)
+        return redirect(
+            url_for("workspace.document", document_id=document.id, panel=table.name), code=303
+        )
     return redirect(url_for(".create", table_name=table.name), code=303)
 
 
@@ -132,14 +150,17 @@ def _saved_before(table, key, document):
     """Save pressed again with the values an earlier press stored (its answer was lost): the
     same save, answered as saved, with a fresh form."""
     row = entries.get_row(table, key, current_user)
-    message = (f"Saved {table.label} row {key}: {_summary(table, row)}. It was already saved "
-               "by your earlier press of Save, and is stored once.")
+    message = (
+        f"Saved {table.label} row {key}: {_summary(table, row)}. It was already saved "
+        "by your earlier press of Save, and is stored once."
+    )
     if document is not None and is_htmx():
         return render_panel(document, table, message=message, restore=False)
     flash(message, "success")
     if document is not None:
-        return redirect(url_for("workspace.document", document_id=document.id,
-                                panel=table.name), code=303)
+        return redirect(
+            url_for("workspace.document", document_id=document.id, panel=table.name), code=303
+        )
     return redirect(url_for(".create", table_name=table.name), code=303)
 
 
@@ -160,17 +181,26 @@ def _invalid_create(table, form, document, status, warnings=None):
     if document is not None and is_htmx():
         return render_panel(document, table, form=form, warnings=warnings, status=status)
     if document is not None:
-        return render_workspace(document, failed={table.name: form}, status=status,
-                                warnings=warnings)
+        return render_workspace(
+            document, failed={table.name: form}, status=status, warnings=warnings
+        )
     return _create_page(table, form, warnings=warnings), status
 
 
 def _create_page(table, form, draft=None, warnings=None):
-    recent = entries.list_rows(table, current_user, sort="updated_at", descending=True,
-                               page_size=10)
-    return render_template("entries/form.html", table=table, form=form, draft=draft,
-                           mode="create", recent=recent, warnings=warnings,
-                           draft_url=url_for(".save_draft", table_name=table.name))
+    recent = entries.list_rows(
+        table, current_user, sort="updated_at", descending=True, page_size=10
+    )
+    return render_template(
+        "entries/form.html",
+        table=table,
+        form=form,
+        draft=draft,
+        mode="create",
+        recent=recent,
+        warnings=warnings,
+        draft_url=url_for(".save_draft", table_name=table.name),
+    )
 
 
 @bp.route("/<table_name>/edit", methods=["GET", "POST"])
@@ -183,8 +213,7 @@ def edit(table_name: str):
     row = _row_or_404(table, key)
     if request.method == "GET":
         form = entry_form_class(table)(formdata=None, obj=row, version=row.version)
-        draft = restore_draft(table, form, current_user.id, row.document_id,
-                              table.key_of(row))
+        draft = restore_draft(table, form, current_user.id, row.document_id, table.key_of(row))
         return _edit_page(table, row, form, draft=draft)
     form = entry_form_class(table)()
     if not form.validate():
@@ -194,9 +223,15 @@ def edit(table_name: str):
     if warnings and not form.confirm_warnings.data:
         return _refused_edit(table, row, form, 200, warnings=warnings)
     try:
-        entries.update_row(table, key, values, actor=current_user,
-                           expected_version=_int(form.version.data), warnings=warnings,
-                           had_draft=had_draft(form))
+        entries.update_row(
+            table,
+            key,
+            values,
+            actor=current_user,
+            expected_version=_int(form.version.data),
+            warnings=warnings,
+            had_draft=had_draft(form),
+        )
     except entries.StaleVersion as exc:
         form.version.data = str(exc.version)  # a second save replaces theirs, knowingly
         return _refused_edit(table, row, form, 409, conflict=exc)
@@ -224,8 +259,16 @@ def _refused_edit(table, row, form, status, conflict=None, warnings=None):
         keep_refused_draft(table, form, row.document_id, table.key_of(row))
     document = _panel_document(row)
     if document is not None:
-        return render_panel(document, table, form=form, mode="edit", row=row,
-                            conflict=conflict, warnings=warnings, status=status)
+        return render_panel(
+            document,
+            table,
+            form=form,
+            mode="edit",
+            row=row,
+            conflict=conflict,
+            warnings=warnings,
+            status=status,
+        )
     return _edit_page(table, row, form, conflict=conflict, warnings=warnings), status
 
 
@@ -233,11 +276,19 @@ def _edit_page(table, row, form, draft=None, conflict=None, warnings=None):
     document = _panel_document(row)
     if document is not None:  # Edit pressed in the workspace: the form comes into the panel
         return render_panel(document, table, form=form, mode="edit", row=row)
-    return render_template("entries/form.html", table=table, form=form, row=row, draft=draft,
-                           mode="edit", conflict=conflict, key=table.key_of(row),
-                           warnings=warnings, document_id=row.document_id,
-                           draft_url=url_for(".save_draft", table_name=table.name,
-                                             key=table.key_of(row)))
+    return render_template(
+        "entries/form.html",
+        table=table,
+        form=form,
+        row=row,
+        draft=draft,
+        mode="edit",
+        conflict=conflict,
+        key=table.key_of(row),
+        warnings=warnings,
+        document_id=row.document_id,
+        draft_url=url_for(".save_draft", table_name=table.name, key=table.key_of(row)),
+    )
 
 
 @bp.route("/<table_name>/delete", methods=["GET", "POST"])
@@ -257,10 +308,12 @@ def delete(table_name: str):
         db.session.rollback()
         status = status_for(exc, form=True)
         if document is not None:
-            return render_panel(document, table, mode="delete", row=row, error=exc.message,
-                                status=status)
-        return render_template("entries/delete.html", table=table, row=row, key=key,
-                               error=exc.message), status
+            return render_panel(
+                document, table, mode="delete", row=row, error=exc.message, status=status
+            )
+        return render_template(
+            "entries/delete.html", table=table, row=row, key=key, error=exc.message
+        ), status
     message = f"Deleted {table.label} row {key}."
     if document is not None:
         return render_panel(document, table, message=message)
@@ -277,8 +330,9 @@ def history(table_name: str):
         events = entries.row_history(table, key, current_user)
     except NotFound:
         abort(404)
-    return render_template("entries/history.html", table=table, key=key, events=events,
-                           changes=audit.changes)
+    return render_template(
+        "entries/history.html", table=table, key=key, events=events, changes=audit.changes
+    )
 
 
 @bp.post("/<table_name>/draft")
@@ -296,9 +350,15 @@ def save_draft(table_name: str):
         document_id = _row_or_404(table, key).document_id
     token = payload.get("form_token") if key is None else None
     try:
-        draft = drafts.save_form_draft(current_user.id, table.name, document_id, key,
-                                       payload.get("data"), draft_fields(table),
-                                       token if isinstance(token, str) else None)
+        draft = drafts.save_form_draft(
+            current_user.id,
+            table.name,
+            document_id,
+            key,
+            payload.get("data"),
+            draft_fields(table),
+            token if isinstance(token, str) else None,
+        )
     except DomainError as exc:
         return jsonify(error=type(exc).__name__, message=exc.message), status_for(exc)
     if draft is None:
@@ -323,8 +383,11 @@ def discard_draft(table_name: str):
     table = table_or_404(table_name)
     key = request.args.get("key")
     document = _document_or_404()
-    document_id = _row_or_404(table, key).document_id if key is not None else (
-        document.id if document is not None else None)
+    document_id = (
+        _row_or_404(table, key).document_id
+        if key is not None
+        else (document.id if document is not None else None)
+    )
     drafts.discard_draft(current_user.id, drafts.draft_scope(table.name, document_id, key))
     db.session.commit()
     if document is not None and is_htmx():
@@ -344,8 +407,12 @@ def csrf_failure(error: CSRFError):
     """An entry form refused for an out-of-date token: besides "Send again", what was typed
     becomes the form's draft, so it is there when the clerk opens the form again. Only for a
     post from the portal's own pages by a logged-in user (see security.may_resend)."""
-    if request.endpoint in {"entries.create", "entries.edit"} and request.form \
-            and current_user.is_authenticated and may_resend():
+    if (
+        request.endpoint in {"entries.create", "entries.edit"}
+        and request.form
+        and current_user.is_authenticated
+        and may_resend()
+    ):
         try:
             _keep_posted_as_draft()
         except (HTTPException, DomainError):
@@ -363,8 +430,7 @@ def _keep_posted_as_draft() -> None:
         document_id = document.id if document is not None else None
     invalid = invalid_utf8_fields()
     posted = {k: v for k, v in request.form.items() if k not in invalid}
-    drafts.keep_refused(current_user.id, table.name, document_id, key, posted,
-                        draft_fields(table))
+    drafts.keep_refused(current_user.id, table.name, document_id, key, posted, draft_fields(table))
 
 
 def _row_or_404(table, key):

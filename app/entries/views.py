@@ -27,11 +27,13 @@ def draft_fields(table: EntryTable) -> set[str]:
     return {c.key for c in table.data_columns}
 
 
-def keep_refused_draft(table: EntryTable, form: EntryFormBase, document_id: int | None,
-                       row_key: str | None) -> None:
+def keep_refused_draft(
+    table: EntryTable, form: EntryFormBase, document_id: int | None, row_key: str | None
+) -> None:
     """A refused save: what was posted becomes the form's draft (see drafts.keep_refused)."""
     invalid = invalid_utf8_fields()  # never kept: they are refused, not stored anywhere
     posted = {k: v for k, v in request.form.items() if k not in invalid}
-    if drafts.keep_refused(current_user.id, table.name, document_id, row_key, posted,
-                           draft_fields(table)):
+    if drafts.keep_refused(
+        current_user.id, table.name, document_id, row_key, posted, draft_fields(table)
+    ):
         form.draft_kept.data = "1"

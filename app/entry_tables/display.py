@@ -17,8 +17,12 @@ from app.entry_tables.registry import get_entry_table
 
 BLIND_PREFIX = "double:"
 # Tables people read about in the audit trail that are not entry tables.
-OTHER_TABLES = {"documents": "Documents", "field_queries": "Queries",
-                "quality_flags": "Quality flags", "users": "Users"}
+OTHER_TABLES = {
+    "documents": "Documents",
+    "field_queries": "Queries",
+    "quality_flags": "Quality flags",
+    "users": "Users",
+}
 
 
 def show(value: Any, column: sa.Column[Any]) -> str:
@@ -49,7 +53,7 @@ def label(subject: sa.Column[Any] | str, field: str | None = None) -> str:
         name = subject.key.removesuffix("_id") if subject.foreign_keys else subject.key
         return subject.info.get("label") or name.replace("_", " ").capitalize()
     if subject.startswith(BLIND_PREFIX):  # a clerk's own rows of a double entry
-        return f"{label(subject[len(BLIND_PREFIX):], field)} (blind entry)"
+        return f"{label(subject[len(BLIND_PREFIX) :], field)} (blind entry)"
     table = get_entry_table(subject)
     if table is None:
         name = OTHER_TABLES.get(subject, subject.replace("_", " ").capitalize())
@@ -102,4 +106,3 @@ def _choice_labels(column: sa.Column[Any]) -> dict[str, str]:
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
-

@@ -75,8 +75,9 @@ class StrictFloatField(ParsedField):
 
 
 class StrictDecimalField(ParsedField):
-    def __init__(self, *args: Any, precision: int | None = None, scale: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, precision: int | None = None, scale: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.precision, self.scale = precision, scale
 
@@ -88,15 +89,16 @@ class StrictDecimalField(ParsedField):
             value = Decimal(text)
         except InvalidOperation:
             raise ValueError("Enter a number like 12.50.") from None
-        sign, digits, exponent = value.normalize().as_tuple()
+        _sign, _digits, exponent = value.normalize().as_tuple()
         decimals = max(0, -int(exponent))
         if self.scale is not None and decimals > self.scale:
             raise ValueError(f"Use at most {self.scale} decimal places.")
         if self.precision is not None and self.scale is not None:
             whole_digits = len(str(abs(int(value)))) if abs(value) >= 1 else 0
             if whole_digits > self.precision - self.scale:
-                raise ValueError(f"Use at most {self.precision - self.scale} digits before the "
-                                 "decimal point.")
+                raise ValueError(
+                    f"Use at most {self.precision - self.scale} digits before the decimal point."
+                )
         return value
 
 
@@ -128,8 +130,11 @@ class WrittenFormat:
     def date_regex(self) -> re.Pattern[str]:
         pattern = ""
         for token in re.findall(r"YYYY|MM|DD|.", self.date_part):
-            pattern += {"YYYY": r"(?P<year>[0-9]{4})", "MM": r"(?P<month>[0-9]{2})",
-                        "DD": r"(?P<day>[0-9]{2})"}.get(token, re.escape(token))
+            pattern += {
+                "YYYY": r"(?P<year>[0-9]{4})",
+                "MM": r"(?P<month>[0-9]{2})",
+                "DD": r"(?P<day>[0-9]{2})",
+            }.get(token, re.escape(token))
         return re.compile(pattern)
 
     def parse_date(self, text: str) -> dt.date | None:
@@ -142,8 +147,11 @@ class WrittenFormat:
 
     def write(self, value: dt.date | dt.datetime, exact: bool = True) -> str:
         """`value` in this format; a time gets its seconds (and fraction, when exact) if any."""
-        text = (self.date_part.replace("YYYY", f"{value.year:04d}")
-                .replace("MM", f"{value.month:02d}").replace("DD", f"{value.day:02d}"))
+        text = (
+            self.date_part.replace("YYYY", f"{value.year:04d}")
+            .replace("MM", f"{value.month:02d}")
+            .replace("DD", f"{value.day:02d}")
+        )
         if isinstance(value, dt.datetime):
             text += f" {value.hour:02d}:{value.minute:02d}"
             if value.second or (exact and value.microsecond):
@@ -161,8 +169,9 @@ class WrittenFormat:
 
     def message(self, with_time: bool) -> str:
         clock = " (24-hour)" if with_time else ""
-        return f"Use the format {self.hint(with_time)}{clock}, for example " \
-               f"{self.example(with_time)}."
+        return (
+            f"Use the format {self.hint(with_time)}{clock}, for example {self.example(with_time)}."
+        )
 
 
 ISO_DATE_REGEX = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})")
@@ -211,8 +220,9 @@ class WrittenDateTimeField(WrittenDateField):
             return dt.datetime.combine(day, dt.time())
         hour, minute, second, fraction = match.groups()
         try:
-            time = dt.time(int(hour), int(minute), int(second or 0),
-                           int((fraction or "0").ljust(6, "0")))
+            time = dt.time(
+                int(hour), int(minute), int(second or 0), int((fraction or "0").ljust(6, "0"))
+            )
         except ValueError:
             raise ValueError(f"{hour}:{minute} is not a time of day.") from None
         return dt.datetime.combine(day, time)
@@ -246,8 +256,9 @@ class TimeOfDayField(ParsedField):
             raise ValueError(TIME_MESSAGE)
         hour, minute, second, fraction = match.groups()
         try:
-            return dt.time(int(hour), int(minute), int(second or 0),
-                           int((fraction or "0").ljust(6, "0")))
+            return dt.time(
+                int(hour), int(minute), int(second or 0), int((fraction or "0").ljust(6, "0"))
+            )
         except ValueError:
             raise ValueError(f"{text} is not a time of day.") from None
 
@@ -281,8 +292,9 @@ def no_control_characters(form: Any, field: Field) -> None:
         raise ValidationError(NOT_UTF8_MESSAGE)
 
 
-NOT_UTF8_MESSAGE = ("This text arrived with bytes that are not UTF-8 (a broken copy and "
-                    "paste?); type it again.")
+NOT_UTF8_MESSAGE = (
+    "This text arrived with bytes that are not UTF-8 (a broken copy and paste?); type it again."
+)
 
 
 class MaxChars(Length):

@@ -108,9 +108,12 @@ def field_for_column(column: sa.Column[Any], autofocus: bool = False) -> Field:
         render_kw["data-expected-min"] = info["expected_min"]
     if info.get("expected_max") is not None:
         render_kw["data-expected-max"] = info["expected_max"]
-    kwargs = {"label": info.get("label") or column.key.replace("_", " ").capitalize(),
-              "description": info.get("help", ""), "validators": validators,
-              "render_kw": render_kw}
+    kwargs = {
+        "label": info.get("label") or column.key.replace("_", " ").capitalize(),
+        "description": info.get("help", ""),
+        "validators": validators,
+        "render_kw": render_kw,
+    }
     choices = column_choices(column)
     if choices is not None:
         options = [SelectChoice(value, label) for value, label in choices]
@@ -138,8 +141,9 @@ def _typed_field(column: sa.Column[Any], kwargs: dict[str, Any], required: bool)
     if kind is int:
         low, high = _int_range(column.type)
         low, high = max(low, info.get("min", low)), min(high, info.get("max", high))
-        validators.append(NumberRange(min=low, max=high,
-                                      message=f"Enter a whole number from {low} to {high}."))
+        validators.append(
+            NumberRange(min=low, max=high, message=f"Enter a whole number from {low} to {high}.")
+        )
         render_kw.update(_TYPED_TEXT, inputmode="numeric")
         return StrictIntegerField(**kwargs)
     if kind is float:
@@ -149,8 +153,11 @@ def _typed_field(column: sa.Column[Any], kwargs: dict[str, Any], required: bool)
     if kind is Decimal:
         _number_range(info, validators)
         render_kw.update(_TYPED_TEXT, inputmode="decimal")
-        return StrictDecimalField(precision=getattr(column.type, "precision", None),
-                                  scale=getattr(column.type, "scale", None), **kwargs)
+        return StrictDecimalField(
+            precision=getattr(column.type, "precision", None),
+            scale=getattr(column.type, "scale", None),
+            **kwargs,
+        )
     if kind in (dt.datetime, dt.date):
         return _date_field(column, kwargs, with_time=kind is dt.datetime)
     if kind is dt.time:
@@ -171,11 +178,14 @@ class UnsupportedColumnType(TypeError):
         super().__init__(
             f"entry table ({where}): column {column.key!r} has type {column.type!r} ({held}), "
             f"which an entry form cannot hold. Supported: {SUPPORTED_TYPES}; or give the "
-            "column info={'choices': [...]}.")
+            "column info={'choices': [...]}."
+        )
 
 
-SUPPORTED_TYPES = ("String, Text, Integer, BigInteger, SmallInteger, Float, Numeric, Boolean, "
-                   "Date, DateTime, Time, Enum")
+SUPPORTED_TYPES = (
+    "String, Text, Integer, BigInteger, SmallInteger, Float, Numeric, Boolean, "
+    "Date, DateTime, Time, Enum"
+)
 
 
 # Numbers and dates are typed as text: a native number or date input turns "12e", "4O" or a
@@ -223,8 +233,12 @@ def _text_field(column: sa.Column[Any], kwargs: dict[str, Any]) -> Field:
     validators.append(no_control_characters)
     render_kw["data-maxchars"] = length
     if info.get("pattern"):
-        validators.append(Regexp(f"^(?:{info['pattern']})$", message=info.get(
-            "pattern_message", f"Must match the pattern {info['pattern']}.")))
+        validators.append(
+            Regexp(
+                f"^(?:{info['pattern']})$",
+                message=info.get("pattern_message", f"Must match the pattern {info['pattern']}."),
+            )
+        )
         render_kw["pattern"] = info["pattern"]
     return TrimmedStringField(**kwargs)
 
@@ -235,8 +249,10 @@ def column_choices(column: sa.Column[Any]) -> list[tuple[str, str]] | None:
         return [(str(v), str(label)) for v, label in _pairs(column.info["choices"])]
     if isinstance(column.type, sa.Enum):
         if column.type.enum_class is not None:
-            return [(m.value if isinstance(m, enum.Enum) else str(m), m.name)
-                    for m in column.type.enum_class]
+            return [
+                (m.value if isinstance(m, enum.Enum) else str(m), m.name)
+                for m in column.type.enum_class
+            ]
         return [(value, value.capitalize()) for value in column.type.enums]
     return None
 
@@ -322,8 +338,13 @@ def blank_form(table: EntryTable) -> EntryFormBase:
     return form
 
 
-def restore_draft(table: EntryTable, form: EntryFormBase, user_id: int,
-                  document_id: int | None, row_key: str | None) -> Any:
+def restore_draft(
+    table: EntryTable,
+    form: EntryFormBase,
+    user_id: int,
+    document_id: int | None,
+    row_key: str | None,
+) -> Any:
     """Fill the form from the user's draft, if any; returns the draft (for the notice)."""
     scope = drafts.draft_scope(table.name, document_id, row_key)
     draft = drafts.load_draft(user_id, scope)
@@ -333,8 +354,9 @@ def restore_draft(table: EntryTable, form: EntryFormBase, user_id: int,
     return draft
 
 
-def fill_from_draft(table: EntryTable, form: EntryFormBase, draft: Any,
-                    row_key: str | None) -> None:
+def fill_from_draft(
+    table: EntryTable, form: EntryFormBase, draft: Any, row_key: str | None
+) -> None:
     """Put a draft's values in the form, each processed as if it had been submitted."""
     values = drafts.draft_values(draft)
     form.draft_kept.data = "1"

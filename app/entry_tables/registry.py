@@ -41,8 +41,11 @@ class EntryTable:
     @cached_property
     def data_columns(self) -> list[sa.Column[Any]]:
         """The columns a clerk types, in table order (the key first when typed)."""
-        return [c for c in self.table.columns
-                if not c.info.get("provenance") and not (c.primary_key and self.key_is_generated)]
+        return [
+            c
+            for c in self.table.columns
+            if not c.info.get("provenance") and not (c.primary_key and self.key_is_generated)
+        ]
 
     @cached_property
     def provenance_columns(self) -> list[sa.Column[Any]]:
@@ -66,13 +69,15 @@ def _entry_tables(_mapper_count: int) -> tuple[EntryTable, ...]:
             continue
         if len(model.__table__.primary_key.columns) != 1:
             raise TypeError(f"entry table {model.__tablename__} needs a one-column primary key")
-        tables.append(EntryTable(
-            model=model,
-            name=model.__tablename__,
-            label=model.__entry_label__ or model.__tablename__,
-            description=model.__entry_description__ or "",
-            multi_row=model.__entry_multi_row__,
-        ))
+        tables.append(
+            EntryTable(
+                model=model,
+                name=model.__tablename__,
+                label=model.__entry_label__ or model.__tablename__,
+                description=model.__entry_description__ or "",
+                multi_row=model.__entry_multi_row__,
+            )
+        )
     return tuple(sorted(tables, key=lambda t: t.name.lower()))
 
 

@@ -88,7 +88,8 @@ def _too_large() -> HTTPException:
     return RequestEntityTooLarge(
         f"This request is larger than {config['MAX_CONTENT_LENGTH'] // 1_048_576} MB, so "
         f"nothing was stored. Send fewer files at once (each may be up to "
-        f"{config['MAX_UPLOAD_MB']} MB).")
+        f"{config['MAX_UPLOAD_MB']} MB)."
+    )
 
 
 def handle_domain_error(error: DomainError):
@@ -102,8 +103,13 @@ def handle_unexpected(error: Exception):
     if is_unavailable(error):
         return unavailable.answer(error)
     discard_session()
-    log.exception("unhandled error on %s %s request_id=%s", request.method, request.path,
-                  request_id())
+    log.error(
+        "unhandled error on %s %s request_id=%s",
+        request.method,
+        request.path,
+        request_id(),
+        exc_info=error,
+    )
     return render_error(InternalServerError())
 
 

@@ -44,17 +44,24 @@ ECHOED_HIDDEN = ("form_token", "version", "confirm_warnings", "draft_kept")
 NOT_ECHOED = NEVER_ECHOED - {"form_token"}
 
 NOTHING_SAVED = "The database could not be reached, so nothing was saved."
-BUSY = ("The database is busy (a lock held elsewhere did not end in time), so nothing was "
-        "saved.")
-MAYBE_SAVED = ("The connection to the database was lost while saving, and it could not be "
-               "checked whether the save went through: it may have been saved. Pressing Save "
-               "again is safe; it will not be saved twice.")
-UNKNOWN = ("The connection to the database was lost while your change was being stored, so "
-           "it is unknown whether it was saved. Check before sending it again.")
-SAVED = ("Your change was saved, but the connection to the database was lost before this page "
-         "could be shown.")
-NOT_LOADED = ("This page could not be loaded because the database cannot be reached right now. "
-              "Nothing was changed.")
+BUSY = "The database is busy (a lock held elsewhere did not end in time), so nothing was saved."
+MAYBE_SAVED = (
+    "The connection to the database was lost while saving, and it could not be "
+    "checked whether the save went through: it may have been saved. Pressing Save "
+    "again is safe; it will not be saved twice."
+)
+UNKNOWN = (
+    "The connection to the database was lost while your change was being stored, so "
+    "it is unknown whether it was saved. Check before sending it again."
+)
+SAVED = (
+    "Your change was saved, but the connection to the database was lost before this page "
+    "could be shown."
+)
+NOT_LOADED = (
+    "This page could not be loaded because the database cannot be reached right now. "
+    "Nothing was changed."
+)
 KEPT = " What you typed is kept below: press Save again in a moment."
 
 
@@ -85,8 +92,14 @@ def answer(error: BaseException) -> Response:
     g._login_user = _offline_user(g.get("_login_user"))
     saved = outcome(error)
     rid = request_id()
-    log.warning("database unavailable on %s %s (%s) saved=%s request_id=%s", request.method,
-                request.path, type(getattr(error, "orig", None) or error).__name__, saved, rid)
+    log.warning(
+        "database unavailable on %s %s (%s) saved=%s request_id=%s",
+        request.method,
+        request.path,
+        type(getattr(error, "orig", None) or error).__name__,
+        saved,
+        rid,
+    )
     message = message_for(error, saved)
     as_json = _wants_json()
     kept = _kept_values() if saved is not True and request.method == "POST" else []
@@ -94,14 +107,23 @@ def answer(error: BaseException) -> Response:
     if kept and not as_json and not request.headers.get("HX-Request"):
         message += KEPT
     if as_json:
-        response = jsonify(error="Service Unavailable", message=message, request_id=rid,
-                           saved=saved)
+        response = jsonify(
+            error="Service Unavailable", message=message, request_id=rid, saved=saved
+        )
     else:
         earlier = [(c, m) for c, m in session.pop("_flashes", [])]
-        response = Response(render_template(
-            "errors/unavailable.html", message=message, request_id=rid, kept=kept,
-            hidden=ECHOED_HIDDEN, earlier=earlier, action=request.full_path.rstrip("?"),
-            labels=_field_labels()))
+        response = Response(
+            render_template(
+                "errors/unavailable.html",
+                message=message,
+                request_id=rid,
+                kept=kept,
+                hidden=ECHOED_HIDDEN,
+                earlier=earlier,
+                action=request.full_path.rstrip("?"),
+                labels=_field_labels(),
+            )
+        )
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
@@ -135,7 +157,7 @@ def _offline_user(user: Any) -> Any:
 def _kept_values() -> list[tuple[str, str]]:
     try:
         form = request.form
-    except Exception:  # noqa: BLE001 - a body that cannot be read keeps nothing
+    except Exception:
         return []
     return [(key, value) for key, value in form.items(multi=True) if key not in NOT_ECHOED]
 
@@ -168,11 +190,11 @@ def close_session(_error: BaseException | None) -> None:
     session_ = db.session()
     try:
         session_.close()
-    except Exception:  # noqa: BLE001 - whatever the driver raises, the connection is gone
+    except Exception:
         log.warning("closing the session failed on a lost connection; invalidating it")
         try:
             session_.invalidate()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("invalidating the lost connection failed too", exc_info=True)
     db.session.registry.clear()
 

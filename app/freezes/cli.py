@@ -35,8 +35,14 @@ class _Printer:
 
 @freeze_cli.command("create")
 @click.argument("name")
-@click.option("--status", "rows", type=click.Choice(FREEZE_ROWS), default="approved",
-              show_default=True, help="approved rows only, or all rows whatever their status.")
+@click.option(
+    "--status",
+    "rows",
+    type=click.Choice(FREEZE_ROWS),
+    default="approved",
+    show_default=True,
+    help="approved rows only, or all rows whatever their status.",
+)
 @click.option("--note", help="Why this freeze exists (shown with it, kept in the manifest).")
 @click.option("--as", "as_user", metavar="USERNAME", help="Record this user as its creator.")
 def create_command(name: str, rows: str, note: str | None, as_user: str | None) -> None:
@@ -47,15 +53,19 @@ def create_command(name: str, rows: str, note: str | None, as_user: str | None) 
         if actor is None:
             raise click.ClickException(f"No user named {as_user!r}.")
     try:
-        job = freezes.start_job(name, rows=rows, note=note, actor=actor,
-                                actor_name=freezes.creator_label())
+        job = freezes.start_job(
+            name, rows=rows, note=note, actor=actor, actor_name=freezes.creator_label()
+        )
         click.echo(f"Freezing {rows} rows as {job.name} ...", err=True)
-        freeze = freezes.run_job(job.id, read_engine=read_engine(), storage=get_storage(),
-                                 progress=_Printer())
+        freeze = freezes.run_job(
+            job.id, read_engine=read_engine(), storage=get_storage(), progress=_Printer()
+        )
     except (DomainError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Freeze {freeze.name}: {freeze.row_count:,} rows, {freeze.size_bytes:,} bytes, "
-               f"sha256 {freeze.sha256}")
+    click.echo(
+        f"Freeze {freeze.name}: {freeze.row_count:,} rows, {freeze.size_bytes:,} bytes, "
+        f"sha256 {freeze.sha256}"
+    )
 
 
 @freeze_cli.command("verify")
@@ -78,25 +88,33 @@ def verify_command(name: str) -> None:
 def list_command() -> None:
     """Every freeze, newest first, and any being made or failed."""
     for freeze in freezes.list_freezes():
-        click.echo(f"{freeze.name}\t{freeze.created_at:%Y-%m-%d %H:%M:%S} UTC\t{freeze.rows}\t"
-                   f"{freeze.row_count:,} rows\t{freeze.creator_name}\t{freeze.sha256}"
-                   + (f"\t{freeze.note}" if freeze.note else ""))
+        click.echo(
+            f"{freeze.name}\t{freeze.created_at:%Y-%m-%d %H:%M:%S} UTC\t{freeze.rows}\t"
+            f"{freeze.row_count:,} rows\t{freeze.creator_name}\t{freeze.sha256}"
+            + (f"\t{freeze.note}" if freeze.note else "")
+        )
     for job in freezes.recent_jobs():
         state = "dead" if freezes.is_stale(job) else job.state
-        click.echo(f"{job.name}\t{state}\t{job.rows_done:,} of {job.rows_total or 0:,} rows"
-                   + (f"\t{job.message}" if job.message else ""))
+        click.echo(
+            f"{job.name}\t{state}\t{job.rows_done:,} of {job.rows_total or 0:,} rows"
+            + (f"\t{job.message}" if job.message else "")
+        )
 
 
 @freeze_cli.command("diff")
 @click.argument("a")
 @click.argument("b")
 @click.option("--table", help="Only this entry table.")
-@click.option("--format", "file_format", type=click.Choice(["text", "csv"]), default="text",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write; default: stdout.")
-def diff_command(a: str, b: str, table: str | None, file_format: str,
-                 output: Path | None) -> None:
+@click.option(
+    "--format", "file_format", type=click.Choice(["text", "csv"]), default="text", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write; default: stdout.",
+)
+def diff_command(a: str, b: str, table: str | None, file_format: str, output: Path | None) -> None:
     """Rows added, removed and changed from freeze A to freeze B, by key."""
     try:
         result = diff(_freeze(a), _freeze(b), get_storage(), table)
@@ -110,8 +128,11 @@ def diff_command(a: str, b: str, table: str | None, file_format: str,
         with output.open("w", encoding="utf-8", newline="") as target:
             target.writelines(lines)
     counts = result.counts()
-    click.echo(f"{a} -> {b}: {counts['added']} added, {counts['removed']} removed, "
-               f"{counts['changed']} changed.", err=True)
+    click.echo(
+        f"{a} -> {b}: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['changed']} changed.",
+        err=True,
+    )
 
 
 def _text_lines(result):  # type: ignore[no-untyped-def]
@@ -120,8 +141,9 @@ def _text_lines(result):  # type: ignore[no-untyped-def]
             changes = "; ".join(f"{f.column}: {f.old!r} -> {f.new!r}" for f in row.fields)
             yield f"{row.table}\t{row.key}\tchanged\t{changes}\n"
         else:
-            values = "; ".join(f"{f.column}={(f.new if row.change == 'added' else f.old)!r}"
-                               for f in row.fields)
+            values = "; ".join(
+                f"{f.column}={(f.new if row.change == 'added' else f.old)!r}" for f in row.fields
+            )
             yield f"{row.table}\t{row.key}\t{row.change}\t{values}\n"
 
 

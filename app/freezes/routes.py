@@ -42,8 +42,13 @@ def index():
 
 
 def _index_page(form, status=200):
-    return render_template("freezes/index.html", form=form, freezes=freezes.list_freezes(),
-                           jobs=freezes.recent_jobs(), is_stale=freezes.is_stale), status
+    return render_template(
+        "freezes/index.html",
+        form=form,
+        freezes=freezes.list_freezes(),
+        jobs=freezes.recent_jobs(),
+        is_stale=freezes.is_stale,
+    ), status
 
 
 @bp.post("/")
@@ -53,8 +58,9 @@ def create():
     if not form.validate():
         return _index_page(form, 422)
     try:
-        job = freezes.start_job(form.name.data, rows=form.rows.data, note=form.note.data,
-                                actor=current_user)
+        job = freezes.start_job(
+            form.name.data, rows=form.rows.data, note=form.note.data, actor=current_user
+        )
     except DomainError as exc:
         form.name.errors = [*form.name.errors, exc.message]
         return _index_page(form, 422)
@@ -96,8 +102,12 @@ def job(job_id: int):
 @roles_required("admin", "reviewer")
 def detail(name: str):
     freeze = _freeze_or_404(name)
-    return render_template("freezes/detail.html", freeze=freeze,
-                           manifest=freezes.manifest_of(freeze), verification=None)
+    return render_template(
+        "freezes/detail.html",
+        freeze=freeze,
+        manifest=freezes.manifest_of(freeze),
+        verification=None,
+    )
 
 
 @bp.post("/<name>/verify")
@@ -105,8 +115,12 @@ def detail(name: str):
 def verify(name: str):
     freeze = _freeze_or_404(name)
     result = freezes.verify(freeze, get_storage())
-    return render_template("freezes/detail.html", freeze=freeze,
-                           manifest=freezes.manifest_of(freeze), verification=result)
+    return render_template(
+        "freezes/detail.html",
+        freeze=freeze,
+        manifest=freezes.manifest_of(freeze),
+        verification=result,
+    )
 
 
 @bp.get("/<name>/download")
@@ -119,8 +133,13 @@ def download(name: str):
         log.error("freeze %s: %s", name, exc)
         abort(503)
     log.info("%s downloads freeze %s", current_user.username, name)
-    return send_file(source, mimetype=freezes.MEDIA_TYPE, as_attachment=True,
-                     download_name=f"freeze-{freeze.name}.zip", etag=freeze.sha256)
+    return send_file(
+        source,
+        mimetype=freezes.MEDIA_TYPE,
+        as_attachment=True,
+        download_name=f"freeze-{freeze.name}.zip",
+        etag=freeze.sha256,
+    )
 
 
 @bp.get("/diff")
@@ -139,12 +158,22 @@ def compare():
             error = exc.message
     if result is not None and request.args.get("format") == "csv":
         name = f"diff-{a}-{b}{'-' + table if table else ''}.csv"
-        return Response((line.encode("utf-8") for line in csv_lines(result)),
-                        mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            (line.encode("utf-8") for line in csv_lines(result)),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     status = 422 if error else 200
-    return render_template("freezes/diff.html", names=names, a=a, b=b, table=table,
-                           result=result, error=error, limit=DIFF_PAGE_ROWS), status
+    return render_template(
+        "freezes/diff.html",
+        names=names,
+        a=a,
+        b=b,
+        table=table,
+        result=result,
+        error=error,
+        limit=DIFF_PAGE_ROWS,
+    ), status
 
 
 def _freeze_or_404(name: str):

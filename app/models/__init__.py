@@ -16,8 +16,29 @@ from app.models.tally import Tally
 from app.models.testdb import TestDB
 from app.models.user import ROLES, LoginFailure, SetupToken, User, UserSession
 
-__all__ = ["DOCUMENT_STATUSES", "ROLES", "Assignment", "AuditEvent", "Comparison",
-           "Discrepancy", "Document", "DoubleEntryRow", "Draft", "FieldQuery", "QualityFlag",
-           "QUERY_STATUSES", "Setting",
-           "EntryMixin", "Freeze", "FreezeJob", "ImportBatch", "LoginFailure", "RegisterPerson",
-           "SetupToken", "Tally", "TestDB", "User", "UserSession"]
+__all__ = [
+    "DOCUMENT_STATUSES",
+    "QUERY_STATUSES",
+    "ROLES",
+    "Assignment",
+    "AuditEvent",
+    "Comparison",
+    "Discrepancy",
+    "Document",
+    "DoubleEntryRow",
+    "Draft",
+    "EntryMixin",
+    "FieldQuery",
+    "Freeze",
+    "FreezeJob",
+    "ImportBatch",
+    "LoginFailure",
+    "QualityFlag",
+    "RegisterPerson",
+    "Setting",
+    "SetupToken",
+    "Tally",
+    "TestDB",
+    "User",
+    "UserSession",
+]

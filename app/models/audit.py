@@ -11,9 +11,24 @@ from app.extensions import db
 from app.models.entry import LongText
 from app.models.types import UTCDateTime, utcnow
 
-AUDIT_ACTIONS = ("create", "update", "delete", "import", "submit", "approve", "return",
-                 "correct", "resolve", "assign", "query_open", "query_answer",
-                 "query_close", "query_reopen", "flag_accept", "flag_correct")
+AUDIT_ACTIONS = (
+    "create",
+    "update",
+    "delete",
+    "import",
+    "submit",
+    "approve",
+    "return",
+    "correct",
+    "resolve",
+    "assign",
+    "query_open",
+    "query_answer",
+    "query_close",
+    "query_reopen",
+    "flag_accept",
+    "flag_correct",
+)
 
 
 class AuditEvent(db.Model):
@@ -23,8 +38,9 @@ class AuditEvent(db.Model):
     __table_args__ = (
         sa.Index("ix_audit_events_table_key", "table_name", "row_key"),
         # the dashboard's per-clerk submit / return counts and "last activity"
-        sa.Index("ix_audit_events_table_action", "table_name", "action", "document_id",
-                 "actor_id", "at"),
+        sa.Index(
+            "ix_audit_events_table_action", "table_name", "action", "document_id", "actor_id", "at"
+        ),
         sa.Index("ix_audit_events_actor_latest", "actor_id", "id"),
         # the dashboard's submits and returns per week: the last weeks' range of one action
         sa.Index("ix_audit_events_action_at", "table_name", "action", "at", "actor_id"),

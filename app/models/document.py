@@ -26,22 +26,25 @@ class Document(db.Model):
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
     # active_history: a change knows the status it replaces (the dashboard's tallies move it)
-    status: Mapped[str] = mapped_column(sa.String(16), default="new", server_default="new",
-                                        index=True, active_history=True)
-    double_entry: Mapped[bool] = mapped_column(sa.Boolean, default=False,
-                                               server_default=sa.false())
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default="new", server_default="new", index=True, active_history=True
+    )
+    double_entry: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
     # PNG pages stored beside the original, for files a browser cannot show (TIFF); None: the
     # original is shown as it is (or, for a TIFF stored before pages existed, not yet made).
     page_count: Mapped[int | None] = mapped_column(sa.Integer)
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True)
+        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=utc_now_default())
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=utc_now_default()
+    )
 
-    assignments: Mapped[list[Assignment]] = relationship(back_populates="document",
-                                                         cascade="all, delete-orphan")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="document", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Document {self.id} {self.original_name!r} {self.status}>"
@@ -51,18 +54,24 @@ class Assignment(db.Model):
     """A clerk's task on one document (a double-entry document has two)."""
 
     __tablename__ = "assignments"
-    __table_args__ = (sa.UniqueConstraint("document_id", "clerk_id"),
-                      sa.Index("ix_assignments_clerk_status", "clerk_id", "status"))
+    __table_args__ = (
+        sa.UniqueConstraint("document_id", "clerk_id"),
+        sa.Index("ix_assignments_clerk_status", "clerk_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"),
-                                             index=True)
-    clerk_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
-                                          active_history=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="assigned",
-                                        server_default="assigned", active_history=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
-                                                 server_default=utc_now_default())
+    document_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    clerk_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id"), index=True, active_history=True
+    )
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default="assigned", server_default="assigned", active_history=True
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=utc_now_default()
+    )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     document: Mapped[Document] = relationship(back_populates="assignments")

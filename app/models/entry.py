@@ -22,18 +22,27 @@ def key_string(length: int) -> sa.types.TypeEngine[str]:
     """A String key column compared exactly on every backend: MySQL's default collation would
     call 'Abc', 'abc ' and 'ábc' one key where SQLite and PostgreSQL see three."""
     return sa.String(length).with_variant(
-        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
 
 
 def list_page_indexes(cls: type) -> tuple[sa.Index, ...]:
     """Every filter a list page uses, followed by the key it sorts by: the index hands rows
     over in order, so a page at a million rows costs what it costs at ten thousand (SQLite's
     indexes end with the rowid, not the key, so the key is named here)."""
-    key = next((name for name, attr in vars(cls).items()
-                if isinstance(attr, MappedColumn) and attr.column.primary_key), None)
+    key = next(
+        (
+            name
+            for name, attr in vars(cls).items()
+            if isinstance(attr, MappedColumn) and attr.column.primary_key
+        ),
+        None,
+    )
     if key is None:
-        raise TypeError(f"entry table {cls.__name__}: declare its primary key in the model's "
-                        "own body, with mapped_column(..., primary_key=True)")
+        raise TypeError(
+            f"entry table {cls.__name__}: declare its primary key in the model's "
+            "own body, with mapped_column(..., primary_key=True)"
+        )
     name = cls.__tablename__  # type: ignore[attr-defined]
     return (
         sa.Index(f"ix_{name}_status_key", "status", key),
@@ -42,8 +51,9 @@ def list_page_indexes(cls: type) -> tuple[sa.Index, ...]:
         sa.Index(f"ix_{name}_entered_by_updated", "entered_by_id", "updated_at"),
         # The panel beside a document: a clerk's rows of it, newest first, and their count,
         # read from the index alone, however many rows the document has.
-        sa.Index(f"ix_{name}_document_clerk_created", "document_id", "entered_by_id",
-                 "created_at", key),
+        sa.Index(
+            f"ix_{name}_document_clerk_created", "document_id", "entered_by_id", "created_at", key
+        ),
     )
 
 
@@ -59,13 +69,16 @@ def merge_table_args(cls: type, own: object) -> tuple[Any, ...]:
         raise TypeError(
             f"entry table {cls.__name__}: __table_args__ must be a tuple (indexes, constraints, "
             f"optionally a dict of table options last) or a dict, not {type(own).__name__}; "
-            "EntryMixin adds its list-page indexes to it")
+            "EntryMixin adds its list-page indexes to it"
+        )
     indexes = list_page_indexes(cls)
     taken = {index.name for index in indexes}
     clash = [item.name for item in own if isinstance(item, sa.Index) and item.name in taken]
     if clash:
-        raise TypeError(f"entry table {cls.__name__}: index name(s) {', '.join(clash)} are "
-                        "EntryMixin's own list-page indexes; name yours otherwise")
+        raise TypeError(
+            f"entry table {cls.__name__}: index name(s) {', '.join(clash)} are "
+            "EntryMixin's own list-page indexes; name yours otherwise"
+        )
     return (*indexes, *own)
 
 
@@ -84,7 +97,8 @@ class EntryMixin:
         if own is not None:
             # Evaluated when the model is mapped, as the mixin's own directive is.
             cls.__table_args__ = declared_attr.directive(  # type: ignore[assignment]
-                functools.partial(merge_table_args, own=own))
+                functools.partial(merge_table_args, own=own)
+            )
         super().__init_subclass__(**kwargs)
 
     @declared_attr.directive
@@ -104,29 +118,44 @@ class EntryMixin:
     # dashboard's tallies (app/services/tallies.py) move the row's count from old to new.
     @declared_attr
     def entered_by_id(cls) -> Mapped[int | None]:
-        return mapped_column(sa.ForeignKey("users.id"), info={"provenance": True},
-                             active_history=True)
+        return mapped_column(
+            sa.ForeignKey("users.id"), info={"provenance": True}, active_history=True
+        )
 
     @declared_attr
     def status(cls) -> Mapped[str]:
-        return mapped_column(sa.String(16), default="entered", server_default="entered",
-                             info={"provenance": True}, active_history=True)
+        return mapped_column(
+            sa.String(16),
+            default="entered",
+            server_default="entered",
+            info={"provenance": True},
+            active_history=True,
+        )
 
     @declared_attr
     def version(cls) -> Mapped[int]:
-        return mapped_column(sa.Integer, default=1, server_default="1",
-                             info={"provenance": True})
+        return mapped_column(sa.Integer, default=1, server_default="1", info={"provenance": True})
 
     @declared_attr
     def created_at(cls) -> Mapped[datetime | None]:
-        return mapped_column(UTCDateTime, default=utcnow, server_default=utc_now_default(),
-                             index=True, info={"provenance": True})
+        return mapped_column(
+            UTCDateTime,
+            default=utcnow,
+            server_default=utc_now_default(),
+            index=True,
+            info={"provenance": True},
+        )
 
     @declared_attr
     def updated_at(cls) -> Mapped[datetime | None]:
-        return mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
-                             server_default=utc_now_default(), index=True,
-                             info={"provenance": True})
+        return mapped_column(
+            UTCDateTime,
+            default=utcnow,
+            onupdate=utcnow,
+            server_default=utc_now_default(),
+            index=True,
+            info={"provenance": True},
+        )
 
 
 class Draft(db.Model):

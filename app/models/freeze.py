@@ -40,7 +40,8 @@ class Freeze(db.Model):
     creator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     creator_name: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True)
+        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True
+    )
 
     def __repr__(self) -> str:
         return f"<Freeze {self.name} {self.row_count} rows>"
@@ -62,9 +63,11 @@ class FreezeJob(db.Model):
     creator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     creator_name: Mapped[str] = mapped_column(sa.String(100))
     started_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default())
+        UTCDateTime, default=utcnow, server_default=utc_now_default()
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default())
+        UTCDateTime, default=utcnow, server_default=utc_now_default()
+    )
 
     def __repr__(self) -> str:
         return f"<FreezeJob {self.name} {self.state}>"

@@ -33,7 +33,8 @@ class ImportBatch(db.Model):
     actor_name: Mapped[str | None] = mapped_column(sa.String(64))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True)
+        UTCDateTime, default=utcnow, server_default=utc_now_default(), index=True
+    )
 
     def __repr__(self) -> str:
         return f"<ImportBatch {self.id} {self.table_name} {self.row_count} rows>"

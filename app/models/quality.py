@@ -45,8 +45,9 @@ class DoubleEntryRow(db.Model):
     __table_args__ = (sa.UniqueConstraint("document_id", "clerk_id", "table_name", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"),
-                                             index=True)
+    document_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
     clerk_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     table_name: Mapped[str] = mapped_column(sa.String(64))
     position: Mapped[int] = mapped_column(sa.Integer)  # 1, 2, ... in the clerk's order of entry
@@ -63,12 +64,15 @@ class Comparison(db.Model):
     __tablename__ = "comparisons"
 
     document_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
     # active_history: a change knows the value it replaces (the dashboard's tallies move it)
-    clerk_a_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
-                                            active_history=True)
-    clerk_b_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True,
-                                            active_history=True)
+    clerk_a_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id"), index=True, active_history=True
+    )
+    clerk_b_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id"), index=True, active_history=True
+    )
     fields_compared: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
     differences: Mapped[int] = mapped_column(sa.Integer, default=0, active_history=True)
     # indexed: the dashboard's agreement per week reads the last weeks' range only
@@ -84,7 +88,8 @@ class Discrepancy(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("comparisons.document_id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("comparisons.document_id", ondelete="CASCADE"), index=True
+    )
     table_name: Mapped[str] = mapped_column(sa.String(64))
     match_key: Mapped[str] = mapped_column(sa.String(255))  # "key:<value>" or "row:<position>"
     field: Mapped[str] = mapped_column(sa.String(64))

@@ -22,15 +22,27 @@ class TestDB(EntryMixin, db.Model):
     __entry_multi_row__ = True
 
     string_column: Mapped[str] = mapped_column(
-        key_string(140), primary_key=True,
-        info={"label": "Key", "help": "A unique text key, up to 140 characters.",
-              "placeholder": "e.g. REG-1902-017", "duplicate_key": True})
+        key_string(140),
+        primary_key=True,
+        info={
+            "label": "Key",
+            "help": "A unique text key, up to 140 characters.",
+            "placeholder": "e.g. REG-1902-017",
+            "duplicate_key": True,
+        },
+    )
     integer_column: Mapped[int | None] = mapped_column(
-        sa.Integer, info={"label": "Number", "help": "A whole number."})
+        sa.Integer, info={"label": "Number", "help": "A whole number."}
+    )
     date_column: Mapped[datetime | None] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=utc_now_default(),
-        info={"label": "Date and time",
-              "help": "As written on the document; left empty, the time of saving is used."})
+        UTCDateTime,
+        default=utcnow,
+        server_default=utc_now_default(),
+        info={
+            "label": "Date and time",
+            "help": "As written on the document; left empty, the time of saving is used.",
+        },
+    )
 
     def __repr__(self) -> str:
         return f"<TestDB {self.string_column!r}>"

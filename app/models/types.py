@@ -45,7 +45,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-class utc_now_default(FunctionElement[datetime]):  # noqa: N801 - reads like a SQL function
+class utc_now_default(FunctionElement[datetime]):
     """Server-side "now, in UTC", so a raw INSERT that omits the column still gets a time."""
 
     type = sa.DateTime()

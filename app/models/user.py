@@ -93,8 +93,7 @@ class UserSession(db.Model):
 
     # The SHA-256 of the token in the device's cookie: a copy of this table opens no session.
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
-                                         index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client_address: Mapped[str] = mapped_column(sa.String(64), default="")

@@ -43,25 +43,42 @@ def _asked_cell():
     return tuple(names) if all(names) else None
 
 
-def _document_page(doc: Document, *, comment_error: str | None = None, status: int = 200,
-                   ask=None, errors: dict | None = None, unresolved_flags: int = 0):
+def _document_page(
+    doc: Document,
+    *,
+    comment_error: str | None = None,
+    status: int = 200,
+    ask=None,
+    errors: dict | None = None,
+    unresolved_flags: int = 0,
+):
     tables = []
     for table in entry_tables():
-        page = entries.list_rows(table, current_user, document_id=doc.id, sort="created_at",
-                                 page_size=500)
+        page = entries.list_rows(
+            table, current_user, document_id=doc.id, sort="created_at", page_size=500
+        )
         tables.append((table, page))
     comparison = db.session.get(Comparison, doc.id)
     document_flags = flags.for_document(doc.id)
     document_queries = queries.for_document(doc.id)
     earlier, later = review.neighbours(doc)
     return render_template(
-        "review/document.html", document=doc, tables=tables, comparison=comparison,
-        comment_error=comment_error, flags=document_flags,
+        "review/document.html",
+        document=doc,
+        tables=tables,
+        comparison=comparison,
+        comment_error=comment_error,
+        flags=document_flags,
         flags_by_cell=flags.by_cell(f for f in document_flags if f.status == "open"),
-        queries=document_queries, queries_by_cell=flags.by_cell(document_queries),
+        queries=document_queries,
+        queries_by_cell=flags.by_cell(document_queries),
         open_queries=sum(q.status == "open" for q in document_queries),
-        ask=ask, errors=errors or {}, unresolved_flags=unresolved_flags,
-        previous_document=earlier, next_document=later), status
+        ask=ask,
+        errors=errors or {},
+        unresolved_flags=unresolved_flags,
+        previous_document=earlier,
+        next_document=later,
+    ), status
 
 
 @bp.post("/documents/<int:document_id>/approve")
@@ -112,11 +129,11 @@ def open_query(document_id: int):
         abort(404)
     except DomainError as exc:
         db.session.rollback()
-        return _document_page(doc, ask=cell, errors={exc.field or "question": exc.message},
-                              status=status_for(exc))
+        return _document_page(
+            doc, ask=cell, errors={exc.field or "question": exc.message}, status=status_for(exc)
+        )
     flash(f"Query #{query.id} opened; the clerk sees it beside the field.", "success")
-    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query.id}"),
-                    code=303)
+    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query.id}"), code=303)
 
 
 @bp.post("/queries/<int:query_id>/close")
@@ -144,11 +161,11 @@ def _query_step(query_id: int, step: str):
             queries.reopen(query_id, current_user, request.form.get("question", ""))
     except DomainError as exc:
         db.session.rollback()
-        return _document_page(doc, errors={f"query-{query_id}": exc.message},
-                              status=status_for(exc))
+        return _document_page(
+            doc, errors={f"query-{query_id}": exc.message}, status=status_for(exc)
+        )
     flash(f"Query #{query_id} {'closed' if step == 'close' else 're-opened'}.", "success")
-    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query_id}"),
-                    code=303)
+    return redirect(url_for(".document", document_id=doc.id, _anchor=f"query-{query_id}"), code=303)
 
 
 @bp.post("/flags/<int:flag_id>/resolve")
@@ -156,8 +173,12 @@ def _query_step(query_id: int, step: str):
 def resolve_flag(flag_id: int):
     flag = db.get_or_404(QualityFlag, flag_id)
     try:
-        outcome = flags.resolve(flag_id, current_user, reason=request.form.get("reason", ""),
-                                new_value=request.form.get("value"))
+        outcome = flags.resolve(
+            flag_id,
+            current_user,
+            reason=request.form.get("reason", ""),
+            new_value=request.form.get("value"),
+        )
     except NotFound:
         abort(404)
     except DomainError as exc:
@@ -165,13 +186,15 @@ def resolve_flag(flag_id: int):
         if flag.document_id is None:
             flash(exc.message, "error")
             return redirect(url_for(".quality"), code=303)
-        return _document_page(db.get_or_404(Document, flag.document_id),
-                              errors={f"flag-{flag_id}": exc.message}, status=status_for(exc))
+        return _document_page(
+            db.get_or_404(Document, flag.document_id),
+            errors={f"flag-{flag_id}": exc.message},
+            status=status_for(exc),
+        )
     flash(f"Flag {outcome}.", "success")
     if flag.document_id is None:
         return redirect(url_for(".quality"), code=303)
-    return redirect(url_for(".document", document_id=flag.document_id, _anchor="flags"),
-                    code=303)
+    return redirect(url_for(".document", document_id=flag.document_id, _anchor="flags"), code=303)
 
 
 @bp.route("/correct/<table_name>", methods=["GET", "POST"])
@@ -188,17 +211,24 @@ def correct(table_name: str):
     if not form.validate():
         return _correct_page(table, row, form, reason=reason, status=422)
     try:
-        entries.update_row(table, key, form_values(table, form, creating=False),
-                           actor=current_user, expected_version=_int(form.version.data),
-                           action="correct", reason=reason)
+        entries.update_row(
+            table,
+            key,
+            form_values(table, form, creating=False),
+            actor=current_user,
+            expected_version=_int(form.version.data),
+            action="correct",
+            reason=reason,
+        )
     except entries.StaleVersion as exc:
         form.version.data = str(exc.version)
         return _correct_page(table, row, form, reason=reason, error=exc.message, status=409)
     except DomainError as exc:
         db.session.rollback()
         if exc.field == "reason":
-            return _correct_page(table, row, form, reason=reason, reason_error=exc.message,
-                                 status=422)
+            return _correct_page(
+                table, row, form, reason=reason, reason_error=exc.message, status=422
+            )
         attach_error(form, exc)
         return _correct_page(table, row, form, reason=reason, status=422)
     flash(f"Corrected {table.label} row {key}.", "success")
@@ -210,9 +240,17 @@ def correct(table_name: str):
 def _correct_page(table, row, form, *, reason="", reason_error=None, error=None, status=200):
     """The correction form beside the row's document (when it has one), like the review page."""
     document = db.session.get(Document, row.document_id) if row.document_id else None
-    return render_template("review/correct.html", table=table, row=row, form=form,
-                           key=table.key_of(row), reason=reason, reason_error=reason_error,
-                           error=error, document=document), status
+    return render_template(
+        "review/correct.html",
+        table=table,
+        row=row,
+        form=form,
+        key=table.key_of(row),
+        reason=reason,
+        reason_error=reason_error,
+        error=error,
+        document=document,
+    ), status
 
 
 @bp.route("/documents/<int:document_id>/compare", methods=["GET", "POST"])
@@ -233,8 +271,11 @@ def compare(document_id: int):
     except DomainError as exc:
         db.session.rollback()
         return _compare_page(doc, message=exc.message, status=status_for(exc))
-    flash(f"Differences resolved: {made} reconciled row(s) written to the entry tables. "
-          "Approve the document when it looks right.", "success")
+    flash(
+        f"Differences resolved: {made} reconciled row(s) written to the entry tables. "
+        "Approve the document when it looks right.",
+        "success",
+    )
     return redirect(url_for(".document", document_id=doc.id), code=303)
 
 
@@ -242,19 +283,32 @@ def _compare_page(doc, *, errors=None, message=None, status=200):
     comparison, tables, found = double_entry.comparison_view(doc)
     if comparison is None:
         flash("Both clerks have to submit before their entries can be compared.", "warning")
-    names = {u.id: u.username for u in db.session.scalars(
-        sa.select(User).where(User.id.in_([a.clerk_id for a in doc.assignments])))}
-    return render_template("review/compare.html", document=doc, comparison=comparison,
-                           tables=tables, found=found, errors=errors or {}, message=message,
-                           names=names, whole_row=double_entry.WHOLE_ROW,
-                           form=request.form), status
+    names = {
+        u.id: u.username
+        for u in db.session.scalars(
+            sa.select(User).where(User.id.in_([a.clerk_id for a in doc.assignments]))
+        )
+    }
+    return render_template(
+        "review/compare.html",
+        document=doc,
+        comparison=comparison,
+        tables=tables,
+        found=found,
+        errors=errors or {},
+        message=message,
+        names=names,
+        whole_row=double_entry.WHOLE_ROW,
+        form=request.form,
+    ), status
 
 
 @bp.get("/quality", endpoint="quality")
 @roles_required(*STAFF)
 def quality_page():
-    return render_template("review/quality.html", flags=quality.open_flags(),
-                           duplicates=quality.probable_duplicates())
+    return render_template(
+        "review/quality.html", flags=quality.open_flags(), duplicates=quality.probable_duplicates()
+    )
 
 
 @bp.post("/flags/<int:flag_id>/clear")
@@ -275,12 +329,15 @@ def sampling():
         except DomainError as exc:
             error = exc.message
         else:
-            flash(f"{percent} % of each clerk's submitted documents will be re-entered blind.",
-                  "success")
+            flash(
+                f"{percent} % of each clerk's submitted documents will be re-entered blind.",
+                "success",
+            )
             return redirect(url_for(".sampling"), code=303)
     current = settings.get_int(settings.SAMPLE_PERCENT, 0)
-    return render_template("review/settings.html", current=current, error=error,
-                           typed=request.form.get("percent")), 422 if error else 200
+    return render_template(
+        "review/settings.html", current=current, error=error, typed=request.form.get("percent")
+    ), 422 if error else 200
 
 
 def _int(text):

@@ -60,8 +60,11 @@ def validate_password(password: str, username: str = "") -> None:
     if name and name in password.lower():
         raise Invalid("The password must not contain the username.", field="password")
     if password.lower() in common_passwords() or password.strip().lower() in common_passwords():
-        raise Invalid("This password is on a list of common passwords that attackers try "
-                      "first: choose another.", field="password")
+        raise Invalid(
+            "This password is on a list of common passwords that attackers try "
+            "first: choose another.",
+            field="password",
+        )
 
 
 @functools.cache
@@ -126,10 +129,16 @@ def set_password(user: User, password: str, *, keep_token: str | None = None) ->
 def set_role(user: User, role: str) -> None:
     """Change a role; the last active admin keeps theirs (else nobody could manage users)."""
     role = validate_role(role)
-    if (user.role == "admin" and role != "admin" and user.active
-            and _active_admins(excluding=user.id) == 0):
-        raise Conflict("The last active admin cannot stop being an admin: make another user "
-                       "admin first.", field="role")
+    if (
+        user.role == "admin"
+        and role != "admin"
+        and user.active
+        and _active_admins(excluding=user.id) == 0
+    ):
+        raise Conflict(
+            "The last active admin cannot stop being an admin: make another user admin first.",
+            field="role",
+        )
     user.role = role
     db.session.commit()
     audit_log.info("role changed: %s -> %s", user.username, role)
@@ -147,8 +156,10 @@ def set_active(user: User, active: bool) -> None:
 
 
 def _active_admins(excluding: int) -> int:
-    query = sa.select(sa.func.count()).select_from(User).where(
-        User.role == "admin", User.active.is_(True), User.id != excluding
+    query = (
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != excluding)
     )
     return db.session.scalar(query) or 0
 
@@ -163,13 +174,21 @@ class LoginLimits:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LoginLimits:
-        return cls(per_pair=int(config["LOGIN_MAX_FAILURES"]),
-                   per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-                   window_seconds=int(config["LOGIN_WINDOW_SECONDS"]))
+        return cls(
+            per_pair=int(config["LOGIN_MAX_FAILURES"]),
+            per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+            window_seconds=int(config["LOGIN_WINDOW_SECONDS"]),
+        )
 
 
-def authenticate(username: str, password: str, client_address: str, *, limits: LoginLimits,
-                 device: str | None = None) -> User:
+def authenticate(
+    username: str,
+    password: str,
+    client_address: str,
+    *,
+    limits: LoginLimits,
+    device: str | None = None,
+) -> User:
     """Return the user for these credentials; raise Invalid (one message for every cause)
     or Throttled.
 
@@ -185,8 +204,9 @@ def authenticate(username: str, password: str, client_address: str, *, limits: L
         check_throttle(key, address, now, limits)
     user = find_user(key)
     if not _password_matches(user, password) or user is None:
-        db.session.add(LoginFailure(username_key=key, client_address=address,
-                                    device_key=device, failed_at=now))
+        db.session.add(
+            LoginFailure(username_key=key, client_address=address, device_key=device, failed_at=now)
+        )
         db.session.commit()
         log.info("failed login for %r from %s", key, address)
         raise Invalid("Invalid username or password.")
@@ -215,8 +235,11 @@ def _dummy_hash(method: str) -> str:
 
 
 def _device_failures(device: str, since: datetime) -> int:
-    query = sa.select(sa.func.count()).select_from(LoginFailure).where(
-        LoginFailure.device_key == device, LoginFailure.failed_at > since)
+    query = (
+        sa.select(sa.func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.device_key == device, LoginFailure.failed_at > since)
+    )
     return db.session.scalar(query) or 0
 
 
@@ -225,14 +248,22 @@ def check_throttle(key: str, address: str, now: datetime, limits: LoginLimits) -
     since = now - timedelta(seconds=limits.window_seconds)
     recent = sa.select(LoginFailure.failed_at).where(LoginFailure.failed_at > since)
     for where, allowed, why in (
-        (LoginFailure.client_address == address, limits.per_address,
-         "Too many failed logins from your network address."),
-        (sa.and_(LoginFailure.username_key == key, LoginFailure.client_address == address),
-         limits.per_pair, "Too many failed logins for this username from your network address."),
+        (
+            LoginFailure.client_address == address,
+            limits.per_address,
+            "Too many failed logins from your network address.",
+        ),
+        (
+            sa.and_(LoginFailure.username_key == key, LoginFailure.client_address == address),
+            limits.per_pair,
+            "Too many failed logins for this username from your network address.",
+        ),
     ):
-        times = sorted(db.session.scalars(recent.where(where)
-                                          .order_by(LoginFailure.failed_at.desc())
-                                          .limit(allowed)))
+        times = sorted(
+            db.session.scalars(
+                recent.where(where).order_by(LoginFailure.failed_at.desc()).limit(allowed)
+            )
+        )
         if len(times) >= allowed:
             _throttle(why, int((times[0] - since).total_seconds()) + 1)
     _check_backoff(key, now, since, limits)
@@ -242,22 +273,25 @@ def _check_backoff(key: str, now: datetime, since: datetime, limits: LoginLimits
     """Past per_pair failures for a username from anywhere, each further try from an unknown
     device waits twice as long as the one before (at most the window) after the last failure."""
     query = sa.select(sa.func.count(), sa.func.max(LoginFailure.failed_at)).where(
-        LoginFailure.username_key == key, LoginFailure.failed_at > since)
+        LoginFailure.username_key == key, LoginFailure.failed_at > since
+    )
     count, last = db.session.execute(query).one()
     if not count or count < limits.per_pair or last is None:
         return
     delay = min(limits.window_seconds, 2 ** min(count - limits.per_pair, 20))
     wait = delay - (now - last).total_seconds()
     if wait > 0:
-        _throttle("This username has had many failed logins lately, so a login from a device "
-                  "not used for it before must wait.", int(wait) + 1,
-                  " Or log in from a computer you have logged in from before.")
+        _throttle(
+            "This username has had many failed logins lately, so a login from a device "
+            "not used for it before must wait.",
+            int(wait) + 1,
+            " Or log in from a computer you have logged in from before.",
+        )
 
 
 def _throttle(why: str, retry_after: int, after: str = "") -> None:
     retry_after = max(1, retry_after)
-    raise Throttled(f"{why} Try again in {_as_wait(retry_after)}.{after}",
-                    retry_after=retry_after)
+    raise Throttled(f"{why} Try again in {_as_wait(retry_after)}.{after}", retry_after=retry_after)
 
 
 def _as_wait(seconds: int) -> str:
@@ -279,8 +313,9 @@ def issue_setup_token() -> str | None:
         return None
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    db.session.add(SetupToken(token_hash=_hash(token), created_at=now,
-                              expires_at=now + SETUP_TOKEN_LIFETIME))
+    db.session.add(
+        SetupToken(token_hash=_hash(token), created_at=now, expires_at=now + SETUP_TOKEN_LIFETIME)
+    )
     db.session.commit()
     return token
 
@@ -303,7 +338,8 @@ def _live_setup_token(token: str) -> SetupToken | None:
     if not token or len(token) > 128:
         return None
     record: SetupToken | None = db.session.scalar(
-        sa.select(SetupToken).where(SetupToken.token_hash == _hash(token)))
+        sa.select(SetupToken).where(SetupToken.token_hash == _hash(token))
+    )
     if record is None or record.used_at is not None or record.expires_at <= utcnow():
         return None
     return record

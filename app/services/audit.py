@@ -32,54 +32,85 @@ def snapshot(row: Any, columns: list[sa.Column[Any]]) -> dict[str, Any]:
     return {c.key: to_jsonable(getattr(row, c.key)) for c in columns}
 
 
-def record(action: str, table_name: str, row_key: str | None, *, actor: Any,
-           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-           reason: str | None = None, document_id: int | None = None,
-           form_token: str | None = None, at: dt.datetime | None = None) -> None:
+def record(
+    action: str,
+    table_name: str,
+    row_key: str | None,
+    *,
+    actor: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+    document_id: int | None = None,
+    form_token: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
     """Write an audit event in the current transaction, at once (the caller commits).
 
     One plain INSERT rather than an object for the next flush: every save writes one, so it
     takes the shortest path. A replayed form_token raises IntegrityError here."""
-    db.session.connection().execute(AUDIT_INSERT, {
-        "at": at or utcnow(), "actor_id": getattr(actor, "id", None),
-        "actor_name": getattr(actor, "username", None), "action": action,
-        "table_name": table_name, "row_key": None if row_key is None else str(row_key)[:255],
-        "document_id": document_id,
-        "before": None if before is None else json.dumps(before, ensure_ascii=False),
-        "after": None if after is None else json.dumps(after, ensure_ascii=False),
-        "reason": reason, "form_token": form_token})
+    db.session.connection().execute(
+        AUDIT_INSERT,
+        {
+            "at": at or utcnow(),
+            "actor_id": getattr(actor, "id", None),
+            "actor_name": getattr(actor, "username", None),
+            "action": action,
+            "table_name": table_name,
+            "row_key": None if row_key is None else str(row_key)[:255],
+            "document_id": document_id,
+            "before": None if before is None else json.dumps(before, ensure_ascii=False),
+            "after": None if after is None else json.dumps(after, ensure_ascii=False),
+            "reason": reason,
+            "form_token": form_token,
+        },
+    )
 
 
 def saved_by_form(form_token: str) -> str | None:
     """The key of the row a create form with this one-time token made, if it was saved."""
-    return db.session.scalar(sa.select(AuditEvent.row_key)
-                             .where(AuditEvent.form_token == form_token))
+    return db.session.scalar(
+        sa.select(AuditEvent.row_key).where(AuditEvent.form_token == form_token)
+    )
 
 
 def saved_by_form_with_values(form_token: str) -> tuple[str, dict[str, Any]] | None:
     """The key and stored values of the row a create form with this token made, if saved."""
-    found = db.session.execute(sa.select(AuditEvent.row_key, AuditEvent.after)
-                               .where(AuditEvent.form_token == form_token)).first()
+    found = db.session.execute(
+        sa.select(AuditEvent.row_key, AuditEvent.after).where(AuditEvent.form_token == form_token)
+    ).first()
     if found is None or found.row_key is None:
         return None
     return found.row_key, json.loads(found.after) if found.after else {}
 
 
-def changes_by(actor_id: int, table_name: str, row_key: str,
-               action: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def changes_by(
+    actor_id: int, table_name: str, row_key: str, action: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(before, after) of every `action` event of this actor on this row, latest first."""
-    query = (sa.select(AuditEvent.before, AuditEvent.after)
-             .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key),
-                    AuditEvent.actor_id == actor_id, AuditEvent.action == action)
-             .order_by(AuditEvent.id.desc()).limit(50))
-    return [(json.loads(r.before or "{}"), json.loads(r.after or "{}"))
-            for r in db.session.execute(query)]
+    query = (
+        sa.select(AuditEvent.before, AuditEvent.after)
+        .where(
+            AuditEvent.table_name == table_name,
+            AuditEvent.row_key == str(row_key),
+            AuditEvent.actor_id == actor_id,
+            AuditEvent.action == action,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    )
+    return [
+        (json.loads(r.before or "{}"), json.loads(r.after or "{}"))
+        for r in db.session.execute(query)
+    ]
 
 
 def history(table_name: str, row_key: str) -> list[AuditEvent]:
-    query = (sa.select(AuditEvent)
-             .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key))
-             .order_by(AuditEvent.at, AuditEvent.id))
+    query = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.table_name == table_name, AuditEvent.row_key == str(row_key))
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
     return list(db.session.scalars(query))
 
 

@@ -88,10 +88,16 @@ def correct(cell: Cell, text: str, *, actor: User, reason: str, action: str = "c
     before = audit.snapshot(cell.row, list(cell.table.table.columns))
     setattr(cell.row, cell.column.key, value)
     db.session.flush()  # the row's version moves: a clerk's open edit form is then stale
-    audit.record(action, cell.table.name, cell.key, actor=actor,
-                 document_id=cell.row.document_id, before=before,
-                 after=audit.snapshot(cell.row, list(cell.table.table.columns)),
-                 reason=reason[:MAX_TEXT])
+    audit.record(
+        action,
+        cell.table.name,
+        cell.key,
+        actor=actor,
+        document_id=cell.row.document_id,
+        before=before,
+        after=audit.snapshot(cell.row, list(cell.table.table.columns)),
+        reason=reason[:MAX_TEXT],
+    )
     if actor.role == "clerk":  # a clerk's new value meets the soft rules as a save's does
         warnings = quality.soft_warnings(cell.table, {cell.column.key: value})
         quality.raise_flags(cell.table.name, cell.key, cell.row.document_id, warnings, actor)

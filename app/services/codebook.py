@@ -22,9 +22,14 @@ from app.models.types import UTCDateTime
 from app.services.exports import kind_of
 
 KIND_NAMES = {
-    "text": "text", "int": "whole number", "float": "number", "decimal": "decimal number",
-    "bool": "yes/no (true or false)", "date": "date (YYYY-MM-DD)",
-    "datetime": "date and time (ISO 8601)", "time": "time of day (HH:MM, 24-hour)",
+    "text": "text",
+    "int": "whole number",
+    "float": "number",
+    "decimal": "decimal number",
+    "bool": "yes/no (true or false)",
+    "date": "date (YYYY-MM-DD)",
+    "datetime": "date and time (ISO 8601)",
+    "time": "time of day (HH:MM, 24-hour)",
 }
 PROVENANCE_HELP = {
     "document_id": "The document the row was typed from (documents.id).",
@@ -34,8 +39,22 @@ PROVENANCE_HELP = {
     "created_at": "When the row was first saved (UTC).",
     "updated_at": "When the row was last saved (UTC).",
 }
-FIELDS = ("table", "column", "label", "role", "type", "sql_type", "required", "max_length",
-          "min", "max", "pattern", "choices", "default", "help")
+FIELDS = (
+    "table",
+    "column",
+    "label",
+    "role",
+    "type",
+    "sql_type",
+    "required",
+    "max_length",
+    "min",
+    "max",
+    "pattern",
+    "choices",
+    "default",
+    "help",
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +92,10 @@ class CodebookField:
         if self.pattern:
             rules.append(f"pattern {self.pattern}")
         if self.choices:
-            rules.append("one of " + ", ".join(
-                v if v == label else f"{v} ({label})" for v, label in self.choices))
+            rules.append(
+                "one of "
+                + ", ".join(v if v == label else f"{v} ({label})" for v, label in self.choices)
+            )
         if self.default:
             rules.append(f"default: {self.default}")
         return rules
@@ -90,8 +111,10 @@ class CodebookTable:
 
 def codebook(dialect: sa.Dialect | None = None) -> list[CodebookTable]:
     """Every entry table, every column; SQL types as `dialect` (the database's) names them."""
-    return [CodebookTable(t.name, t.label, t.description, table_fields(t, dialect))
-            for t in entry_tables()]
+    return [
+        CodebookTable(t.name, t.label, t.description, table_fields(t, dialect))
+        for t in entry_tables()
+    ]
 
 
 def table_fields(table: EntryTable, dialect: sa.Dialect | None = None) -> list[CodebookField]:
@@ -100,17 +123,27 @@ def table_fields(table: EntryTable, dialect: sa.Dialect | None = None) -> list[C
         if column.info.get("provenance"):
             fields.append(_provenance_field(table, column, dialect))
         elif column.primary_key and table.key_is_generated:
-            fields.append(CodebookField(
-                table.name, column.key, column.info.get("label", "Row number"), "generated key",
-                KIND_NAMES["int"], _sql_type(column, dialect), False,
-                help="Assigned by the database when a row is saved.", unique=True))
+            fields.append(
+                CodebookField(
+                    table.name,
+                    column.key,
+                    column.info.get("label", "Row number"),
+                    "generated key",
+                    KIND_NAMES["int"],
+                    _sql_type(column, dialect),
+                    False,
+                    help="Assigned by the database when a row is saved.",
+                    unique=True,
+                )
+            )
         else:
             fields.append(_data_field(table, column, dialect))
     return fields
 
 
-def _data_field(table: EntryTable, column: sa.Column[Any],
-                dialect: sa.Dialect | None) -> CodebookField:
+def _data_field(
+    table: EntryTable, column: sa.Column[Any], dialect: sa.Dialect | None
+) -> CodebookField:
     unbound = field_for_column(column)
     kwargs = unbound.kwargs  # type: ignore[attr-defined]  # outside a form: an UnboundField
     length = next((v for v in kwargs["validators"] if isinstance(v, Length)), None)
@@ -121,24 +154,39 @@ def _data_field(table: EntryTable, column: sa.Column[Any],
     if choices and kind != "bool":
         kind = "choice"
     return CodebookField(
-        table=table.name, column=column.key, label=str(kwargs["label"]),
-        role="key" if column.primary_key else "data", type=_type_name(column, kind),
-        sql_type=_sql_type(column, dialect), required=column_required(column),
+        table=table.name,
+        column=column.key,
+        label=str(kwargs["label"]),
+        role="key" if column.primary_key else "data",
+        type=_type_name(column, kind),
+        sql_type=_sql_type(column, dialect),
+        required=column_required(column),
         max_length=None if length is None or length.max < 0 else length.max,
-        min=None if number is None else number.min, max=None if number is None else number.max,
+        min=None if number is None else number.min,
+        max=None if number is None else number.max,
         pattern=column.info.get("pattern") if pattern is not None else None,
-        choices=() if kind == "bool" else choices, default=_default(column),
+        choices=() if kind == "bool" else choices,
+        default=_default(column),
         help=str(kwargs.get("description") or ""),
-        unique=bool(column.primary_key or column.unique))
+        unique=bool(column.primary_key or column.unique),
+    )
 
 
-def _provenance_field(table: EntryTable, column: sa.Column[Any],
-                      dialect: sa.Dialect | None) -> CodebookField:
+def _provenance_field(
+    table: EntryTable, column: sa.Column[Any], dialect: sa.Dialect | None
+) -> CodebookField:
     return CodebookField(
-        table.name, column.key, column.key.replace("_", " ").capitalize(), "provenance",
-        _type_name(column, kind_of(column)), _sql_type(column, dialect), False,
+        table.name,
+        column.key,
+        column.key.replace("_", " ").capitalize(),
+        "provenance",
+        _type_name(column, kind_of(column)),
+        _sql_type(column, dialect),
+        False,
         choices=tuple((s, s) for s in ROW_STATUSES) if column.key == "status" else (),
-        default=_default(column), help=PROVENANCE_HELP.get(column.key, "Set by the portal."))
+        default=_default(column),
+        help=PROVENANCE_HELP.get(column.key, "Set by the portal."),
+    )
 
 
 def _type_name(column: sa.Column[Any], kind: str) -> str:
@@ -176,25 +224,46 @@ def _default(column: sa.Column[Any]) -> str | None:
 
 # --- output ----------------------------------------------------------------------------------
 
+
 def _md_cell(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def as_markdown(tables: list[CodebookTable]) -> str:
-    lines = ["# Codebook", "",
-             "Every entry table and column, with the rules the entry forms and `flask import` "
-             "enforce. Times are stored in UTC.", ""]
+    lines = [
+        "# Codebook",
+        "",
+        (
+            "Every entry table and column, with the rules the entry forms and `flask import` "
+            "enforce. Times are stored in UTC."
+        ),
+        "",
+    ]
     for table in tables:
         lines += [f"## {table.label} (`{table.name}`)", ""]
         if table.description:
             lines += [table.description, ""]
-        lines += ["| Column | Label | Type | Required | Constraints | Help |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| Column | Label | Type | Required | Constraints | Help |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for f in table.fields:
             role = "" if f.role == "data" else f" ({f.role})"
-            lines.append("| " + " | ".join(_md_cell(c) for c in (
-                f"`{f.column}`{role}", f.label, f"{f.type} — {f.sql_type}",
-                "yes" if f.required else "no", "; ".join(f.constraints), f.help)) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    _md_cell(c)
+                    for c in (
+                        f"`{f.column}`{role}",
+                        f.label,
+                        f"{f.type} — {f.sql_type}",
+                        "yes" if f.required else "no",
+                        "; ".join(f.constraints),
+                        f.help,
+                    )
+                )
+                + " |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -205,11 +274,24 @@ def as_csv(tables: list[CodebookTable]) -> str:
     writer.writerow(FIELDS)
     for table in tables:
         for f in table.fields:
-            writer.writerow([
-                f.table, f.column, f.label, f.role, f.type, f.sql_type,
-                "yes" if f.required else "no", _blank(f.max_length), _blank(f.min),
-                _blank(f.max), f.pattern or "",
-                "; ".join(f"{v}={label}" for v, label in f.choices), f.default or "", f.help])
+            writer.writerow(
+                [
+                    f.table,
+                    f.column,
+                    f.label,
+                    f.role,
+                    f.type,
+                    f.sql_type,
+                    "yes" if f.required else "no",
+                    _blank(f.max_length),
+                    _blank(f.min),
+                    _blank(f.max),
+                    f.pattern or "",
+                    "; ".join(f"{v}={label}" for v, label in f.choices),
+                    f.default or "",
+                    f.help,
+                ]
+            )
     return buffer.getvalue()
 
 

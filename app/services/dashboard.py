@@ -159,8 +159,11 @@ def shares(counts: dict[str, int], known: Sequence[str]) -> list[StatusShare]:
     """Counts in the usual status order (unknown statuses last), each with its percentage."""
     total = sum(counts.values())
     order = [*known, *sorted(s for s in counts if s not in known)]
-    return [StatusShare(s, counts.get(s, 0), 100 * counts.get(s, 0) / total if total else 0.0)
-            for s in order if s in known or counts.get(s)]
+    return [
+        StatusShare(s, counts.get(s, 0), 100 * counts.get(s, 0) / total if total else 0.0)
+        for s in order
+        if s in known or counts.get(s)
+    ]
 
 
 def build_dashboard(now: datetime | None = None) -> Dashboard:
@@ -192,10 +195,16 @@ def _read(conn: sa.Connection, now: datetime, counts: Counter[tallies.Key]) -> D
         clerks=clerks,
         tables=tables,
         recent_events=_recent_events(conn),
-        open_flags=conn.scalar(sa.select(sa.func.count()).select_from(QualityFlag)
-                               .where(is_open)) or 0,
-        latest_flags=list(conn.execute(sa.select(QualityFlag.__table__).where(is_open)
-                                       .order_by(QualityFlag.id.desc()).limit(LATEST_FLAGS))),
+        open_flags=conn.scalar(sa.select(sa.func.count()).select_from(QualityFlag).where(is_open))
+        or 0,
+        latest_flags=list(
+            conn.execute(
+                sa.select(QualityFlag.__table__)
+                .where(is_open)
+                .order_by(QualityFlag.id.desc())
+                .limit(LATEST_FLAGS)
+            )
+        ),
         activity=_activity(conn, now),
     )
 
@@ -207,12 +216,23 @@ def _clerks(conn: sa.Connection, counts: Counter[tallies.Key]) -> list[ClerkStat
     the primary key) and read by primary key: one probe per clerk inside one statement, never
     max(at) over all of a clerk's events.
     """
-    last_at = (sa.select(AuditEvent.at).where(AuditEvent.actor_id == User.id)
-               .order_by(AuditEvent.id.desc()).limit(1).correlate(User).scalar_subquery())
-    query = (sa.select(User.id, User.username, last_at.label("last_at"))
-             .where(User.role == "clerk", User.active.is_(True)).order_by(User.username))
-    clerks = [ClerkStats(id=uid, username=name, last_activity=last)
-              for uid, name, last in conn.execute(query)]
+    last_at = (
+        sa.select(AuditEvent.at)
+        .where(AuditEvent.actor_id == User.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(User.id, User.username, last_at.label("last_at"))
+        .where(User.role == "clerk", User.active.is_(True))
+        .order_by(User.username)
+    )
+    clerks = [
+        ClerkStats(id=uid, username=name, last_activity=last)
+        for uid, name, last in conn.execute(query)
+    ]
     by_id = {c.id: c for c in clerks}
     for (subject, clerk_id, key), n in counts.items():
         stats = by_id.get(clerk_id)
@@ -236,9 +256,11 @@ def _keyed_today(conn: sa.Connection, clerks: dict[int, ClerkStats], now: dateti
     hour_ago = now - timedelta(hours=1)
     row = DoubleEntryRow
     clerk = sa.func.coalesce(row.clerk_id, 0)
-    today = (sa.select(clerk, sa.func.count(),
-                       sa.func.count(sa.case((row.created_at >= hour_ago, 1))))
-             .where(row.created_at >= day_start).group_by(clerk))
+    today = (
+        sa.select(clerk, sa.func.count(), sa.func.count(sa.case((row.created_at >= hour_ago, 1))))
+        .where(row.created_at >= day_start)
+        .group_by(clerk)
+    )
     for clerk_id, count, last_hour in conn.execute(today):
         if clerk_id in clerks:
             clerks[clerk_id].rows_today += count
@@ -252,8 +274,7 @@ def week_starts(now: datetime, weeks: int = AGREEMENT_WEEKS) -> list[datetime]:
     return [current - timedelta(weeks=w) for w in range(weeks - 1, -1, -1)]
 
 
-def _per_week(at: Any, starts: list[datetime], value: Any = 1,
-              when: Any = None) -> list[Any]:
+def _per_week(at: Any, starts: list[datetime], value: Any = 1, when: Any = None) -> list[Any]:
     """One SUM per week of `value` over the rows whose `at` falls in that week."""
     ends = [*starts[1:], starts[-1] + timedelta(weeks=1)]
     sums = []
@@ -282,59 +303,113 @@ def _agreement(conn: sa.Connection, clerks: dict[int, ClerkStats], now: datetime
                     week = stats.weeks[w]
                     setattr(week, measure, getattr(week, measure) + int(sums[m * n + w] or 0))
 
-    both = sa.union_all(*[
-        sa.select(clerk.label("clerk_id"), Comparison.created_at, Comparison.fields_compared,
-                  Comparison.differences).where(Comparison.created_at >= starts[0])
-        for clerk in (Comparison.clerk_a_id, Comparison.clerk_b_id)]).subquery()
-    fill(conn.execute(sa.select(both.c.clerk_id,
-                                *_per_week(both.c.created_at, starts, both.c.fields_compared),
-                                *_per_week(both.c.created_at, starts, both.c.differences))
-                      .group_by(both.c.clerk_id)), "fields_compared", "differences")
+    both = sa.union_all(
+        *[
+            sa.select(
+                clerk.label("clerk_id"),
+                Comparison.created_at,
+                Comparison.fields_compared,
+                Comparison.differences,
+            ).where(Comparison.created_at >= starts[0])
+            for clerk in (Comparison.clerk_a_id, Comparison.clerk_b_id)
+        ]
+    ).subquery()
+    fill(
+        conn.execute(
+            sa.select(
+                both.c.clerk_id,
+                *_per_week(both.c.created_at, starts, both.c.fields_compared),
+                *_per_week(both.c.created_at, starts, both.c.differences),
+            ).group_by(both.c.clerk_id)
+        ),
+        "fields_compared",
+        "differences",
+    )
     closed = FieldQuery.status == "closed"
-    fill(conn.execute(sa.select(FieldQuery.clerk_id,
-                                *_per_week(FieldQuery.opened_at, starts, when=~closed),
-                                *_per_week(FieldQuery.opened_at, starts, when=closed))
-                      .where(FieldQuery.opened_at >= starts[0])
-                      .group_by(FieldQuery.clerk_id)), "queries_open", "queries_closed")
+    fill(
+        conn.execute(
+            sa.select(
+                FieldQuery.clerk_id,
+                *_per_week(FieldQuery.opened_at, starts, when=~closed),
+                *_per_week(FieldQuery.opened_at, starts, when=closed),
+            )
+            .where(FieldQuery.opened_at >= starts[0])
+            .group_by(FieldQuery.clerk_id)
+        ),
+        "queries_open",
+        "queries_closed",
+    )
     submit = aliased(AuditEvent)
     ret = aliased(AuditEvent)
-    fill(conn.execute(sa.select(submit.actor_id, *_per_week(submit.at, starts))
-                      .where(submit.table_name == tallies.DOCUMENT_EVENTS,
-                             submit.action == "submit", submit.at >= starts[0])
-                      .group_by(submit.actor_id)), "submitted")
+    fill(
+        conn.execute(
+            sa.select(submit.actor_id, *_per_week(submit.at, starts))
+            .where(
+                submit.table_name == tallies.DOCUMENT_EVENTS,
+                submit.action == "submit",
+                submit.at >= starts[0],
+            )
+            .group_by(submit.actor_id)
+        ),
+        "submitted",
+    )
     # a return counts against each clerk who had submitted the document before it
-    returned = [sa.func.count(sa.distinct(sa.case((sa.and_(ret.at >= start, ret.at < end),
-                                                   ret.document_id))))
-                for start, end in zip(starts, [*starts[1:], starts[-1] + timedelta(weeks=1)],
-                                      strict=True)]
-    fill(conn.execute(sa.select(submit.actor_id, *returned)
-                      .select_from(ret)
-                      .join(submit, sa.and_(submit.table_name == tallies.DOCUMENT_EVENTS,
-                                            submit.action == "submit",
-                                            submit.document_id == ret.document_id,
-                                            submit.at <= ret.at))
-                      .where(ret.table_name == tallies.DOCUMENT_EVENTS, ret.action == "return",
-                             ret.at >= starts[0])
-                      .group_by(submit.actor_id)), "returned")
+    returned = [
+        sa.func.count(
+            sa.distinct(sa.case((sa.and_(ret.at >= start, ret.at < end), ret.document_id)))
+        )
+        for start, end in zip(starts, [*starts[1:], starts[-1] + timedelta(weeks=1)], strict=True)
+    ]
+    fill(
+        conn.execute(
+            sa.select(submit.actor_id, *returned)
+            .select_from(ret)
+            .join(
+                submit,
+                sa.and_(
+                    submit.table_name == tallies.DOCUMENT_EVENTS,
+                    submit.action == "submit",
+                    submit.document_id == ret.document_id,
+                    submit.at <= ret.at,
+                ),
+            )
+            .where(
+                ret.table_name == tallies.DOCUMENT_EVENTS,
+                ret.action == "return",
+                ret.at >= starts[0],
+            )
+            .group_by(submit.actor_id)
+        ),
+        "returned",
+    )
 
 
-def _table_stats(conn: sa.Connection, table: EntryTable, clerks: dict[int, ClerkStats],
-                 now: datetime, counts: Counter[tallies.Key]) -> TableStats:
+def _table_stats(
+    conn: sa.Connection,
+    table: EntryTable,
+    clerks: dict[int, ClerkStats],
+    now: datetime,
+    counts: Counter[tallies.Key],
+) -> TableStats:
     """An entry table's rows by status (running counts), and today's rows per clerk: one
     statement on the created_at index range, so only today's rows are read."""
-    stats = TableStats(table.name, table.label,
-                       tallies.by_key(counts, tallies.rows_subject(table.name)),
-                       tallies.by_key(counts, tallies.keyed_subject(table.name)).get("keyed", 0))
+    stats = TableStats(
+        table.name,
+        table.label,
+        tallies.by_key(counts, tallies.rows_subject(table.name)),
+        tallies.by_key(counts, tallies.keyed_subject(table.name)).get("keyed", 0),
+    )
     model = table.model
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     hour_ago = now - timedelta(hours=1)
     # Grouped by an expression, not the bare column: given the entered_by_id index, SQLite
     # would walk the whole table along it to skip a sort, instead of today's rows only.
     clerk = sa.func.coalesce(model.entered_by_id, 0)
-    today = (sa.select(clerk, sa.func.count(),
-                       sa.func.count(sa.case((model.created_at >= hour_ago, 1))))
-             .where(model.created_at >= day_start)
-             .group_by(clerk))
+    today = (
+        sa.select(clerk, sa.func.count(), sa.func.count(sa.case((model.created_at >= hour_ago, 1))))
+        .where(model.created_at >= day_start)
+        .group_by(clerk)
+    )
     for clerk_id, count, last_hour in conn.execute(today):
         if clerk_id in clerks:
             clerks[clerk_id].rows_today += count
@@ -344,9 +419,19 @@ def _table_stats(conn: sa.Connection, table: EntryTable, clerks: dict[int, Clerk
 
 def _recent_events(conn: sa.Connection) -> list[Any]:
     """The latest audit events, without their (possibly long) before/after values."""
-    query = (sa.select(AuditEvent.id, AuditEvent.at, AuditEvent.actor_name, AuditEvent.action,
-                       AuditEvent.table_name, AuditEvent.row_key, AuditEvent.document_id)
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(RECENT_EVENTS))
+    query = (
+        sa.select(
+            AuditEvent.id,
+            AuditEvent.at,
+            AuditEvent.actor_name,
+            AuditEvent.action,
+            AuditEvent.table_name,
+            AuditEvent.row_key,
+            AuditEvent.document_id,
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(RECENT_EVENTS)
+    )
     return list(conn.execute(query))
 
 
@@ -361,7 +446,9 @@ def _activity(conn: sa.Connection, now: datetime) -> list[HourBucket]:
     starts = hour_starts(now)
     ends = [*starts[1:], starts[-1] + timedelta(hours=1)]
     at = AuditEvent.at
-    counts = [sa.func.count(sa.case((sa.and_(at >= start, at < end), 1)))
-              for start, end in zip(starts, ends, strict=True)]
+    counts = [
+        sa.func.count(sa.case((sa.and_(at >= start, at < end), 1)))
+        for start, end in zip(starts, ends, strict=True)
+    ]
     row = conn.execute(sa.select(*counts).where(AuditEvent.at >= starts[0])).one()
     return [HourBucket(start, int(n)) for start, n in zip(starts, row, strict=True)]

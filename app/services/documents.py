@@ -60,33 +60,52 @@ class UploadResult:
         return self.error is None
 
 
-def add_files(files: Iterable[IncomingFile], storage: DocumentStorage, *, actor: User | None,
-              max_bytes: int, double_entry: bool = False) -> list[UploadResult]:
+def add_files(
+    files: Iterable[IncomingFile],
+    storage: DocumentStorage,
+    *,
+    actor: User | None,
+    max_bytes: int,
+    double_entry: bool = False,
+) -> list[UploadResult]:
     """Store each file (zips are unpacked); one result per file, each committed on its own."""
     results: list[UploadResult] = []
     for incoming in files:
         if not is_zip(incoming.data):
-            results.append(add_file(incoming, storage, actor=actor, max_bytes=max_bytes,
-                                    double_entry=double_entry))
+            results.append(
+                add_file(
+                    incoming, storage, actor=actor, max_bytes=max_bytes, double_entry=double_entry
+                )
+            )
             continue
         # Entries are streamed to a temporary folder (never held in memory), then stored one
         # by one; the folder goes when the archive is done.
         with tempfile.TemporaryDirectory(prefix="portal-zip-") as folder:
             try:
-                inner = unpack_zip(clean_name(incoming.name), incoming.data, max_bytes,
-                                   Path(folder))
+                inner = unpack_zip(
+                    clean_name(incoming.name), incoming.data, max_bytes, Path(folder)
+                )
             except UploadRefused as exc:
                 results.append(UploadResult(clean_name(incoming.name), error=str(exc)))
                 continue
             for entry in inner:
-                results.append(add_file(entry, storage, actor=actor, max_bytes=max_bytes,
-                                        double_entry=double_entry))
+                results.append(
+                    add_file(
+                        entry, storage, actor=actor, max_bytes=max_bytes, double_entry=double_entry
+                    )
+                )
                 entry.path.unlink()
     return results
 
 
-def add_file(incoming: IncomingFile | ExtractedFile, storage: DocumentStorage, *,
-             actor: User | None, max_bytes: int, double_entry: bool = False) -> UploadResult:
+def add_file(
+    incoming: IncomingFile | ExtractedFile,
+    storage: DocumentStorage,
+    *,
+    actor: User | None,
+    max_bytes: int,
+    double_entry: bool = False,
+) -> UploadResult:
     """Store one file and its row together: never a file without its row or the reverse."""
     name = clean_name(incoming.name)
     if isinstance(incoming, ExtractedFile):
@@ -100,17 +119,25 @@ def add_file(incoming: IncomingFile | ExtractedFile, storage: DocumentStorage, *
         return UploadResult(name, error=str(exc))
     existing = db.session.scalar(sa.select(Document).where(Document.sha256 == digest))
     if existing is not None:
-        return UploadResult(name, error=f"Already uploaded as document #{existing.id} "
-                                        f"({existing.original_name}).")
+        return UploadResult(
+            name, error=f"Already uploaded as document #{existing.id} ({existing.original_name})."
+        )
     key = f"{uuid.uuid4().hex}.{extension_for(content_type)}"
     try:
         page_count = _store(key, incoming, content_type, storage)
     except (UploadRefused, StorageError) as exc:
         return UploadResult(name, error=str(exc))
-    document = Document(storage_key=key, original_name=name, content_type=content_type,
-                        size_bytes=size, sha256=digest, status="new",
-                        double_entry=double_entry, uploaded_by_id=getattr(actor, "id", None),
-                        page_count=page_count)
+    document = Document(
+        storage_key=key,
+        original_name=name,
+        content_type=content_type,
+        size_bytes=size,
+        sha256=digest,
+        status="new",
+        double_entry=double_entry,
+        uploaded_by_id=getattr(actor, "id", None),
+        page_count=page_count,
+    )
     db.session.add(document)
     try:
         db.session.commit()
@@ -122,13 +149,17 @@ def add_file(incoming: IncomingFile | ExtractedFile, storage: DocumentStorage, *
         except StorageError:
             log.error("document %s has no row and could not be deleted", key)
         log.warning("document row refused: %s", type(exc).__name__)
-        return UploadResult(name, error="The database refused this document (uploaded twice "
-                                        "at the same moment?); nothing was kept.")
+        return UploadResult(
+            name,
+            error="The database refused this document (uploaded twice "
+            "at the same moment?); nothing was kept.",
+        )
     return UploadResult(name, document=document)
 
 
-def _store(key: str, incoming: IncomingFile | ExtractedFile, content_type: str,
-           storage: DocumentStorage) -> int | None:
+def _store(
+    key: str, incoming: IncomingFile | ExtractedFile, content_type: str, storage: DocumentStorage
+) -> int | None:
     """Store the original and, for a TIFF, its PNG pages (pages first: a damaged TIFF is refused
     with nothing left behind). Returns the page count, None when there are none."""
     if not pages.needs_pages(content_type):
@@ -151,15 +182,18 @@ def _store(key: str, incoming: IncomingFile | ExtractedFile, content_type: str,
 def move(document: Document, target: str) -> None:
     """Change the status if the move is allowed (the caller commits)."""
     if target not in TRANSITIONS.get(document.status, set()):
-        raise Invalid(f"A document that is {document.status.replace('_', ' ')} cannot become "
-                      f"{target.replace('_', ' ')}.")
+        raise Invalid(
+            f"A document that is {document.status.replace('_', ' ')} cannot become "
+            f"{target.replace('_', ' ')}."
+        )
     document.status = target
 
 
 def clerks_by_name(usernames: Iterable[str]) -> list[User]:
     names = [n.strip().lower() for n in usernames if n and n.strip()]
-    found = {u.username: u for u in db.session.scalars(
-        sa.select(User).where(User.username.in_(names)))}
+    found = {
+        u.username: u for u in db.session.scalars(sa.select(User).where(User.username.in_(names)))
+    }
     missing = [n for n in names if n not in found]
     if missing:
         raise NotFound(f"No user named {', '.join(repr(m) for m in missing)}.")
@@ -180,8 +214,10 @@ def assign(documents: list[Document], clerks: list[User], *, actor: User | None)
     made = 0
     for document in documents:
         if document.status not in {"new", "assigned"}:
-            raise Conflict(f"Document #{document.id} is {document.status.replace('_', ' ')}; "
-                           "unassign it or finish its review first.")
+            raise Conflict(
+                f"Document #{document.id} is {document.status.replace('_', ' ')}; "
+                "unassign it or finish its review first."
+            )
         wanted = 2 if document.double_entry else 1
         current = {a.clerk_id for a in document.assignments}
         for clerk in sorted(clerks, key=lambda c: (load[c.id], c.id)):
@@ -195,16 +231,24 @@ def assign(documents: list[Document], clerks: list[User], *, actor: User | None)
             made += 1
         if document.status == "new":
             move(document, "assigned")
-        audit.record("assign", "documents", str(document.id), actor=actor,
-                     document_id=document.id, after={"clerks": sorted(current)})
+        audit.record(
+            "assign",
+            "documents",
+            str(document.id),
+            actor=actor,
+            document_id=document.id,
+            after={"clerks": sorted(current)},
+        )
     db.session.commit()
     return made
 
 
 def _open_load(clerk_ids: list[int]) -> dict[int, int]:
-    query = (sa.select(Assignment.clerk_id, sa.func.count())
-             .where(Assignment.clerk_id.in_(clerk_ids), Assignment.status != "submitted")
-             .group_by(Assignment.clerk_id))
+    query = (
+        sa.select(Assignment.clerk_id, sa.func.count())
+        .where(Assignment.clerk_id.in_(clerk_ids), Assignment.status != "submitted")
+        .group_by(Assignment.clerk_id)
+    )
     counts = dict(db.session.execute(query).all())
     return {cid: counts.get(cid, 0) for cid in clerk_ids}
 
@@ -218,13 +262,19 @@ def unassign(document: Document, clerk_id: int, *, actor: User | None) -> None:
     document.assignments.remove(assignment)
     if not document.assignments:
         document.status = "new"
-    audit.record("assign", "documents", str(document.id), actor=actor, document_id=document.id,
-                 before={"clerk_id": clerk_id}, reason="unassigned")
+    audit.record(
+        "assign",
+        "documents",
+        str(document.id),
+        actor=actor,
+        document_id=document.id,
+        before={"clerk_id": clerk_id},
+        reason="unassigned",
+    )
     db.session.commit()
 
 
-def reassign(document: Document, from_clerk_id: int, to_clerk: User, *,
-             actor: User | None) -> None:
+def reassign(document: Document, from_clerk_id: int, to_clerk: User, *, actor: User | None) -> None:
     """Hand a clerk's task on a document to another clerk (their rows stay theirs)."""
     assignment = next((a for a in document.assignments if a.clerk_id == from_clerk_id), None)
     if assignment is None:
@@ -236,9 +286,16 @@ def reassign(document: Document, from_clerk_id: int, to_clerk: User, *,
     if document.status in {"submitted", "approved"} or assignment.status == "submitted":
         raise Conflict("A submitted document cannot change hands.")
     assignment.clerk_id = to_clerk.id
-    audit.record("assign", "documents", str(document.id), actor=actor, document_id=document.id,
-                 before={"clerk_id": from_clerk_id}, after={"clerk_id": to_clerk.id},
-                 reason="reassigned")
+    audit.record(
+        "assign",
+        "documents",
+        str(document.id),
+        actor=actor,
+        document_id=document.id,
+        before={"clerk_id": from_clerk_id},
+        after={"clerk_id": to_clerk.id},
+        reason="reassigned",
+    )
     db.session.commit()
 
 
@@ -253,8 +310,11 @@ def can_view(document: Document, user: User) -> bool:
 def can_enter(document: Document, clerk: User) -> bool:
     """May this clerk add or change rows of this document now?"""
     assignment = assignment_for(document, clerk)
-    return (assignment is not None and assignment.status != "submitted"
-            and document.status in UNFINISHED)
+    return (
+        assignment is not None
+        and assignment.status != "submitted"
+        and document.status in UNFINISHED
+    )
 
 
 def note_entry(document: Document, clerk: User) -> None:
@@ -281,8 +341,10 @@ class UnsavedInput(Conflict):
         # (table name, row key or None for a new row, the table's label), one per form
         labels = ", ".join(dict.fromkeys(label for _name, _key, label in forms))
         plural = "forms have" if len(forms) > 1 else "form has"
-        super().__init__(f"Your {labels} {plural} unsaved input: save or discard it first. "
-                         "The document was not submitted.")
+        super().__init__(
+            f"Your {labels} {plural} unsaved input: save or discard it first. "
+            "The document was not submitted."
+        )
         self.forms = forms
 
 
@@ -294,8 +356,13 @@ def check_no_unsaved_input(document: Document, clerk: User) -> None:
     forms = []
     for draft in unsaved:
         table = get_entry_table(draft.table_name)
-        forms.append((draft.table_name, drafts.row_key_of(draft),
-                      table.label if table is not None else draft.table_name))
+        forms.append(
+            (
+                draft.table_name,
+                drafts.row_key_of(draft),
+                table.label if table is not None else draft.table_name,
+            )
+        )
     raise UnsavedInput(forms)
 
 
@@ -309,11 +376,15 @@ def submit(document: Document, clerk: User, *, confirm_missing: bool = False) ->
     if assignment is None:
         raise NotFound("No such document.")
     if assignment.status == "submitted" or document.status not in UNFINISHED:
-        raise Conflict(f"This document is {document.status.replace('_', ' ')}; there is "
-                       "nothing to submit.")
+        raise Conflict(
+            f"This document is {document.status.replace('_', ' ')}; there is nothing to submit."
+        )
     check_no_unsaved_input(document, clerk)
-    entered = (double_entry.entry_for_submit(document.id, clerk.id) if document.double_entry
-               else _entered_rows(document.id, clerk.id))
+    entered = (
+        double_entry.entry_for_submit(document.id, clerk.id)
+        if document.double_entry
+        else _entered_rows(document.id, clerk.id)
+    )
     missing = quality.missing_before_submit(document.id, clerk, entered)
     if missing and not confirm_missing:
         raise MissingBeforeSubmit(missing)
@@ -336,10 +407,14 @@ def _entered_rows(document_id: int, clerk_id: int) -> dict[str, list[tuple[str, 
     result: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for table in entry_tables():
         model = table.model
-        rows = db.session.scalars(sa.select(model).where(model.document_id == document_id,
-                                                         model.entered_by_id == clerk_id))
-        result[table.name] = [(table.key_of(r), {c.key: getattr(r, c.key)
-                                                 for c in table.data_columns}) for r in rows]
+        rows = db.session.scalars(
+            sa.select(model).where(
+                model.document_id == document_id, model.entered_by_id == clerk_id
+            )
+        )
+        result[table.name] = [
+            (table.key_of(r), {c.key: getattr(r, c.key) for c in table.data_columns}) for r in rows
+        ]
     return result
 
 
@@ -348,10 +423,19 @@ def _maybe_sample(document: Document, clerk: User) -> None:
     percent = settings.get_int(settings.SAMPLE_PERCENT, 0)
     if percent <= 0:
         return
-    done = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Assignment).join(Document)
-        .where(Assignment.clerk_id == clerk.id, Assignment.status == "submitted",
-               Document.double_entry.is_(False))) or 0
+    done = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Assignment)
+            .join(Document)
+            .where(
+                Assignment.clerk_id == clerk.id,
+                Assignment.status == "submitted",
+                Document.double_entry.is_(False),
+            )
+        )
+        or 0
+    )
     if (done * percent) // 100 == ((done - 1) * percent) // 100:
         return
     second = _least_loaded_clerk(exclude=clerk.id)
@@ -359,46 +443,86 @@ def _maybe_sample(document: Document, clerk: User) -> None:
         return
     for table in entry_tables():
         model = table.model
-        rows = db.session.scalars(sa.select(model).where(
-            model.document_id == document.id, model.entered_by_id == clerk.id)
-            .order_by(model.created_at, table.key_column)).all()
+        rows = db.session.scalars(
+            sa.select(model)
+            .where(model.document_id == document.id, model.entered_by_id == clerk.id)
+            .order_by(model.created_at, table.key_column)
+        ).all()
         for position, row in enumerate(rows, start=1):
             data = {c.key: audit.to_jsonable(getattr(row, c.key)) for c in table.data_columns}
-            db.session.add(DoubleEntryRow(document_id=document.id, clerk_id=clerk.id,
-                                          table_name=table.name, position=position,
-                                          data=json.dumps(data, ensure_ascii=False)))
-            audit.record("delete", table.name, table.key_of(row), actor=None,
-                         document_id=document.id, before=data,
-                         reason="drawn for blind re-entry; kept as the first entry")
+            db.session.add(
+                DoubleEntryRow(
+                    document_id=document.id,
+                    clerk_id=clerk.id,
+                    table_name=table.name,
+                    position=position,
+                    data=json.dumps(data, ensure_ascii=False),
+                )
+            )
+            audit.record(
+                "delete",
+                table.name,
+                table.key_of(row),
+                actor=None,
+                document_id=document.id,
+                before=data,
+                reason="drawn for blind re-entry; kept as the first entry",
+            )
             db.session.delete(row)
     document.double_entry, document.status = True, "assigned"
     document.assignments.append(Assignment(clerk_id=second.id, status="assigned"))
-    audit.record("assign", "documents", str(document.id), actor=None, document_id=document.id,
-                 after={"clerk_id": second.id}, reason=f"sampled re-entry ({percent} %)")
+    audit.record(
+        "assign",
+        "documents",
+        str(document.id),
+        actor=None,
+        document_id=document.id,
+        after={"clerk_id": second.id},
+        reason=f"sampled re-entry ({percent} %)",
+    )
 
 
 def _least_loaded_clerk(exclude: int) -> User | None:
-    open_load = (sa.select(sa.func.count()).where(Assignment.clerk_id == User.id,
-                                                 Assignment.status != "submitted")
-                 .correlate(User).scalar_subquery())
-    query = (sa.select(User).where(User.role == "clerk", User.active.is_(True),
-                                   User.id != exclude)
-             .order_by(open_load, User.id).limit(1))
+    open_load = (
+        sa.select(sa.func.count())
+        .where(Assignment.clerk_id == User.id, Assignment.status != "submitted")
+        .correlate(User)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(User)
+        .where(User.role == "clerk", User.active.is_(True), User.id != exclude)
+        .order_by(open_load, User.id)
+        .limit(1)
+    )
     return db.session.scalar(query)
 
 
 def queue(clerk: User) -> list[tuple[Document, Assignment]]:
     """A clerk's documents, unfinished first, oldest first."""
-    query = (sa.select(Document, Assignment).join(Assignment)
-             .where(Assignment.clerk_id == clerk.id)
-             .order_by(sa.case((Document.status.in_(UNFINISHED), 0), else_=1),
-                       Assignment.created_at, Document.id))
+    query = (
+        sa.select(Document, Assignment)
+        .join(Assignment)
+        .where(Assignment.clerk_id == clerk.id)
+        .order_by(
+            sa.case((Document.status.in_(UNFINISHED), 0), else_=1),
+            Assignment.created_at,
+            Document.id,
+        )
+    )
     return [(d, a) for d, a in db.session.execute(query).all()]
 
 
 def next_document(clerk: User) -> Document | None:
-    query = (sa.select(Document).join(Assignment)
-             .where(Assignment.clerk_id == clerk.id, Assignment.status != "submitted",
-                    Document.status.in_(UNFINISHED))
-             .order_by(Assignment.created_at, Document.id).limit(1))
+    query = (
+        sa.select(Document)
+        .join(Assignment)
+        .where(
+            Assignment.clerk_id == clerk.id,
+            Assignment.status != "submitted",
+            Document.status.in_(UNFINISHED),
+        )
+        .order_by(Assignment.created_at, Document.id)
+        .limit(1)
+    )
     return db.session.scalar(query)

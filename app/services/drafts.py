@@ -23,8 +23,14 @@ def draft_scope(table_name: str, document_id: int | None, row_key: str | None) -
     return f"{table_name}|{document_id or '-'}|{row_key if row_key is not None else 'new'}"[:400]
 
 
-def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: str | None,
-               data: Any, allowed_fields: set[str]) -> Draft:
+def save_draft(
+    user_id: int,
+    table_name: str,
+    document_id: int | None,
+    row_key: str | None,
+    data: Any,
+    allowed_fields: set[str],
+) -> Draft:
     """Create or replace the user's draft for this form; commits."""
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise Invalid("A draft is an object of field names to typed text.")
@@ -34,9 +40,9 @@ def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: 
         raise Invalid("This draft is too large to keep.")
     scope = draft_scope(table_name, document_id, row_key)
     for _attempt in range(2):
-        draft = load_draft(user_id, scope) or Draft(user_id=user_id, scope=scope,
-                                                    table_name=table_name,
-                                                    document_id=document_id)
+        draft = load_draft(user_id, scope) or Draft(
+            user_id=user_id, scope=scope, table_name=table_name, document_id=document_id
+        )
         draft.data, draft.updated_at = encoded, utcnow()
         db.session.add(draft)
         try:
@@ -47,9 +53,15 @@ def save_draft(user_id: int, table_name: str, document_id: int | None, row_key: 
     raise Invalid("The draft could not be saved; it will be tried again.")
 
 
-def save_form_draft(user_id: int, table_name: str, document_id: int | None,
-                    row_key: str | None, data: Any, allowed_fields: set[str],
-                    form_token: str | None) -> Draft | None:
+def save_form_draft(
+    user_id: int,
+    table_name: str,
+    document_id: int | None,
+    row_key: str | None,
+    data: Any,
+    allowed_fields: set[str],
+    form_token: str | None,
+) -> Draft | None:
     """Save a create form's draft, unless that form was saved as a row meanwhile (None).
 
     A draft request may cross the save of its form on the wire; checked after writing, so
@@ -62,8 +74,14 @@ def save_form_draft(user_id: int, table_name: str, document_id: int | None,
     return draft
 
 
-def keep_refused(user_id: int, table_name: str, document_id: int | None, row_key: str | None,
-                 posted: Mapping[str, str], allowed_fields: set[str]) -> bool:
+def keep_refused(
+    user_id: int,
+    table_name: str,
+    document_id: int | None,
+    row_key: str | None,
+    posted: Mapping[str, str],
+    allowed_fields: set[str],
+) -> bool:
     """A refused save keeps what was posted as the form's draft, so nothing typed is lost even
     if the tab closes before the clerk corrects it. False when it cannot be kept (too large)."""
     values = {name: posted.get(name, "") for name in allowed_fields if name in posted}
@@ -91,8 +109,11 @@ def has_input(draft: Draft) -> bool:
 
 def unsaved_drafts(user_id: int, document_id: int) -> list[Draft]:
     """The user's drafts of forms on this document that hold typed input, oldest first."""
-    query = (sa.select(Draft).where(Draft.user_id == user_id, Draft.document_id == document_id)
-             .order_by(Draft.updated_at, Draft.id))
+    query = (
+        sa.select(Draft)
+        .where(Draft.user_id == user_id, Draft.document_id == document_id)
+        .order_by(Draft.updated_at, Draft.id)
+    )
     return [d for d in db.session.scalars(query) if has_input(d)]
 
 
@@ -110,4 +131,5 @@ def discard_draft(user_id: int, scope: str) -> None:
 
     A plain DELETE on the table: no loaded Draft is ever kept in a session meanwhile."""
     db.session.connection().execute(
-        DRAFTS.delete().where(DRAFTS.c.user_id == user_id, DRAFTS.c.scope == scope))
+        DRAFTS.delete().where(DRAFTS.c.user_id == user_id, DRAFTS.c.scope == scope)
+    )

@@ -30,17 +30,21 @@ from app.web import MAX_KEY, bounded_int
 
 log = logging.getLogger(__name__)
 READ_ONLY_FOR_CLERKS = {"approved"}
-APPROVED_MESSAGE = ("This row has been approved, so it is not changed by the plain edit or "
-                    "delete: use the reviewer's correction, which asks for a reason.")
+APPROVED_MESSAGE = (
+    "This row has been approved, so it is not changed by the plain edit or "
+    "delete: use the reviewer's correction, which asks for a reason."
+)
 
 
 class StaleVersion(Conflict):
     """Someone saved the row since this form was opened."""
 
     def __init__(self, current: dict[str, Any], version: int) -> None:
-        super().__init__("Someone else saved this row after you opened it. Nothing was "
-                         "overwritten: compare the values below, then save again to replace "
-                         "theirs with yours.")
+        super().__init__(
+            "Someone else saved this row after you opened it. Nothing was "
+            "overwritten: compare the values below, then save again to replace "
+            "theirs with yours."
+        )
         self.current, self.version = current, version
 
 
@@ -94,8 +98,11 @@ def row_history(table: EntryTable, raw_key: str | None, actor: User) -> list[Any
         return events
     if row is not None and row.entered_by_id != actor.id:
         raise NotFound("No such row.")
-    own = [event for event, owner in zip(events, audit.row_owners(events), strict=True)
-           if owner == actor.id]
+    own = [
+        event
+        for event, owner in zip(events, audit.row_owners(events), strict=True)
+        if owner == actor.id
+    ]
     if not own and row is None:
         raise NotFound("No such row.")
     return own
@@ -106,21 +113,29 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
     if document_id is None:
         return None
     # One query: the access checks below read the document's assignments.
-    document = db.session.get(Document, document_id,
-                              options=[joinedload(Document.assignments)])
+    document = db.session.get(Document, document_id, options=[joinedload(Document.assignments)])
     if document is None or not documents.can_view(document, actor):
         raise NotFound("No such document.")
     if actor.role == "clerk" and not documents.can_enter(document, actor):
-        raise PermissionDenied(f"Document #{document.id} is "
-                               f"{document.status.replace('_', ' ')}; its rows can no longer "
-                               "be changed.")
+        raise PermissionDenied(
+            f"Document #{document.id} is "
+            f"{document.status.replace('_', ' ')}; its rows can no longer "
+            "be changed."
+        )
     return document
 
 
-def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
-               document_id: int | None = None, form_token: str | None = None,
-               warnings: list[quality.Warning] | None = None, had_draft: bool = True,
-               checked_document: Document | None = None) -> Any:
+def create_row(
+    table: EntryTable,
+    values: dict[str, Any],
+    *,
+    actor: User,
+    document_id: int | None = None,
+    form_token: str | None = None,
+    warnings: list[quality.SoftWarning] | None = None,
+    had_draft: bool = True,
+    checked_document: Document | None = None,
+) -> Any:
     """Insert a row with its audit event, consume the form token, drop the draft; commit.
 
     had_draft=False (the form says no draft of it was ever kept) skips deleting one.
@@ -135,15 +150,20 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
         documents.note_entry(document, actor)  # committed with the row, or not at all
     # Replayed tokens and taken keys are found by the database's unique constraints (below),
     # not by reading first: one round trip less on every save.
-    row = table.model(**values, entered_by_id=actor.id, document_id=document_id,
-                      status="entered")
+    row = table.model(**values, entered_by_id=actor.id, document_id=document_id, status="entered")
     try:
         db.session.flush()  # the document's change, if any, before the row that names it
         _insert(table, row)
         key = table.key_of(row)
-        audit.record("create", table.name, key, actor=actor, document_id=document_id,
-                     after=audit.snapshot(row, list(table.table.columns)),
-                     form_token=form_token[:64] if form_token else None)
+        audit.record(
+            "create",
+            table.name,
+            key,
+            actor=actor,
+            document_id=document_id,
+            after=audit.snapshot(row, list(table.table.columns)),
+            form_token=form_token[:64] if form_token else None,
+        )
         quality.raise_flags(table.name, key, document_id, warnings or [], actor)
         if had_draft:
             discard_draft(actor.id, draft_scope(table.name, document_id, None))
@@ -156,16 +176,25 @@ def create_row(table: EntryTable, values: dict[str, Any], *, actor: User,
             _refuse_replayed_token(form_token, values)
         _refuse_duplicate_key(table, values)
         raise Invalid(
-            "The database refused this row (a value conflicts with another row).") from None
+            "The database refused this row (a value conflicts with another row)."
+        ) from None
     except SQLAlchemyError as exc:
         _database_refused(exc)
     return row
 
 
-def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *, actor: User,
-               expected_version: int | None, warnings: list[quality.Warning] | None = None,
-               action: str = "update", reason: str | None = None,
-               had_draft: bool = True) -> Any:
+def update_row(
+    table: EntryTable,
+    raw_key: str | None,
+    values: dict[str, Any],
+    *,
+    actor: User,
+    expected_version: int | None,
+    warnings: list[quality.SoftWarning] | None = None,
+    action: str = "update",
+    reason: str | None = None,
+    had_draft: bool = True,
+) -> Any:
     """Change a row if nobody saved it since `expected_version`; audited; commit.
 
     A reviewer's correction is action="correct" and needs a reason."""
@@ -174,8 +203,9 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
     row = get_row(table, raw_key, actor)
     _refuse_if_read_only(row, actor, correcting=action == "correct")
     if expected_version is None or row.version != expected_version:
-        if expected_version is not None and _edit_stored(table, table.key_of(row), actor,
-                                                         expected_version, values, action):
+        if expected_version is not None and _edit_stored(
+            table, table.key_of(row), actor, expected_version, values, action
+        ):
             # Save pressed again after a lost answer: the first press was stored.
             _discard_after_retry(actor, table.name, row.document_id, table.key_of(row))
             return row
@@ -187,14 +217,22 @@ def update_row(table: EntryTable, raw_key: str | None, values: dict[str, Any], *
             setattr(row, name, value)
     try:
         db.session.flush()
-        audit.record(action, table.name, key, actor=actor, document_id=row.document_id,
-                     before=before, after=audit.snapshot(row, list(table.table.columns)),
-                     reason=reason)
+        audit.record(
+            action,
+            table.name,
+            key,
+            actor=actor,
+            document_id=row.document_id,
+            before=before,
+            after=audit.snapshot(row, list(table.table.columns)),
+            reason=reason,
+        )
         quality.raise_flags(table.name, key, row.document_id, warnings or [], actor)
         if had_draft:
             discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
-        outage.commit_or_resolve(lambda: _edit_stored(table, key, actor, expected_version,
-                                                      values, action))
+        outage.commit_or_resolve(
+            lambda: _edit_stored(table, key, actor, expected_version, values, action)
+        )
     except StaleDataError:
         db.session.rollback()
         current = get_row(table, raw_key, actor)
@@ -213,8 +251,15 @@ def delete_row(table: EntryTable, raw_key: str | None, *, actor: User, reason: s
     _refuse_if_read_only(row, actor)
     key = table.key_of(row)
     key_value = getattr(row, table.key_column.key)
-    audit.record("delete", table.name, key, actor=actor, document_id=row.document_id,
-                 before=audit.snapshot(row, list(table.table.columns)), reason=reason[:2000])
+    audit.record(
+        "delete",
+        table.name,
+        key,
+        actor=actor,
+        document_id=row.document_id,
+        before=audit.snapshot(row, list(table.table.columns)),
+        reason=reason[:2000],
+    )
     db.session.delete(row)
     # An unsaved edit of a row that no longer exists would only stand in the way of "Submit".
     discard_draft(actor.id, draft_scope(table.name, row.document_id, key))
@@ -271,8 +316,11 @@ def _refuse_replayed_token(token: str, values: dict[str, Any]) -> None:
 def _same_values(values: dict[str, Any], stored: dict[str, Any]) -> bool:
     """Whether the values sent match a stored snapshot (fields sent empty are not compared:
     a default such as the time of saving may have filled them)."""
-    return all(audit.to_jsonable(value) == stored.get(name)
-               for name, value in values.items() if value is not None)
+    return all(
+        audit.to_jsonable(value) == stored.get(name)
+        for name, value in values.items()
+        if value is not None
+    )
 
 
 def _created_by_form(form_token: str | None) -> bool | None:
@@ -283,29 +331,34 @@ def _created_by_form(form_token: str | None) -> bool | None:
     return audit.saved_by_form(form_token[:64]) is not None
 
 
-def _edit_stored(table: EntryTable, key: str, actor: User, from_version: int | None,
-                 values: dict[str, Any], action: str) -> bool:
+def _edit_stored(
+    table: EntryTable,
+    key: str,
+    actor: User,
+    from_version: int | None,
+    values: dict[str, Any],
+    action: str,
+) -> bool:
     """Whether this actor's change of the row from from_version to these values is stored.
 
     Optimistic locking lets one change only start from a given version, and its audit event
     (same transaction) records that version before the change."""
     for before, after in audit.changes_by(actor.id, table.name, key, action):
         if before.get("version") == from_version:
-            data = {name: value for name, value in values.items()
-                    if name != table.key_column.key}
+            data = {name: value for name, value in values.items() if name != table.key_column.key}
             return _same_values(data, after)
     return False
 
 
 def _row_gone(table: EntryTable, key_value: Any) -> bool:
     """After a lost COMMIT of a delete: whether the row is gone."""
-    found = db.session.execute(sa.select(table.key_column)
-                               .where(table.key_column == key_value)).first()
+    found = db.session.execute(
+        sa.select(table.key_column).where(table.key_column == key_value)
+    ).first()
     return found is None
 
 
-def _discard_after_retry(actor: User, table_name: str, document_id: int | None,
-                         key: str) -> None:
+def _discard_after_retry(actor: User, table_name: str, document_id: int | None, key: str) -> None:
     """A draft written back while the first save's answer was lost is no longer wanted."""
     discard_draft(actor.id, draft_scope(table_name, document_id, key))
     try:
@@ -333,8 +386,12 @@ def _database_refused(exc: SQLAlchemyError) -> None:
     db.session.rollback()
     rid = current_request_id()
     detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    log.warning("database refused a write (request_id=%s): %s: %s", rid or "-",
-                type(exc).__name__, str(detail)[:500])
+    log.warning(
+        "database refused a write (request_id=%s): %s: %s",
+        rid or "-",
+        type(exc).__name__,
+        str(detail)[:500],
+    )
     raise DomainError(database_refused_message(rid)) from None
 
 
@@ -347,10 +404,20 @@ class Page:
     has_next: bool
 
 
-def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
-              clerk_id: int | None = None, document_id: int | None = None,
-              search: str | None = None, sort: str | None = None, descending: bool = False,
-              page: int = 1, page_size: int = 50, with_usernames: bool = True) -> Page:
+def list_rows(
+    table: EntryTable,
+    actor: User,
+    *,
+    status: str | None = None,
+    clerk_id: int | None = None,
+    document_id: int | None = None,
+    search: str | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+    page: int = 1,
+    page_size: int = 50,
+    with_usernames: bool = True,
+) -> Page:
     """One page of rows, filtered and sorted on indexed columns; one query, no COUNT
     (and one more for the names of the clerks who entered them, unless not wanted)."""
     model = table.model
@@ -368,15 +435,19 @@ def list_rows(table: EntryTable, actor: User, *, status: str | None = None,
     column = sortable_columns(table).get(sort or "", table.key_column)
     # The key breaks ties in the same direction as the sort, so the sort column's index (which
     # InnoDB and PostgreSQL extend with the key) yields the order, read backwards for "desc".
-    query = query.order_by(*[c.desc() if descending else c.asc()
-                             for c in dict.fromkeys([column, table.key_column])])
+    query = query.order_by(
+        *[c.desc() if descending else c.asc() for c in dict.fromkeys([column, table.key_column])]
+    )
     page = max(1, page)
     rows = list(db.session.scalars(query.offset((page - 1) * page_size).limit(page_size + 1)))
     has_next = len(rows) > page_size
     rows = rows[:page_size]
     ids = {r.entered_by_id for r in rows if r.entered_by_id} if with_usernames else set()
-    usernames = dict(db.session.execute(
-        sa.select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+    usernames = (
+        dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(ids))).all())
+        if ids
+        else {}
+    )
     return Page(rows, usernames, page, page_size, has_next)
 
 
@@ -410,13 +481,22 @@ def _search_clause(table: EntryTable, text: str) -> sa.ColumnElement[bool]:
 LATEST_ROWS = 10
 
 
-def latest_rows(table: EntryTable, actor: User, document_id: int, *, page: int = 1,
-                page_size: int = LATEST_ROWS) -> Page:
+def latest_rows(
+    table: EntryTable, actor: User, document_id: int, *, page: int = 1, page_size: int = LATEST_ROWS
+) -> Page:
     """The document's rows this actor sees, newest first, one short page at a time.
 
     A page beside the document costs the same with 5 rows on it or 5,000."""
-    return list_rows(table, actor, document_id=document_id, sort="created_at", descending=True,
-                     page=page, page_size=page_size, with_usernames=False)
+    return list_rows(
+        table,
+        actor,
+        document_id=document_id,
+        sort="created_at",
+        descending=True,
+        page=page,
+        page_size=page_size,
+        with_usernames=False,
+    )
 
 
 def count_rows(table: EntryTable, actor: User, document_id: int) -> int:

@@ -43,7 +43,8 @@ class Throttled(DomainError):
 def database_refused_message(request_id: str | None) -> str:
     """What a person is told when the database refuses a write: a plain sentence (the driver's
     text, which names tables, columns and values, goes to the log with the request id)."""
-    where = (f"quote request id {request_id}" if request_id
-             else "the server log has the details")
-    return (f"The database refused this change, so nothing was saved. If this happens again, "
-            f"tell your administrator ({where}).")
+    where = f"quote request id {request_id}" if request_id else "the server log has the details"
+    return (
+        f"The database refused this change, so nothing was saved. If this happens again, "
+        f"tell your administrator ({where})."
+    )

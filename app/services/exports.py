@@ -69,27 +69,34 @@ class ExportSpec:
     def query(self) -> sa.Select[Any]:
         query = sa.select(*[c.expression for c in self.columns])
         if any(c.name == "entered_by" for c in self.columns):
-            query = query.select_from(self.table.table.outerjoin(
-                User.__table__, User.__table__.c.id == self.table.table.c.entered_by_id))
+            query = query.select_from(
+                self.table.table.outerjoin(
+                    User.__table__, User.__table__.c.id == self.table.table.c.entered_by_id
+                )
+            )
         if self.status:
             query = query.where(self.table.table.c.status == self.status)
         return query.order_by(sort_key(self.table.key_column))
 
 
-def export_spec(table: EntryTable, *, with_provenance: bool = False,
-                status: str | None = None) -> ExportSpec:
+def export_spec(
+    table: EntryTable, *, with_provenance: bool = False, status: str | None = None
+) -> ExportSpec:
     """The table's own columns (key included), plus provenance when asked."""
     if status is not None and status not in ROW_STATUSES:
-        raise Invalid(f"Unknown status {status!r}; use one of {', '.join(ROW_STATUSES)}.",
-                      field="status")
+        raise Invalid(
+            f"Unknown status {status!r}; use one of {', '.join(ROW_STATUSES)}.", field="status"
+        )
     own = [_export_column(c) for c in table.table.columns if not c.info.get("provenance")]
     if with_provenance:
         columns = table.table.c
-        own += [ExportColumn("document_id", columns.document_id, "int"),
-                ExportColumn("entered_by", User.__table__.c.username.label("entered_by"),
-                             "text"),
-                ExportColumn("status", columns.status, "text"),
-                _export_column(columns.created_at), _export_column(columns.updated_at)]
+        own += [
+            ExportColumn("document_id", columns.document_id, "int"),
+            ExportColumn("entered_by", User.__table__.c.username.label("entered_by"), "text"),
+            ExportColumn("status", columns.status, "text"),
+            _export_column(columns.created_at),
+            _export_column(columns.updated_at),
+        ]
     return ExportSpec(table, own, status)
 
 
@@ -105,7 +112,7 @@ def _export_column(column: sa.Column[Any]) -> ExportColumn:
     return ExportColumn(column.key, text.label(column.key), "text")
 
 
-class sort_key(FunctionElement[Any]):  # noqa: N801 - reads like a SQL function
+class sort_key(FunctionElement[Any]):
     """ORDER BY a key column. On SQLite written `+column`: the planner then sorts the rows it
     scans in order (sequential reads, spilled to a temporary file when large) instead of
     walking the key's index and fetching every row from a random place, 2.5x slower."""
@@ -123,7 +130,7 @@ def _sort_key_sqlite(element: sort_key, compiler: Any, **kw: Any) -> str:
     return f"+{compiler.process(element.clauses, **kw)}"
 
 
-class iso_datetime_text(FunctionElement[str]):  # noqa: N801 - reads like a SQL function
+class iso_datetime_text(FunctionElement[str]):
     """A DATETIME column as the text datetime.isoformat() gives: 2024-01-31T14:05:06[.123456].
 
     Microseconds appear only when not zero, as Python writes them; NULL stays NULL.
@@ -136,22 +143,25 @@ class iso_datetime_text(FunctionElement[str]):  # noqa: N801 - reads like a SQL 
 @compiles(iso_datetime_text)
 def _iso_sqlite(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
     # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite
-    return f"replace(replace({compiler.process(element.clauses, **kw)}, ' ', 'T'), " \
-        "'.000000', '')"
+    return f"replace(replace({compiler.process(element.clauses, **kw)}, ' ', 'T'), '.000000', '')"
 
 
 @compiles(iso_datetime_text, "mysql")
 @compiles(iso_datetime_text, "mariadb")
 def _iso_mysql(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
-    return f"replace(replace(CAST({compiler.process(element.clauses, **kw)} AS CHAR), ' ', " \
+    return (
+        f"replace(replace(CAST({compiler.process(element.clauses, **kw)} AS CHAR), ' ', "
         "'T'), '.000000', '')"
+    )
 
 
 @compiles(iso_datetime_text, "postgresql")
 def _iso_postgresql(element: iso_datetime_text, compiler: Any, **kw: Any) -> str:
     # to_char, not ::text, whose layout follows the server's DateStyle
-    return f"replace(to_char({compiler.process(element.clauses, **kw)}, " \
+    return (
+        f"replace(to_char({compiler.process(element.clauses, **kw)}, "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+    )
 
 
 def kind_of(column: sa.Column[Any]) -> str:
@@ -163,8 +173,15 @@ def kind_of(column: sa.Column[Any]) -> str:
         python_type = column_type.python_type
     except NotImplementedError:
         return "text"
-    kinds = {bool: "bool", int: "int", float: "float", Decimal: "decimal",
-             dt.datetime: "datetime", dt.date: "date", dt.time: "time"}
+    kinds = {
+        bool: "bool",
+        int: "int",
+        float: "float",
+        Decimal: "decimal",
+        dt.datetime: "datetime",
+        dt.date: "date",
+        dt.time: "time",
+    }
     return kinds.get(python_type, "text")
 
 
@@ -184,6 +201,7 @@ def read_partitions(conn: sa.Connection, spec: ExportSpec) -> Iterator[Sequence[
 
 # --- text formats ----------------------------------------------------------------------------
 
+
 def _text(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
@@ -197,19 +215,27 @@ def _float_text(value: float) -> str:
 
 
 TEXT_FORMATTERS: dict[str, Callable[[Any], str]] = {
-    "bool": _bool_text, "float": _float_text, "decimal": str,
-    "date": _text, "time": _text,
+    "bool": _bool_text,
+    "float": _float_text,
+    "decimal": str,
+    "date": _text,
+    "time": _text,
 }
 
 
-
-def _converters(spec: ExportSpec, formatters: dict[str, Callable[[Any], Any]]
-                ) -> list[tuple[int, Callable[[Any], Any]]]:
+def _converters(
+    spec: ExportSpec, formatters: dict[str, Callable[[Any], Any]]
+) -> list[tuple[int, Callable[[Any], Any]]]:
     return [(i, formatters[c.kind]) for i, c in enumerate(spec.columns) if c.kind in formatters]
 
 
-def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, *,
-               bom: bool = False, raw: bool = False) -> Iterator[str]:
+def csv_chunks(
+    partitions: Iterator[Sequence[Sequence[Any]]],
+    spec: ExportSpec,
+    *,
+    bom: bool = False,
+    raw: bool = False,
+) -> Iterator[str]:
     """CSV text (RFC 4180, header first) in chunks of a partition each.
 
     Text that a spreadsheet would run as a formula is neutralised (app.services.formulas)
@@ -271,8 +297,7 @@ def _json_value(kind: str) -> Callable[[Any], str]:
     return lambda v: json.dumps(v if isinstance(v, str) else str(v), ensure_ascii=False)
 
 
-def json_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec
-                ) -> Iterator[str]:
+def json_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec) -> Iterator[str]:
     """A JSON array of objects, one object a line, streamed."""
     names = [json.dumps(c.name, ensure_ascii=False) + ": " for c in spec.columns]
     writers = [_json_value(c.kind) for c in spec.columns]
@@ -281,8 +306,10 @@ def json_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec
     for rows in partitions:
         lines = []
         for row in rows:
-            fields = [name + ("null" if value is None else write(value))
-                      for name, write, value in zip(names, writers, row, strict=True)]
+            fields = [
+                name + ("null" if value is None else write(value))
+                for name, write, value in zip(names, writers, row, strict=True)
+            ]
             lines.append(separator + "{" + ", ".join(fields) + "}")
             separator = ",\n"
         yield "".join(lines)
@@ -290,6 +317,7 @@ def json_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec
 
 
 # --- XLSX ------------------------------------------------------------------------------------
+
 
 class ExportError(Exception):
     """The export could not be written; the message says why and what to do instead."""
@@ -303,8 +331,9 @@ XLSX_FORMATTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def write_xlsx(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec,
-               target: str | IO[bytes]) -> int:
+def write_xlsx(
+    partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec, target: str | IO[bytes]
+) -> int:
     """An XLSX workbook (openpyxl write-only mode: rows go to disk as they come); row count."""
     # Imported here: openpyxl pulls in numpy, ~20 MB that a CSV export has no use for.
     from openpyxl import Workbook
@@ -320,8 +349,10 @@ def write_xlsx(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec,
         for row in rows:
             count += 1
             if count > XLSX_MAX_ROWS:
-                raise ExportError(f"{spec.table.name} has more than {XLSX_MAX_ROWS:,} rows, "
-                                  "more than one XLSX sheet holds; export it as CSV instead.")
+                raise ExportError(
+                    f"{spec.table.name} has more than {XLSX_MAX_ROWS:,} rows, "
+                    "more than one XLSX sheet holds; export it as CSV instead."
+                )
             values: list[Any] = list(row)
             for i, convert in converters:
                 if values[i] is not None:
@@ -334,7 +365,8 @@ def write_xlsx(partitions: Iterator[Sequence[Sequence[Any]]], spec: ExportSpec,
             except IllegalCharacterError:
                 raise ExportError(
                     f"Row {count} holds a control character that XLSX cannot store; "
-                    "export as CSV or JSON instead.") from None
+                    "export as CSV or JSON instead."
+                ) from None
     workbook.save(target)
     return count
 

@@ -28,29 +28,48 @@ def by_cell(flags: Iterable[QualityFlag]) -> dict[CellKey, list[QualityFlag]]:
 
 def for_document(document_id: int) -> list[QualityFlag]:
     """Every flag of a document, open ones first: one statement."""
-    return list(db.session.scalars(
-        sa.select(QualityFlag).where(QualityFlag.document_id == document_id)
-        .order_by(sa.case((QualityFlag.status == "open", 0), else_=1), QualityFlag.id)))
+    return list(
+        db.session.scalars(
+            sa.select(QualityFlag)
+            .where(QualityFlag.document_id == document_id)
+            .order_by(sa.case((QualityFlag.status == "open", 0), else_=1), QualityFlag.id)
+        )
+    )
 
 
 def open_for_rows(table_name: str, row_keys: list[str]) -> list[QualityFlag]:
     """The open flags of a page of rows (the row list): one statement."""
     if not row_keys:
         return []
-    return list(db.session.scalars(
-        sa.select(QualityFlag).where(QualityFlag.table_name == table_name,
-                                     QualityFlag.row_key.in_(row_keys),
-                                     QualityFlag.status == "open")))
+    return list(
+        db.session.scalars(
+            sa.select(QualityFlag).where(
+                QualityFlag.table_name == table_name,
+                QualityFlag.row_key.in_(row_keys),
+                QualityFlag.status == "open",
+            )
+        )
+    )
 
 
 def _settle(flag: QualityFlag, actor: User, resolution: str, reason: str) -> None:
     flag.status, flag.cleared_by_id, flag.cleared_at = "cleared", actor.id, utcnow()
     flag.resolution, flag.resolution_reason = resolution, reason
-    audit.record(ACTIONS[resolution], "quality_flags", str(flag.id), actor=actor,
-                 document_id=flag.document_id,
-                 after={"table": flag.table_name, "row": flag.row_key, "field": flag.field,
-                        "rule": flag.message, "resolution": resolution},
-                 reason=reason)
+    audit.record(
+        ACTIONS[resolution],
+        "quality_flags",
+        str(flag.id),
+        actor=actor,
+        document_id=flag.document_id,
+        after={
+            "table": flag.table_name,
+            "row": flag.row_key,
+            "field": flag.field,
+            "rule": flag.message,
+            "resolution": resolution,
+        },
+        reason=reason,
+    )
 
 
 def resolve(flag_id: int, actor: User, *, reason: str, new_value: str | None = None) -> str:
@@ -77,13 +96,22 @@ def resolve(flag_id: int, actor: User, *, reason: str, new_value: str | None = N
 def accept_open(document_id: int, actor: User, reason: str) -> int:
     """At an approval the reviewer confirmed: every open flag of the document is accepted by
     them (in the caller's transaction). Returns how many."""
-    flags = db.session.scalars(sa.select(QualityFlag).where(
-        QualityFlag.document_id == document_id, QualityFlag.status == "open")).all()
+    flags = db.session.scalars(
+        sa.select(QualityFlag).where(
+            QualityFlag.document_id == document_id, QualityFlag.status == "open"
+        )
+    ).all()
     for flag in flags:
         _settle(flag, actor, "accepted", reason)
     return len(flags)
 
 
 def open_count(document_id: int) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(QualityFlag).where(
-        QualityFlag.document_id == document_id, QualityFlag.status == "open")) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(QualityFlag)
+            .where(QualityFlag.document_id == document_id, QualityFlag.status == "open")
+        )
+        or 0
+    )

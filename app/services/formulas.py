@@ -13,9 +13,11 @@ import re
 TRIGGERS = frozenset("=+-@\t\r")
 # Every character str.isspace() calls whitespace (checked by the tests), so that the first
 # character alone tells whether a value may need a quote.
-WHITESPACE = frozenset("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002"
-                       "\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f"
-                       "\u205f\u3000")
+WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002"
+    "\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f"
+    "\u205f\u3000"
+)
 QUOTE_STARTS = TRIGGERS | WHITESPACE | {"'"}
 # Apostrophes, then a tab or carriage return, or any whitespace and one of = + - @.
 NEEDS_QUOTE = re.compile(r"'*(?:[\t\r]|\s*[=+\-@])")

@@ -62,15 +62,18 @@ def diff(a: Freeze, b: Freeze, storage: DocumentStorage, table: str | None = Non
     names = sorted(set(tables_a) | set(tables_b), key=str.lower)
     if table is not None:
         if table not in names:
-            raise Invalid(f"Neither freeze has a table named {table!r}; they have "
-                          f"{', '.join(names)}.", field="table")
+            raise Invalid(
+                f"Neither freeze has a table named {table!r}; they have {', '.join(names)}.",
+                field="table",
+            )
         names = [table]
     rows: list[RowChange] = []
     with open_archive(a, storage) as archive_a, open_archive(b, storage) as archive_b:
         for name in names:
             old, new = tables_a.get(name), tables_b.get(name)
-            rows += _table_diff(name, archive_a if old else None, old,
-                                archive_b if new else None, new)
+            rows += _table_diff(
+                name, archive_a if old else None, old, archive_b if new else None, new
+            )
     return FreezeDiff(a.name, b.name, names, rows)
 
 
@@ -88,8 +91,13 @@ def _rows(archive: Any, entry: dict[str, Any] | None) -> Iterator[tuple[str, dic
         yield values.get(key, ""), values
 
 
-def _table_diff(name: str, archive_a: Any, entry_a: dict[str, Any] | None, archive_b: Any,
-                entry_b: dict[str, Any] | None) -> list[RowChange]:
+def _table_diff(
+    name: str,
+    archive_a: Any,
+    entry_a: dict[str, Any] | None,
+    archive_b: Any,
+    entry_b: dict[str, Any] | None,
+) -> list[RowChange]:
     digests = {key: _digest(values) for key, values in _rows(archive_a, entry_a)}
     changes: list[RowChange] = []
     new_values: dict[str, dict[str, str]] = {}
@@ -114,9 +122,12 @@ def _sort_key(key: str) -> tuple[int, Any]:
 
 
 def _whole(name: str, key: str, change: str, values: dict[str, str]) -> RowChange:
-    fields = [FieldChange(column, None if change == "added" else value,
-                          value if change == "added" else None)
-              for column, value in values.items()]
+    fields = [
+        FieldChange(
+            column, None if change == "added" else value, value if change == "added" else None
+        )
+        for column, value in values.items()
+    ]
     return RowChange(name, key, change, fields)
 
 
@@ -133,8 +144,16 @@ def csv_lines(result: FreezeDiff) -> Iterator[str]:
     writer.writerow(CSV_HEADER)
     for row in result.rows:
         for f in row.fields:
-            writer.writerow([row.table, row.key, row.change, f.column,
-                             "" if f.old is None else f.old, "" if f.new is None else f.new])
+            writer.writerow(
+                [
+                    row.table,
+                    row.key,
+                    row.change,
+                    f.column,
+                    "" if f.old is None else f.old,
+                    "" if f.new is None else f.new,
+                ]
+            )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -73,38 +73,58 @@ class FreezeRefused(Invalid):
 
 # --- starting a freeze -----------------------------------------------------------------------
 
+
 def check_name(name: str) -> str:
     """The name, or FreezeRefused saying what a name may hold."""
     name = (name or "").strip()
     if name.lower() in RESERVED_NAMES:
-        raise FreezeRefused(f"{name!r} is reserved for a page of the portal; choose another "
-                            "name.", field="name")
+        raise FreezeRefused(
+            f"{name!r} is reserved for a page of the portal; choose another name.", field="name"
+        )
     if not NAME_PATTERN.fullmatch(name):
         raise FreezeRefused(
             "A freeze name is 1 to 100 letters, digits, dots, dashes or underscores, starting "
-            f"with a letter or digit (e.g. 2026-12-paper-v1); got {name!r}.", field="name")
+            f"with a letter or digit (e.g. 2026-12-paper-v1); got {name!r}.",
+            field="name",
+        )
     return name
 
 
-def start_job(name: str, *, rows: str = "approved", note: str | None = None,
-              actor: User | None = None, actor_name: str | None = None) -> FreezeJob:
+def start_job(
+    name: str,
+    *,
+    rows: str = "approved",
+    note: str | None = None,
+    actor: User | None = None,
+    actor_name: str | None = None,
+) -> FreezeJob:
     """Reserve NAME for a new freeze (committed); FreezeRefused when the name is taken."""
     name = check_name(name)
     if rows not in FREEZE_ROWS:
-        raise FreezeRefused(f"Rows must be one of {', '.join(FREEZE_ROWS)}; got {rows!r}.",
-                            field="rows")
+        raise FreezeRefused(
+            f"Rows must be one of {', '.join(FREEZE_ROWS)}; got {rows!r}.", field="rows"
+        )
     if db.session.scalar(sa.select(Freeze.id).where(Freeze.name == name)) is not None:
-        raise FreezeRefused(f"A freeze named {name!r} exists already; freezes are never "
-                            "replaced: choose another name.", field="name")
+        raise FreezeRefused(
+            f"A freeze named {name!r} exists already; freezes are never "
+            "replaced: choose another name.",
+            field="name",
+        )
     old = db.session.scalar(sa.select(FreezeJob).where(FreezeJob.name == name))
     if old is not None:
         if old.state == "running" and not is_stale(old):
             raise FreezeRefused(f"A freeze named {name!r} is being made now.", field="name")
         db.session.delete(old)  # a failed (or dead) attempt left no freeze: the name is free
         db.session.flush()
-    job = FreezeJob(name=name, rows=rows, note=(note or "").strip() or None, state="running",
-                    rows_done=0, creator_id=actor.id if actor else None,
-                    creator_name=actor.username if actor else (actor_name or "unknown"))
+    job = FreezeJob(
+        name=name,
+        rows=rows,
+        note=(note or "").strip() or None,
+        state="running",
+        rows_done=0,
+        creator_id=actor.id if actor else None,
+        creator_name=actor.username if actor else (actor_name or "unknown"),
+    )
     db.session.add(job)
     try:
         db.session.commit()
@@ -122,8 +142,14 @@ def is_stale(job: FreezeJob) -> bool:
 
 # --- making it ---------------------------------------------------------------------------------
 
-def run_job(job_id: int, *, read_engine: sa.Engine, storage: DocumentStorage,
-            progress: Progress | None = None) -> Freeze:
+
+def run_job(
+    job_id: int,
+    *,
+    read_engine: sa.Engine,
+    storage: DocumentStorage,
+    progress: Progress | None = None,
+) -> Freeze:
     """Make the freeze of a started job: read, archive, store, record. The job ends done or
     failed (with the reason); a failure leaves no freeze row and no stored archive."""
     job = db.session.get(FreezeJob, job_id)
@@ -137,35 +163,58 @@ def run_job(job_id: int, *, read_engine: sa.Engine, storage: DocumentStorage,
         freeze = _make(job, read_engine, storage, reporter)
     except Exception as exc:
         db.session.rollback()
-        message = str(exc) if isinstance(exc, (Invalid, StorageError)) else (
-            f"{type(exc).__name__}: {exc}")
+        message = (
+            str(exc)
+            if isinstance(exc, (Invalid, StorageError))
+            else (f"{type(exc).__name__}: {exc}")
+        )
         _finish_job(job.id, "failed", message)
         log.exception("freeze %s failed", job.name)
         raise
     _finish_job(job.id, "done", None, rows=freeze.row_count)
-    log.info("freeze %s: %d rows, %d bytes, sha256 %s", freeze.name, freeze.row_count,
-             freeze.size_bytes, freeze.sha256)
+    log.info(
+        "freeze %s: %d rows, %d bytes, sha256 %s",
+        freeze.name,
+        freeze.row_count,
+        freeze.size_bytes,
+        freeze.sha256,
+    )
     return freeze
 
 
-def _make(job: FreezeJob, read_engine: sa.Engine, storage: DocumentStorage,
-          progress: Progress) -> Freeze:
+def _make(
+    job: FreezeJob, read_engine: sa.Engine, storage: DocumentStorage, progress: Progress
+) -> Freeze:
     key = f"freezes/{uuid.uuid4().hex}.zip"
     with tempfile.TemporaryDirectory(prefix="portal-freeze-") as folder:
         path = Path(folder) / "freeze.zip"
-        manifest = write_archive(path, read_engine, name=job.name, rows=job.rows,
-                                 note=job.note, creator=job.creator_name, progress=progress)
+        manifest = write_archive(
+            path,
+            read_engine,
+            name=job.name,
+            rows=job.rows,
+            note=job.note,
+            creator=job.creator_name,
+            progress=progress,
+        )
         manifest_text = manifest_json(manifest)
         archive_sha256, size = file_sha256(path)
         storage.put_file(key, path, MEDIA_TYPE)
     freeze = Freeze(
-        name=job.name, rows=job.rows, note=job.note, storage_key=key, size_bytes=size,
-        sha256=archive_sha256, manifest=manifest_text,
+        name=job.name,
+        rows=job.rows,
+        note=job.note,
+        storage_key=key,
+        size_bytes=size,
+        sha256=archive_sha256,
+        manifest=manifest_text,
         manifest_sha256=hashlib.sha256(manifest_text.encode("utf-8")).hexdigest(),
         row_count=sum(t["rows"] for t in manifest["tables"]),
-        schema_revision=manifest["schema_revision"], creator_id=job.creator_id,
-        creator_name=job.creator_name, created_at=dt.datetime.fromisoformat(
-            manifest["created_at"]))
+        schema_revision=manifest["schema_revision"],
+        creator_id=job.creator_id,
+        creator_name=job.creator_name,
+        created_at=dt.datetime.fromisoformat(manifest["created_at"]),
+    )
     db.session.add(freeze)
     try:
         db.session.commit()
@@ -186,8 +235,11 @@ class _JobProgress:
         if done == 0 or done >= total or now - self.last >= PROGRESS_SECONDS:
             self.last = now
             with db.engine.begin() as conn:
-                conn.execute(sa.update(FreezeJob).where(FreezeJob.id == self.job_id).values(
-                    rows_done=done, rows_total=total, updated_at=utcnow()))
+                conn.execute(
+                    sa.update(FreezeJob)
+                    .where(FreezeJob.id == self.job_id)
+                    .values(rows_done=done, rows_total=total, updated_at=utcnow())
+                )
         if self.forward is not None:
             self.forward(done, total)
 
@@ -202,15 +254,28 @@ def _finish_job(job_id: int, state: str, message: str | None, rows: int | None =
 
 # --- the archive -------------------------------------------------------------------------------
 
-def write_archive(path: Path, engine: sa.Engine, *, name: str, rows: str, note: str | None,
-                  creator: str, progress: Progress | None = None) -> dict[str, Any]:
+
+def write_archive(
+    path: Path,
+    engine: sa.Engine,
+    *,
+    name: str,
+    rows: str,
+    note: str | None,
+    creator: str,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Write the freeze ZIP at path from one consistent snapshot of engine; the manifest."""
     status = None if rows == "all" else "approved"
     tables = entry_tables()
     files: dict[str, str] = {}
     table_entries = []
-    with snapshot(engine) as conn, zipfile.ZipFile(
-            path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as archive:
+    with (
+        snapshot(engine) as conn,
+        zipfile.ZipFile(
+            path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+        ) as archive,
+    ):
         revision = schema_revision(conn)
         specs = [exports.export_spec(t, with_provenance=True, status=status) for t in tables]
         total = sum(_count(conn, spec) for spec in specs)
@@ -227,22 +292,33 @@ def write_archive(path: Path, engine: sa.Engine, *, name: str, rows: str, note: 
 
         for table, spec in zip(tables, specs, strict=True):
             member, before = f"tables/{table.name}.csv", done
-            digest = write_member(archive, member, raw_csv_chunks(
-                exports.read_partitions(conn, spec), spec, step))
+            digest = write_member(
+                archive, member, raw_csv_chunks(exports.read_partitions(conn, spec), spec, step)
+            )
             count = done - before
             files[member] = digest
             table_entries.append(_table_entry(table, spec, member, count, digest))
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED,
-                         compresslevel=COMPRESS_LEVEL) as archive:
+    with zipfile.ZipFile(
+        path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+    ) as archive:
         book = codebook_service.codebook(engine.dialect)
-        for member, text in (("codebook.csv", codebook_service.as_csv(book)),
-                             ("codebook.md", codebook_service.as_markdown(book)),
-                             ("codebook.json", codebook_json(book))):
+        for member, text in (
+            ("codebook.csv", codebook_service.as_csv(book)),
+            ("codebook.md", codebook_service.as_markdown(book)),
+            ("codebook.json", codebook_json(book)),
+        ):
             files[member] = write_member(archive, member, iter([text]))
         manifest = {
-            "format": FORMAT, "name": name, "note": note, "rows": rows,
-            "created_at": created_at, "created_by": creator, "schema_revision": revision,
-            "database": engine.dialect.name, "tables": table_entries, "files": files,
+            "format": FORMAT,
+            "name": name,
+            "note": note,
+            "rows": rows,
+            "created_at": created_at,
+            "created_by": creator,
+            "schema_revision": revision,
+            "database": engine.dialect.name,
+            "tables": table_entries,
+            "files": files,
         }
         archive.writestr(MANIFEST, manifest_json(manifest))
     return manifest
@@ -261,8 +337,9 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         else:
-            conn = conn.execution_options(isolation_level="REPEATABLE READ",
-                                          postgresql_readonly=True)
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         try:
             yield conn
         finally:
@@ -284,22 +361,33 @@ def _count(conn: sa.Connection, spec: exports.ExportSpec) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _table_entry(table: EntryTable, spec: exports.ExportSpec, member: str, count: int,
-                 digest: str) -> dict[str, Any]:
+def _table_entry(
+    table: EntryTable, spec: exports.ExportSpec, member: str, count: int, digest: str
+) -> dict[str, Any]:
     sql_types = {f.column: f for f in codebook_service.table_fields(table)}
     columns = []
     for column in spec.columns:
         own = table.table.c.get(column.name)
         kind = exports.kind_of(own) if own is not None else column.kind
         field = sql_types.get(column.name)
-        columns.append({"name": column.name, "kind": kind,
-                        "sql_type": field.sql_type if field else "username"})
-    return {"name": table.name, "file": member, "key": table.key_column.key, "rows": count,
-            "columns": columns, "sha256": digest}
+        columns.append(
+            {"name": column.name, "kind": kind, "sql_type": field.sql_type if field else "username"}
+        )
+    return {
+        "name": table.name,
+        "file": member,
+        "key": table.key_column.key,
+        "rows": count,
+        "columns": columns,
+        "sha256": digest,
+    }
 
 
-def raw_csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]], spec: exports.ExportSpec,
-                   step: Callable[[int], None]) -> Iterator[str]:
+def raw_csv_chunks(
+    partitions: Iterator[Sequence[Sequence[Any]]],
+    spec: exports.ExportSpec,
+    step: Callable[[int], None],
+) -> Iterator[str]:
     """CSV of the rows exactly as stored (the export's own writer, raw: no formula guard);
     calls step(rows) once each partition has been written."""
 
@@ -363,8 +451,14 @@ def codebook_json(book: list[codebook_service.CodebookTable]) -> str:
                 if entry[name] is not None and not isinstance(entry[name], (int, float)):
                     entry[name] = str(entry[name])
             fields.append(entry)
-        tables.append({"name": table.name, "label": table.label,
-                       "description": table.description, "fields": fields})
+        tables.append(
+            {
+                "name": table.name,
+                "label": table.label,
+                "description": table.description,
+                "fields": fields,
+            }
+        )
     return json.dumps({"tables": tables}, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
@@ -379,15 +473,22 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 # --- reading freezes back ----------------------------------------------------------------------
 
+
 def list_freezes() -> list[Freeze]:
-    return list(db.session.scalars(sa.select(Freeze).order_by(Freeze.created_at.desc(),
-                                                              Freeze.id.desc())))
+    return list(
+        db.session.scalars(sa.select(Freeze).order_by(Freeze.created_at.desc(), Freeze.id.desc()))
+    )
 
 
 def recent_jobs() -> list[FreezeJob]:
     """Jobs not yet ended well: running, failed, or dead (stale)."""
-    return list(db.session.scalars(sa.select(FreezeJob).where(FreezeJob.state != "done")
-                                   .order_by(FreezeJob.started_at.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(FreezeJob)
+            .where(FreezeJob.state != "done")
+            .order_by(FreezeJob.started_at.desc())
+        )
+    )
 
 
 def get_freeze(name: str) -> Freeze:
@@ -437,8 +538,10 @@ def verify(freeze: Freeze, storage: DocumentStorage) -> Verification:
         digest, size = _stream_sha256(source)
         result.checked.append(f"archive sha256 {digest}")
         if digest != freeze.sha256 or size != freeze.size_bytes:
-            result.problems.append(f"the archive's sha256 is {digest} ({size:,} bytes); the "
-                                   f"freeze recorded {freeze.sha256} ({freeze.size_bytes:,})")
+            result.problems.append(
+                f"the archive's sha256 is {digest} ({size:,} bytes); the "
+                f"freeze recorded {freeze.sha256} ({freeze.size_bytes:,})"
+            )
         source.seek(0)
         _verify_members(source, freeze, result)
     return result
@@ -459,8 +562,9 @@ def _verify_members(source: IO[bytes], freeze: Freeze, result: Verification) -> 
             manifest_digest = hashlib.sha256(manifest_bytes).hexdigest()
             result.checked.append(f"{MANIFEST} sha256 {manifest_digest}")
             if manifest_digest != freeze.manifest_sha256:
-                result.problems.append(f"{MANIFEST} differs from the manifest the database "
-                                       "recorded for this freeze")
+                result.problems.append(
+                    f"{MANIFEST} differs from the manifest the database recorded for this freeze"
+                )
             files: dict[str, str] = manifest_of(freeze)["files"]
             present = set(archive.namelist()) - {MANIFEST}
             for member in sorted(present - set(files)):
@@ -471,8 +575,9 @@ def _verify_members(source: IO[bytes], freeze: Freeze, result: Verification) -> 
         result.problems.append(f"the archive is damaged: {exc}")
 
 
-def _verify_member(archive: zipfile.ZipFile, member: str, expected: str,
-                   result: Verification) -> None:
+def _verify_member(
+    archive: zipfile.ZipFile, member: str, expected: str, result: Verification
+) -> None:
     try:
         with archive.open(member) as data:
             digest, _size = _stream_sha256(data)
@@ -487,11 +592,9 @@ def _verify_member(archive: zipfile.ZipFile, member: str, expected: str,
         result.problems.append(f"{member}: sha256 {digest}, the manifest says {expected}")
 
 
-def table_rows(archive: zipfile.ZipFile, member: str
-               ) -> Iterator[tuple[list[str], list[str]]]:
+def table_rows(archive: zipfile.ZipFile, member: str) -> Iterator[tuple[list[str], list[str]]]:
     """(header, cells) for each data row of a frozen table's CSV, streamed."""
-    with archive.open(member) as raw, io.TextIOWrapper(raw, encoding="utf-8",
-                                                        newline="") as text:
+    with archive.open(member) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
         reader = csv.reader(text)
         header = next(reader, [])
         for cells in reader:

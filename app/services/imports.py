@@ -96,15 +96,22 @@ class ImportReport:
 
     def summary(self) -> str:
         source = f"{self.file_name} ({(self.file_format or '?').upper()}" + (
-            f", sheet “{self.sheet}”)" if self.sheet else ")")
+            f", sheet “{self.sheet}”)" if self.sheet else ")"
+        )
         if not self.ok:
-            return (f"Nothing was imported into {self.table}: {self.problem_count:,} "
-                    f"problem{'s' if self.problem_count != 1 else ''} in {source}.")
+            return (
+                f"Nothing was imported into {self.table}: {self.problem_count:,} "
+                f"problem{'s' if self.problem_count != 1 else ''} in {source}."
+            )
         if self.dry_run:
-            return (f"Dry run: {self.rows_read:,} rows of {source} would be imported into "
-                    f"{self.table}; nothing was written.")
-        return (f"Imported {self.rows_imported:,} rows of {source} into {self.table} "
-                f"as import batch {self.batch_id}.")
+            return (
+                f"Dry run: {self.rows_read:,} rows of {source} would be imported into "
+                f"{self.table}; nothing was written."
+            )
+        return (
+            f"Imported {self.rows_imported:,} rows of {source} into {self.table} "
+            f"as import batch {self.batch_id}."
+        )
 
     def lines(self) -> list[str]:
         """The report as text: problems first, then notes, then the summary."""
@@ -135,8 +142,14 @@ class Target:
         return self.column.key
 
 
-def import_file(table: EntryTable, source: IO[bytes], *, file_name: str, actor: Any = None,
-                dry_run: bool = False) -> ImportReport:
+def import_file(
+    table: EntryTable,
+    source: IO[bytes],
+    *,
+    file_name: str,
+    actor: Any = None,
+    dry_run: bool = False,
+) -> ImportReport:
     """Validate a CSV/XLSX file and, when nothing is wrong and not dry_run, import every row.
 
     `actor` (a User, or None for the command line) becomes the rows' entered_by; rows get the
@@ -161,8 +174,7 @@ def import_file(table: EntryTable, source: IO[bytes], *, file_name: str, actor: 
         with tempfile.TemporaryFile() as spool:
             _validate_rows(table, targets, opened, report, spool)
             if report.ok and report.rows_read == 0:
-                report.add(None, None, "The file has a header but no data rows: nothing to "
-                           "import.")
+                report.add(None, None, "The file has a header but no data rows: nothing to import.")
             if report.ok:
                 _note_earlier_imports(report, table, sha256)
             if report.ok and not dry_run:
@@ -183,6 +195,7 @@ def _sha256(source: IO[bytes]) -> str:
 
 # --- the header ------------------------------------------------------------------------------
 
+
 def importable_columns(table: EntryTable) -> list[sa.Column[Any]]:
     """Columns a file may fill: what the form has, plus a generated key (kept when given)."""
     return ([table.key_column] if table.key_is_generated else []) + list(table.data_columns)
@@ -192,10 +205,13 @@ def map_header(table: EntryTable, header: list[str], report: ImportReport) -> li
     """Header cells to columns (by name; else by name or label ignoring case); problems added."""
     columns = importable_columns(table)
     exact = {c.key: c for c in columns}
-    loose = {**{str(c.info.get("label", "")).casefold(): c for c in columns if c.info.get("label")},
-             **{c.key.casefold(): c for c in columns}}
+    loose = {
+        **{str(c.info.get("label", "")).casefold(): c for c in columns if c.info.get("label")},
+        **{c.key.casefold(): c for c in columns},
+    }
     ignorable = {n.casefold() for n in PROVENANCE_NAMES} | {
-        c.key.casefold() for c in table.provenance_columns}
+        c.key.casefold() for c in table.provenance_columns
+    }
     targets: dict[str, Target] = {}
     unknown: list[str] = []
     ignored: list[str] = []
@@ -211,32 +227,49 @@ def map_header(table: EntryTable, header: list[str], report: ImportReport) -> li
         elif column.key in targets:
             report.add(None, name, f"The column {column.key} appears twice in the header.")
         else:
-            targets[column.key] = Target(column, position, kind_of(column),
-                                         isinstance(column.type, UTCDateTime))
+            targets[column.key] = Target(
+                column, position, kind_of(column), isinstance(column.type, UTCDateTime)
+            )
     for name in unknown:
-        report.add(None, name, f"Unknown column: {table.name} has no such column. Its columns "
-                   f"are {', '.join(c.key for c in columns)}.")
+        report.add(
+            None,
+            name,
+            f"Unknown column: {table.name} has no such column. Its columns "
+            f"are {', '.join(c.key for c in columns)}.",
+        )
     for column in columns:
-        if column.key not in targets and column_required(column) and not (
-                column is table.key_column and table.key_is_generated):
-            report.add(None, column.key, f"Missing required column {column.key} "
-                       f"({column.info.get('label', column.key)}): every row needs a value.")
+        if (
+            column.key not in targets
+            and column_required(column)
+            and not (column is table.key_column and table.key_is_generated)
+        ):
+            report.add(
+                None,
+                column.key,
+                f"Missing required column {column.key} "
+                f"({column.info.get('label', column.key)}): every row needs a value.",
+            )
     _header_notes(table, targets, ignored, report)
     return sorted(targets.values(), key=lambda t: t.position)
 
 
-def _header_notes(table: EntryTable, targets: dict[str, Target], ignored: list[str],
-                  report: ImportReport) -> None:
+def _header_notes(
+    table: EntryTable, targets: dict[str, Target], ignored: list[str], report: ImportReport
+) -> None:
     if ignored:
-        report.notes.append(f"Ignored provenance columns {', '.join(ignored)}: imported rows "
-                            "are entered by the importing user with the status “entered”.")
+        report.notes.append(
+            f"Ignored provenance columns {', '.join(ignored)}: imported rows "
+            "are entered by the importing user with the status “entered”."
+        )
     absent = [c.key for c in table.data_columns if c.key not in targets]
     if absent:
-        report.notes.append(f"Not in the file, so left empty or to their defaults: "
-                            f"{', '.join(absent)}.")
+        report.notes.append(
+            f"Not in the file, so left empty or to their defaults: {', '.join(absent)}."
+        )
 
 
 # --- the rows --------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=64)
 def import_form_class(table: EntryTable, with_key: bool) -> type:
@@ -244,15 +277,24 @@ def import_form_class(table: EntryTable, with_key: bool) -> type:
     form_class = entry_form_class(table)
     if not with_key:
         return form_class
-    return type(f"{form_class.__name__}Import", (form_class,),
-                {table.key_column.key: field_for_column(table.key_column)})
+    return type(
+        f"{form_class.__name__}Import",
+        (form_class,),
+        {table.key_column.key: field_for_column(table.key_column)},
+    )
 
 
-def _validate_rows(table: EntryTable, targets: list[Target], opened: TableFile,
-                   report: ImportReport, spool: IO[bytes]) -> None:
+def _validate_rows(
+    table: EntryTable,
+    targets: list[Target],
+    opened: TableFile,
+    report: ImportReport,
+    spool: IO[bytes],
+) -> None:
     key_target = next((t for t in targets if t.column is table.key_column), None)
     form = import_form_class(table, key_target is not None and table.key_is_generated)(
-        formdata=None, meta={"csrf": False})
+        formdata=None, meta={"csrf": False}
+    )
     width = len(opened.header)
     seen: dict[Any, int] = {}
     chunk: list[tuple[int, tuple[Any, ...]]] = []
@@ -264,8 +306,9 @@ def _validate_rows(table: EntryTable, targets: list[Target], opened: TableFile,
             values = _validate_row(form, targets, number, cells, width, report)
             if values is None:
                 continue
-            if key_target is not None and _duplicate(values, targets, key_target, number,
-                                                     seen, report):
+            if key_target is not None and _duplicate(
+                values, targets, key_target, number, seen, report
+            ):
                 continue
             chunk.append((number, values))
             if len(chunk) >= CHUNK_ROWS:
@@ -277,13 +320,20 @@ def _validate_rows(table: EntryTable, targets: list[Target], opened: TableFile,
     _flush(table, targets, key_target, chunk, report, spool)
 
 
-def _validate_row(form: Any, targets: list[Target], number: int, cells: list[Any], width: int,
-                  report: ImportReport) -> tuple[Any, ...] | None:
+def _validate_row(
+    form: Any,
+    targets: list[Target],
+    number: int,
+    cells: list[Any],
+    width: int,
+    report: ImportReport,
+) -> tuple[Any, ...] | None:
     """The row's typed values, or None after adding its problems to the report."""
     before = report.problem_count
     if len(cells) > width and not all(_blank(c) for c in cells[width:]):
-        report.add(number, None, f"This row has {len(cells)} values but the header names "
-                   f"{width} columns.")
+        report.add(
+            number, None, f"This row has {len(cells)} values but the header names {width} columns."
+        )
     formdata: MultiDict[str, str] = MultiDict()
     raw: dict[str, Any] = {}
     reported = set()  # columns with a problem already: the form's message would repeat it
@@ -291,9 +341,14 @@ def _validate_row(form: Any, targets: list[Target], number: int, cells: list[Any
         cell = cells[target.position] if target.position < len(cells) else None
         raw[target.name] = cell
         if isinstance(cell, Formula):
-            report.add(number, target.name, "This cell holds a formula; formulas are refused "
-                       "(the import reads values only): copy the cells and paste them as "
-                       "values, then import again.", cell)
+            report.add(
+                number,
+                target.name,
+                "This cell holds a formula; formulas are refused "
+                "(the import reads values only): copy the cells and paste them as "
+                "values, then import again.",
+                cell,
+            )
             reported.add(target.name)
             continue
         text, problem = cell_text(cell, target)
@@ -317,14 +372,13 @@ def cell_text(value: Any, target: Target) -> tuple[str, str | None]:
         return "", None
     if isinstance(value, bool):
         text = "true" if value else "false"
-    elif isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         text = str(int(value))  # Excel keeps every number as a float
     elif isinstance(value, float):
         text = repr(value)
     elif isinstance(value, dt.datetime):
         midnight = value.time() == dt.time(0)
-        text = value.date().isoformat() if target.kind == "date" and midnight \
-            else value.isoformat()
+        text = value.date().isoformat() if target.kind == "date" and midnight else value.isoformat()
     elif isinstance(value, dt.date | dt.time):
         text = value.isoformat()
     else:
@@ -361,8 +415,14 @@ def _blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _duplicate(values: tuple[Any, ...], targets: list[Target], key_target: Target, number: int,
-               seen: dict[Any, int], report: ImportReport) -> bool:
+def _duplicate(
+    values: tuple[Any, ...],
+    targets: list[Target],
+    key_target: Target,
+    number: int,
+    seen: dict[Any, int],
+    report: ImportReport,
+) -> bool:
     key = values[targets.index(key_target)]
     first = seen.setdefault(key, number)
     if first != number:
@@ -371,9 +431,14 @@ def _duplicate(values: tuple[Any, ...], targets: list[Target], key_target: Targe
     return False
 
 
-def _flush(table: EntryTable, targets: list[Target], key_target: Target | None,
-           chunk: list[tuple[int, tuple[Any, ...]]], report: ImportReport,
-           spool: IO[bytes]) -> None:
+def _flush(
+    table: EntryTable,
+    targets: list[Target],
+    key_target: Target | None,
+    chunk: list[tuple[int, tuple[Any, ...]]],
+    report: ImportReport,
+    spool: IO[bytes],
+) -> None:
     """Check a chunk's keys against the table; spool its rows while the file is still clean."""
     if not chunk:
         return
@@ -381,8 +446,12 @@ def _flush(table: EntryTable, targets: list[Target], key_target: Target | None,
         index = targets.index(key_target)
         rows_by_key = {values[index]: number for number, values in chunk}
         for key in sorted(_existing_keys(table, list(rows_by_key)), key=lambda k: rows_by_key[k]):
-            report.add(rows_by_key[key], key_target.name, "A row with this key exists already "
-                       "in the table.", key)
+            report.add(
+                rows_by_key[key],
+                key_target.name,
+                "A row with this key exists already in the table.",
+                key,
+            )
     if report.ok and not report.dry_run:
         pickle.dump([values for _, values in chunk], spool, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -398,40 +467,66 @@ def _existing_keys(table: EntryTable, keys: list[Any]) -> set[Any]:
 def _spooled(spool: IO[bytes]) -> Iterator[list[tuple[Any, ...]]]:
     while True:
         try:
-            yield pickle.load(spool)  # noqa: S301 - our own temporary file, written above
+            yield pickle.load(spool)
         except EOFError:
             return
 
 
 def _note_earlier_imports(report: ImportReport, table: EntryTable, sha256: str) -> None:
     earlier = db.session.scalars(
-        sa.select(ImportBatch).where(ImportBatch.table_name == table.name,
-                                     ImportBatch.file_sha256 == sha256)
-        .order_by(ImportBatch.id)).all()
+        sa.select(ImportBatch)
+        .where(ImportBatch.table_name == table.name, ImportBatch.file_sha256 == sha256)
+        .order_by(ImportBatch.id)
+    ).all()
     db.session.rollback()  # a read: release SQLite's lock at once
     for batch in earlier:
-        report.notes.append(f"The same file (same SHA-256) was imported before: batch "
-                            f"{batch.id}, {batch.created_at:%Y-%m-%d %H:%M} UTC, "
-                            f"{batch.row_count:,} rows.")
+        report.notes.append(
+            f"The same file (same SHA-256) was imported before: batch "
+            f"{batch.id}, {batch.created_at:%Y-%m-%d %H:%M} UTC, "
+            f"{batch.row_count:,} rows."
+        )
 
 
 # --- writing ---------------------------------------------------------------------------------
 
-def _write(table: EntryTable, targets: list[Target], chunks: Iterator[list[tuple[Any, ...]]],
-           report: ImportReport, sha256: str, actor_id: int | None, actor_name: str) -> None:
+
+def _write(
+    table: EntryTable,
+    targets: list[Target],
+    chunks: Iterator[list[tuple[Any, ...]]],
+    report: ImportReport,
+    sha256: str,
+    actor_id: int | None,
+    actor_name: str,
+) -> None:
     """Insert every spooled row, the batch and its audit event; one transaction."""
     now = utcnow()
-    provenance = {"entered_by_id": actor_id, "status": "entered", "document_id": None,
-                  "version": 1, "created_at": now, "updated_at": now}
+    provenance = {
+        "entered_by_id": actor_id,
+        "status": "entered",
+        "document_id": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
     names = [t.name for t in targets]
     insert = sa.insert(table.table)
     try:
         for chunk in chunks:
-            db.session.execute(insert, [{**dict(zip(names, values, strict=True)), **provenance}
-                                        for values in chunk])
+            db.session.execute(
+                insert,
+                [{**dict(zip(names, values, strict=True)), **provenance} for values in chunk],
+            )
             report.rows_imported += len(chunk)
-        tallies.add({(tallies.rows_subject(table.name), actor_id or tallies.NO_CLERK,
-                      "entered"): report.rows_imported})
+        tallies.add(
+            {
+                (
+                    tallies.rows_subject(table.name),
+                    actor_id or tallies.NO_CLERK,
+                    "entered",
+                ): report.rows_imported
+            }
+        )
         if table.key_is_generated and table.key_column.key in names:
             _advance_sequence(table)
         batch_id = _record_batch(table, report, sha256, now, actor_id, actor_name).id
@@ -441,16 +536,30 @@ def _write(table: EntryTable, targets: list[Target], chunks: Iterator[list[tuple
         report.rows_imported = 0
         rid = current_request_id()
         detail = getattr(exc, "orig", None) or exc
-        log.warning("import into %s refused by the database (request_id=%s): %s: %s",
-                    table.name, rid or "-", type(exc).__name__, str(detail)[:500])
+        log.warning(
+            "import into %s refused by the database (request_id=%s): %s: %s",
+            table.name,
+            rid or "-",
+            type(exc).__name__,
+            str(detail)[:500],
+        )
         where = f"request id {rid}" if rid else "the server log has the details"
-        report.add(None, None, f"The database refused the rows, so nothing was written "
-                   f"({where}). Was a row with the same key added meanwhile? Import again to "
-                   "see which.")
+        report.add(
+            None,
+            None,
+            f"The database refused the rows, so nothing was written "
+            f"({where}). Was a row with the same key added meanwhile? Import again to "
+            "see which.",
+        )
         return
     report.batch_id = batch_id
-    log.info("import batch %s: %s rows into %s by %s", batch_id, report.rows_imported,
-             table.name, actor_name)
+    log.info(
+        "import batch %s: %s rows into %s by %s",
+        batch_id,
+        report.rows_imported,
+        table.name,
+        actor_name,
+    )
 
 
 def _advance_sequence(table: EntryTable) -> None:
@@ -459,39 +568,70 @@ def _advance_sequence(table: EntryTable) -> None:
         return  # SQLite and MySQL move on by themselves
     key = table.key_column
     name = db.session.get_bind().dialect.identifier_preparer.format_table(table.table)
-    db.session.execute(sa.select(sa.func.setval(
-        sa.func.pg_get_serial_sequence(name, key.name),
-        sa.select(sa.func.coalesce(sa.func.max(key), 1)).scalar_subquery())))
+    db.session.execute(
+        sa.select(
+            sa.func.setval(
+                sa.func.pg_get_serial_sequence(name, key.name),
+                sa.select(sa.func.coalesce(sa.func.max(key), 1)).scalar_subquery(),
+            )
+        )
+    )
 
 
-def _record_batch(table: EntryTable, report: ImportReport, sha256: str, now: dt.datetime,
-                  actor_id: int | None, actor_name: str) -> ImportBatch:
+def _record_batch(
+    table: EntryTable,
+    report: ImportReport,
+    sha256: str,
+    now: dt.datetime,
+    actor_id: int | None,
+    actor_name: str,
+) -> ImportBatch:
     key = table.key_column
-    low, high = db.session.execute(sa.select(sa.func.min(key), sa.func.max(key)).where(
-        table.table.c.created_at == now)).one()
+    low, high = db.session.execute(
+        sa.select(sa.func.min(key), sa.func.max(key)).where(table.table.c.created_at == now)
+    ).one()
     batch = ImportBatch(
-        table_name=table.name, file_name=report.file_name, file_sha256=sha256,
+        table_name=table.name,
+        file_name=report.file_name,
+        file_sha256=sha256,
         file_format=report.file_format or "",
-        sheet_name=report.sheet[:64] if report.sheet else None, row_count=report.rows_imported,
+        sheet_name=report.sheet[:64] if report.sheet else None,
+        row_count=report.rows_imported,
         first_key=None if low is None else str(low)[:255],
-        last_key=None if high is None else str(high)[:255], actor_id=actor_id,
-        actor_name=actor_name[:64], notes="\n".join(report.notes) or None, created_at=now)
+        last_key=None if high is None else str(high)[:255],
+        actor_id=actor_id,
+        actor_name=actor_name[:64],
+        notes="\n".join(report.notes) or None,
+        created_at=now,
+    )
     db.session.add(batch)
     db.session.flush()
-    audit.record("import", table.name, None, actor=SimpleNamespace(id=actor_id,
-                                                                   username=actor_name),
-                 after={"batch": batch.id, "rows": report.rows_imported,
-                        "file": report.file_name, "sha256": sha256,
-                        "format": report.file_format, "sheet": report.sheet},
-                 reason=f"import batch {batch.id}")
+    audit.record(
+        "import",
+        table.name,
+        None,
+        actor=SimpleNamespace(id=actor_id, username=actor_name),
+        after={
+            "batch": batch.id,
+            "rows": report.rows_imported,
+            "file": report.file_name,
+            "sha256": sha256,
+            "format": report.file_format,
+            "sheet": report.sheet,
+        },
+        reason=f"import batch {batch.id}",
+    )
     return batch
 
 
 def batch_rows(batch: ImportBatch, table: EntryTable) -> int:
     """How many rows of the batch are still in the table (rows share the batch's time)."""
     column = table.table.c
-    query = sa.select(sa.func.count()).select_from(table.table).where(
-        column.created_at == batch.created_at)
+    query = (
+        sa.select(sa.func.count())
+        .select_from(table.table)
+        .where(column.created_at == batch.created_at)
+    )
     if batch.actor_id is None:
         query = query.where(column.entered_by_id.is_(None))
     else:
@@ -501,11 +641,16 @@ def batch_rows(batch: ImportBatch, table: EntryTable) -> int:
 
 def batch_event(batch: ImportBatch) -> AuditEvent | None:
     """The audit event recorded with the batch."""
-    return db.session.scalar(sa.select(AuditEvent).where(
-        AuditEvent.action == "import", AuditEvent.table_name == batch.table_name,
-        AuditEvent.reason == f"import batch {batch.id}"))
+    return db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "import",
+            AuditEvent.table_name == batch.table_name,
+            AuditEvent.reason == f"import batch {batch.id}",
+        )
+    )
 
 
 def recent_batches(limit: int = 100) -> list[ImportBatch]:
-    return list(db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id.desc())
-                                   .limit(limit)))
+    return list(
+        db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit))
+    )

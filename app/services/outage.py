@@ -25,8 +25,12 @@ RETRY_AFTER_SECONDS = 10
 # statement time limits of MySQL and MariaDB.
 MYSQL_UNAVAILABLE = {2002, 2003, 2006, 2013, 2014, 2055, 1040, 1053, 1205, 1927, 3024, 1969}
 MYSQL_BUSY = {1205, 3024, 1969}
-SQLITE_UNAVAILABLE = ("database is locked", "disk i/o error", "unable to open database",
-                      "database or disk is full")
+SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "disk i/o error",
+    "unable to open database",
+    "database or disk is full",
+)
 
 
 class DatabaseUnavailable(Exception):
@@ -86,11 +90,11 @@ def discard_session() -> None:
     session = db.session()
     try:
         session.rollback()
-    except Exception:  # noqa: BLE001 - whatever the driver raises, the connection is gone
+    except Exception:
         log.warning("rollback failed on a lost connection; invalidating it")
         try:
             session.invalidate()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("invalidating the lost connection failed too", exc_info=True)
 
 
@@ -117,8 +121,10 @@ def commit_or_resolve(was_saved: Callable[[], bool | None]) -> None:
         if is_busy(error):
             discard_session()
             raise DatabaseUnavailable(saved=False, busy=True) from error
-        log.warning("connection lost during COMMIT (%s); looking the save up again",
-                    type(getattr(error, "orig", None) or error).__name__)
+        log.warning(
+            "connection lost during COMMIT (%s); looking the save up again",
+            type(getattr(error, "orig", None) or error).__name__,
+        )
         discard_session()
         # The server may still be finishing that COMMIT: look only once its session is gone.
         saved = _look_up(was_saved) if _ended(server_session) else None
@@ -143,7 +149,7 @@ def _server_session() -> tuple[str, int] | None:
             return "mysql", int(dbapi.thread_id())  # type: ignore[union-attr]
         if dialect == "postgresql":
             return "postgresql", int(dbapi.info.backend_pid)  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - no id: the look-up waits for nothing
+    except Exception:
         return None
     return None
 
@@ -157,8 +163,7 @@ def _ended(server_session: tuple[str, int] | None) -> bool:
     deadline = time.monotonic() + SESSION_END_WAIT_SECONDS
     while True:
         try:
-            alive = db.session.execute(sa.text(SESSION_ALIVE[dialect]),
-                                       {"id": session_id}).scalar()
+            alive = db.session.execute(sa.text(SESSION_ALIVE[dialect]), {"id": session_id}).scalar()
         except sa_exc.SQLAlchemyError:
             discard_session()
             return False
@@ -180,6 +185,7 @@ def _look_up(was_saved: Callable[[], bool | None]) -> bool | None:
         discard_session()
         return None
     discard_session()  # end the look-up's own transaction
-    log.info("the save was %s", "not checked" if found is None else
-             "found" if found else "not found")
+    log.info(
+        "the save was %s", "not checked" if found is None else "found" if found else "not found"
+    )
     return found

@@ -50,9 +50,13 @@ def delete_pages(key: str, count: int, storage: DocumentStorage) -> None:
 
 def missing_pages() -> list[Document]:
     """Documents that need pages but have none (stored before pages were made at upload)."""
-    return list(db.session.scalars(sa.select(Document).where(
-        Document.content_type.in_(PAGED_TYPES), Document.page_count.is_(None))
-        .order_by(Document.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Document)
+            .where(Document.content_type.in_(PAGED_TYPES), Document.page_count.is_(None))
+            .order_by(Document.id)
+        )
+    )
 
 
 def make_pages(document: Document, storage: DocumentStorage) -> int:

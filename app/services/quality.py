@@ -19,13 +19,13 @@ from app.services.errors import NotFound
 
 
 @dataclass(frozen=True)
-class Warning:
+class SoftWarning:
     field: str
     kind: str
     message: str
 
 
-def soft_warnings(table: EntryTable, values: dict[str, Any]) -> list[Warning]:
+def soft_warnings(table: EntryTable, values: dict[str, Any]) -> list[SoftWarning]:
     """What the soft rules (expected_min / expected_max / expected_pattern) question."""
     warnings = []
     for column in table.data_columns:
@@ -36,42 +36,79 @@ def soft_warnings(table: EntryTable, values: dict[str, Any]) -> list[Warning]:
         low, high = info.get("expected_min"), info.get("expected_max")
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             if low is not None and value < low:
-                warnings.append(Warning(column.key, "expected_range",
-                                        f"{label} {value} is below the expected minimum {low}."))
+                warnings.append(
+                    SoftWarning(
+                        column.key,
+                        "expected_range",
+                        f"{label} {value} is below the expected minimum {low}.",
+                    )
+                )
             if high is not None and value > high:
-                warnings.append(Warning(column.key, "expected_range",
-                                        f"{label} {value} is above the expected maximum {high}."))
+                warnings.append(
+                    SoftWarning(
+                        column.key,
+                        "expected_range",
+                        f"{label} {value} is above the expected maximum {high}.",
+                    )
+                )
         pattern = info.get("expected_pattern")
         if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
-            warnings.append(Warning(column.key, "pattern", info.get(
-                "expected_pattern_message", f"{label} does not look as expected.")))
+            warnings.append(
+                SoftWarning(
+                    column.key,
+                    "pattern",
+                    info.get("expected_pattern_message", f"{label} does not look as expected."),
+                )
+            )
     return warnings
 
 
-def raise_flags(table_name: str, row_key: str | None, document_id: int | None,
-                warnings: list[Warning], actor: User) -> None:
+def raise_flags(
+    table_name: str,
+    row_key: str | None,
+    document_id: int | None,
+    warnings: list[SoftWarning],
+    actor: User,
+) -> None:
     """Add open flags for confirmed warnings to the current transaction."""
     for warning in warnings:
-        db.session.add(QualityFlag(
-            table_name=table_name, row_key=row_key, document_id=document_id,
-            field=warning.field, kind=warning.kind, message=warning.message[:500],
-            status="open", raised_by_id=actor.id, raised_at=utcnow()))
+        db.session.add(
+            QualityFlag(
+                table_name=table_name,
+                row_key=row_key,
+                document_id=document_id,
+                field=warning.field,
+                kind=warning.kind,
+                message=warning.message[:500],
+                status="open",
+                raised_by_id=actor.id,
+                raised_at=utcnow(),
+            )
+        )
 
 
-def missing_before_submit(document_id: int, clerk: User,
-                          values_by_table: dict[str, list[tuple[str, dict[str, Any]]]]
-                          ) -> list[tuple[str, str | None, Warning]]:
+def missing_before_submit(
+    document_id: int, clerk: User, values_by_table: dict[str, list[tuple[str, dict[str, Any]]]]
+) -> list[tuple[str, str | None, SoftWarning]]:
     """Fields marked required_before_submit left empty in the clerk's rows of a document."""
-    missing: list[tuple[str, str | None, Warning]] = []
+    missing: list[tuple[str, str | None, SoftWarning]] = []
     for table in entry_tables():
         required = [c for c in table.data_columns if c.info.get("required_before_submit")]
         for key, values in values_by_table.get(table.name, []):
             for column in required:
                 if values.get(column.key) in (None, ""):
                     label = display.label(column)
-                    missing.append((table.name, key, Warning(
-                        column.key, "missing_before_submit",
-                        f"{table.label} row {key}: {label} is empty.")))
+                    missing.append(
+                        (
+                            table.name,
+                            key,
+                            SoftWarning(
+                                column.key,
+                                "missing_before_submit",
+                                f"{table.label} row {key}: {label} is empty.",
+                            ),
+                        )
+                    )
     return missing
 
 
@@ -86,8 +123,12 @@ def clear_flag(flag_id: int, actor: User) -> QualityFlag:
 
 
 def open_flags(limit: int = 200) -> list[QualityFlag]:
-    query = (sa.select(QualityFlag).where(QualityFlag.status == "open")
-             .order_by(QualityFlag.raised_at.desc()).limit(limit))
+    query = (
+        sa.select(QualityFlag)
+        .where(QualityFlag.status == "open")
+        .order_by(QualityFlag.raised_at.desc())
+        .limit(limit)
+    )
     return list(db.session.scalars(query))
 
 
@@ -107,12 +148,13 @@ def probable_duplicates(limit: int = 100) -> list[Duplicate]:
         if not columns:
             continue
         keys = [sa.func.lower(c) if isinstance(c.type, sa.String) else c for c in columns]
-        query = (sa.select(*keys, sa.func.count(sa.distinct(table.model.document_id)),
-                           sa.func.count())
-                 .where(table.model.document_id.is_not(None))
-                 .group_by(*keys)
-                 .having(sa.func.count(sa.distinct(table.model.document_id)) > 1)
-                 .limit(limit))
+        query = (
+            sa.select(*keys, sa.func.count(sa.distinct(table.model.document_id)), sa.func.count())
+            .where(table.model.document_id.is_not(None))
+            .group_by(*keys)
+            .having(sa.func.count(sa.distinct(table.model.document_id)) > 1)
+            .limit(limit)
+        )
         for *values, documents, rows in db.session.execute(query):
             found.append(Duplicate(table, tuple(values), documents, rows))
     return found

@@ -30,9 +30,20 @@ UNSETTLED = ("open", "answered")  # a document is not approved while any query i
 
 
 def _record(action: str, query: FieldQuery, actor: User, **extra: Any) -> None:
-    audit.record(action, EVENTS, str(query.id), actor=actor, document_id=query.document_id,
-                 after={"status": query.status, "table": query.table_name,
-                        "row": query.row_key, "field": query.field, **extra})
+    audit.record(
+        action,
+        EVENTS,
+        str(query.id),
+        actor=actor,
+        document_id=query.document_id,
+        after={
+            "status": query.status,
+            "table": query.table_name,
+            "row": query.row_key,
+            "field": query.field,
+            **extra,
+        },
+    )
 
 
 def _require_staff(actor: User) -> None:
@@ -40,18 +51,27 @@ def _require_staff(actor: User) -> None:
         raise PermissionDenied("Only a reviewer opens, closes or re-opens a query.")
 
 
-def open_query(document: Document, table_name: str, row_key: str, field: str, question: str,
-               actor: User) -> FieldQuery:
+def open_query(
+    document: Document, table_name: str, row_key: str, field: str, question: str, actor: User
+) -> FieldQuery:
     """Ask about one field of one row of a document; commit."""
     _require_staff(actor)
     cell = cells.find_cell(table_name, row_key, field, document.id)
     question = cells.required_text(question, "Write the question for the clerk.", "question")
     if document.status == "approved":
         raise Conflict("This document is approved; its values can no longer be queried.")
-    query = FieldQuery(document_id=document.id, table_name=cell.table.name, row_key=cell.key,
-                       field=cell.column.key, clerk_id=cell.row.entered_by_id, status="open",
-                       question=question, value_asked=cell.text, opened_by_id=actor.id,
-                       opened_at=utcnow())
+    query = FieldQuery(
+        document_id=document.id,
+        table_name=cell.table.name,
+        row_key=cell.key,
+        field=cell.column.key,
+        clerk_id=cell.row.entered_by_id,
+        status="open",
+        question=question,
+        value_asked=cell.text,
+        opened_by_id=actor.id,
+        opened_at=utcnow(),
+    )
     db.session.add(query)
     db.session.flush()
     _record("query_open", query, actor, question=question, value=cell.text)
@@ -119,8 +139,10 @@ def reopen(query_id: int, actor: User, question: str) -> FieldQuery:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def for_document(document_id: int, clerk_id: int | None = None,
-                 statuses: Iterable[str] | None = None) -> list[FieldQuery]:
+
+def for_document(
+    document_id: int, clerk_id: int | None = None, statuses: Iterable[str] | None = None
+) -> list[FieldQuery]:
     """A document's queries (of one clerk's rows, when given), oldest first: one statement."""
     query = sa.select(FieldQuery).where(FieldQuery.document_id == document_id)
     if clerk_id is not None:
@@ -138,9 +160,13 @@ def open_per_document(clerk_id: int, document_ids: list[int]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         sa.select(FieldQuery.document_id, sa.func.count())
-        .where(FieldQuery.clerk_id == clerk_id, FieldQuery.status == "open",
-               FieldQuery.document_id.in_(id_list(document_ids)))
-        .group_by(FieldQuery.document_id))
+        .where(
+            FieldQuery.clerk_id == clerk_id,
+            FieldQuery.status == "open",
+            FieldQuery.document_id.in_(id_list(document_ids)),
+        )
+        .group_by(FieldQuery.document_id)
+    )
     return {document_id: int(n) for document_id, n in rows}
 
 
@@ -152,7 +178,8 @@ def unsettled_per_document(document_ids: list[int]) -> dict[int, dict[str, int]]
     rows = db.session.execute(
         sa.select(FieldQuery.document_id, FieldQuery.status, sa.func.count())
         .where(FieldQuery.document_id.in_(id_list(document_ids)), FieldQuery.status.in_(UNSETTLED))
-        .group_by(FieldQuery.document_id, FieldQuery.status))
+        .group_by(FieldQuery.document_id, FieldQuery.status)
+    )
     for document_id, status, n in rows:
         result.setdefault(document_id, {})[status] = int(n)
     return result
@@ -164,6 +191,10 @@ def unsettled_count(document_id: int) -> dict[str, int]:
 
 def export_table() -> EntryTable:
     """The queries table as `flask export` reads a table: every column, sorted by id."""
-    return EntryTable(model=FieldQuery, name=FieldQuery.__tablename__, label="Field queries",
-                      description="The reviewers' queries on fields and the clerks' answers.",
-                      multi_row=True)
+    return EntryTable(
+        model=FieldQuery,
+        name=FieldQuery.__tablename__,
+        label="Field queries",
+        description="The reviewers' queries on fields and the clerks' answers.",
+        multi_row=True,
+    )

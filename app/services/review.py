@@ -34,9 +34,11 @@ class UnresolvedFlags(Conflict):
     """Approving would leave flags open: the reviewer confirms, accepting them."""
 
     def __init__(self, count: int) -> None:
-        super().__init__(f"{count} quality flag{'' if count == 1 else 's'} on this document "
-                         f"{'is' if count == 1 else 'are'} not resolved. Resolve them, or "
-                         "approve anyway: the flagged values are then accepted by you.")
+        super().__init__(
+            f"{count} quality flag{'' if count == 1 else 's'} on this document "
+            f"{'is' if count == 1 else 'are'} not resolved. Resolve them, or "
+            "approve anyway: the flagged values are then accepted by you."
+        )
         self.count = count
 
 
@@ -48,9 +50,13 @@ QUEUE_COMPARISON = (Comparison.document_id, Comparison.differences, Comparison.r
 
 def review_queue(page: int = 1, page_size: int = 50) -> tuple[list[QueueItem], bool]:
     """Submitted documents, oldest first; a fixed number of queries."""
-    query = (sa.select(*QUEUE_DOCUMENT).where(Document.status == "submitted")
-             .order_by(Document.updated_at, Document.id)
-             .offset((page - 1) * page_size).limit(page_size + 1))
+    query = (
+        sa.select(*QUEUE_DOCUMENT)
+        .where(Document.status == "submitted")
+        .order_by(Document.updated_at, Document.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size + 1)
+    )
     documents = list(db.session.execute(query))
     has_next = len(documents) > page_size
     documents = documents[:page_size]
@@ -59,20 +65,34 @@ def review_queue(page: int = 1, page_size: int = 50) -> tuple[list[QueueItem], b
     comparisons: dict[int, Any] = {}
     if ids:
         for document_id, username in db.session.execute(
-                sa.select(Assignment.document_id, User.username)
-                .join(User, User.id == Assignment.clerk_id)
-                .where(Assignment.document_id.in_(id_list(ids))).order_by(User.username)):
+            sa.select(Assignment.document_id, User.username)
+            .join(User, User.id == Assignment.clerk_id)
+            .where(Assignment.document_id.in_(id_list(ids)))
+            .order_by(User.username)
+        ):
             names[document_id].append(username)
-        comparisons = {c.document_id: c for c in db.session.execute(
-            sa.select(*QUEUE_COMPARISON).where(Comparison.document_id.in_(id_list(ids))))}
+        comparisons = {
+            c.document_id: c
+            for c in db.session.execute(
+                sa.select(*QUEUE_COMPARISON).where(Comparison.document_id.in_(id_list(ids)))
+            )
+        }
     rows = rows_per_document(ids)
     keyed = keyed_rows_per_document(ids)
     unsettled = queries.unsettled_per_document(ids)
     # A double entry not yet reconciled has its rows in each clerk's own entry: the rows a
     # clerk keyed count (the larger entry), shown beside each clerk's own count.
-    items = [QueueItem(d, names[d.id], rows.get(d.id, 0) or max(keyed.get(d.id, []), default=0),
-                       comparisons.get(d.id), keyed.get(d.id, []), unsettled.get(d.id, {}))
-             for d in documents]
+    items = [
+        QueueItem(
+            d,
+            names[d.id],
+            rows.get(d.id, 0) or max(keyed.get(d.id, []), default=0),
+            comparisons.get(d.id),
+            keyed.get(d.id, []),
+            unsettled.get(d.id, {}),
+        )
+        for d in documents
+    ]
     return items, has_next
 
 
@@ -86,7 +106,8 @@ def keyed_rows_per_document(document_ids: list[int]) -> dict[int, list[int]]:
         sa.select(DoubleEntryRow.document_id, DoubleEntryRow.clerk_id, sa.func.count())
         .where(DoubleEntryRow.document_id.in_(id_list(document_ids)))
         .group_by(DoubleEntryRow.document_id, DoubleEntryRow.clerk_id)
-        .order_by(DoubleEntryRow.document_id, DoubleEntryRow.clerk_id))
+        .order_by(DoubleEntryRow.document_id, DoubleEntryRow.clerk_id)
+    )
     for document_id, _clerk, n in rows:
         found.setdefault(document_id, []).append(int(n))
     return found
@@ -99,22 +120,31 @@ def neighbours(document: Document) -> tuple[Document | None, Document | None]:
     A plain range on updated_at (not a row-value comparison, which MariaDB does not read as a
     range), a few rows taken, and ties on the time settled by id here."""
     at = (document.updated_at, document.id)
-    submitted = sa.select(Document).where(Document.status == "submitted",
-                                          Document.id != document.id)
+    submitted = sa.select(Document).where(
+        Document.status == "submitted", Document.id != document.id
+    )
     earlier = db.session.scalars(
         submitted.where(Document.updated_at <= at[0])
-        .order_by(Document.updated_at.desc(), Document.id.desc()).limit(NEIGHBOUR_PROBE))
+        .order_by(Document.updated_at.desc(), Document.id.desc())
+        .limit(NEIGHBOUR_PROBE)
+    )
     later = db.session.scalars(
         submitted.where(Document.updated_at >= at[0])
-        .order_by(Document.updated_at, Document.id).limit(NEIGHBOUR_PROBE))
-    return (next((d for d in earlier if (d.updated_at, d.id) < at), None),
-            next((d for d in later if (d.updated_at, d.id) > at), None))
+        .order_by(Document.updated_at, Document.id)
+        .limit(NEIGHBOUR_PROBE)
+    )
+    return (
+        next((d for d in earlier if (d.updated_at, d.id) < at), None),
+        next((d for d in later if (d.updated_at, d.id) > at), None),
+    )
 
 
 def _require_submitted(document: Document) -> None:
     if document.status != "submitted":
-        raise Conflict(f"Document #{document.id} is {document.status.replace('_', ' ')}, not "
-                       "submitted: only submitted documents can be approved or returned.")
+        raise Conflict(
+            f"Document #{document.id} is {document.status.replace('_', ' ')}, not "
+            "submitted: only submitted documents can be approved or returned."
+        )
 
 
 def set_row_status(document_id: int, status: str, clerk_id: int | None = None) -> None:
@@ -126,12 +156,19 @@ def set_row_status(document_id: int, status: str, clerk_id: int | None = None) -
         if clerk_id is not None:
             where.append(model.entered_by_id == clerk_id)
         moving = Counter(
-            (by or tallies.NO_CLERK, old) for by, old in db.session.execute(
-                sa.select(model.entered_by_id, model.status).where(*where).with_for_update()))
+            (by or tallies.NO_CLERK, old)
+            for by, old in db.session.execute(
+                sa.select(model.entered_by_id, model.status).where(*where).with_for_update()
+            )
+        )
         if not moving:
             continue
-        db.session.execute(sa.update(model).where(*where).values(status=status)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            sa.update(model)
+            .where(*where)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
         tallies.add(tallies.moved(tallies.rows_subject(table.name), moving, status))
 
 
@@ -147,8 +184,9 @@ def approve(document: Document, actor: User, *, accept_flags: bool = False) -> N
     unsettled = queries.unsettled_count(document.id)
     if unsettled:
         waiting = ", ".join(f"{n} {status}" for status, n in sorted(unsettled.items()))
-        raise Conflict(f"This document has queries not yet closed ({waiting}): close them "
-                       "before approving.")
+        raise Conflict(
+            f"This document has queries not yet closed ({waiting}): close them before approving."
+        )
     open_flags = flags.open_count(document.id)
     if open_flags and not accept_flags:
         raise UnresolvedFlags(open_flags)
@@ -167,18 +205,26 @@ def return_document(document: Document, actor: User, comment: str) -> None:
     comment = (comment or "").strip()
     open_queries = queries.unsettled_count(document.id).get("open", 0)
     if not comment and not open_queries:
-        raise Invalid("Say what the clerk should look at again, or open a query on a field.",
-                      field="comment")
+        raise Invalid(
+            "Say what the clerk should look at again, or open a query on a field.", field="comment"
+        )
     _require_submitted(document)
     if document.double_entry and db.session.get(Comparison, document.id) is not None:
-        raise Conflict("Both entries of this double-entry document are in; resolve the "
-                       "differences instead of returning it.")
+        raise Conflict(
+            "Both entries of this double-entry document are in; resolve the "
+            "differences instead of returning it."
+        )
     document.status, document.review_comment = "returned", comment[:5000] or None
     for assignment in document.assignments:
         assignment.status, assignment.submitted_at = "in_progress", None
     set_row_status(document.id, "returned")
     tallies.count_return(document.id)
-    audit.record("return", "documents", str(document.id), actor=actor, document_id=document.id,
-                 reason=comment[:5000] or f"{open_queries} open quer"
-                 f"{'y' if open_queries == 1 else 'ies'}")
+    audit.record(
+        "return",
+        "documents",
+        str(document.id),
+        actor=actor,
+        document_id=document.id,
+        reason=comment[:5000] or f"{open_queries} open quer{'y' if open_queries == 1 else 'ies'}",
+    )
     db.session.commit()

@@ -60,13 +60,17 @@ def keyed_subject(table_name: str) -> str:
 
 # --- keeping the counts -----------------------------------------------------------------------
 
+
 def add(deltas: Mapping[Key, int], conn: sa.Connection | None = None) -> None:
     """Add the deltas to the counts in the current transaction: one statement.
 
     Keys are written in a fixed order, so two transactions never lock the same counts in
     opposite orders."""
-    rows = [{"subject": s, "clerk_id": c, "key": k, "n": n}
-            for (s, c, k), n in sorted(deltas.items()) if n]
+    rows = [
+        {"subject": s, "clerk_id": c, "key": k, "n": n}
+        for (s, c, k), n in sorted(deltas.items())
+        if n
+    ]
     if rows:
         conn = conn if conn is not None else db.session.connection()
         conn.execute(_upsert(conn.dialect.name), rows)
@@ -110,8 +114,9 @@ def _upsert(dialect: str) -> Any:
         stmt = sqlite_insert(TALLIES)
     else:
         raise NotImplementedError(f"no upsert for {dialect}")
-    return stmt.on_conflict_do_update(index_elements=list(TALLIES.primary_key.columns),
-                                      set_={"n": n + stmt.excluded.n})
+    return stmt.on_conflict_do_update(
+        index_elements=list(TALLIES.primary_key.columns), set_={"n": n + stmt.excluded.n}
+    )
 
 
 def _clerk(value: Any) -> int:
@@ -139,6 +144,7 @@ def _of_keyed_row(get: Any) -> Iterable[tuple[Key, int]]:
 def _of_entry_row(table_name: str) -> Any:
     def contributions(get: Any) -> Iterable[tuple[Key, int]]:
         yield (rows_subject(table_name), _clerk(get("entered_by_id")), get("status")), 1
+
     return contributions
 
 
@@ -148,6 +154,7 @@ def _current(target: Any) -> Any:
 
 def _before_change(target: Any) -> Any:
     """The value each attribute had when loaded (active_history keeps it when changed)."""
+
     def get(name: str) -> Any:
         history = get_history(target, name)
         if history.deleted:
@@ -155,11 +162,13 @@ def _before_change(target: Any) -> Any:
         if history.unchanged:
             return history.unchanged[0]
         return getattr(target, name)
+
     return get
 
 
-def _apply(contributions: Any, sign: int, get: Any,
-           deltas: Counter[Key] | None = None) -> Counter[Key]:
+def _apply(
+    contributions: Any, sign: int, get: Any, deltas: Counter[Key] | None = None
+) -> Counter[Key]:
     deltas = deltas if deltas is not None else Counter()
     for key, n in contributions(get):
         if key[2] is not None:
@@ -181,8 +190,11 @@ def _listen(target: Any, contributions: Any, propagate: bool = False) -> None:
     def before_delete(mapper: Mapper[Any], conn: sa.Connection, row: Any) -> None:
         add(_apply(contributions(mapper), -1, _before_change(row)), conn)
 
-    for name, fn in (("after_insert", after_insert), ("before_update", before_update),
-                     ("before_delete", before_delete)):
+    for name, fn in (
+        ("after_insert", after_insert),
+        ("before_update", before_update),
+        ("before_delete", before_delete),
+    ):
         event.listen(target, name, fn, propagate=propagate)
 
 
@@ -204,11 +216,14 @@ def install() -> None:
 
 # --- per-clerk review outcomes (documents, not events: a second submit is not a second one) ---
 
+
 def count_submit(document_id: int, clerk_id: int) -> None:
     """Before recording a clerk's submit: the first one of this document counts for them."""
     earlier = db.session.scalar(
-        sa.select(AuditEvent.id).where(*_document_events(document_id, "submit"),
-                                       AuditEvent.actor_id == clerk_id).limit(1))
+        sa.select(AuditEvent.id)
+        .where(*_document_events(document_id, "submit"), AuditEvent.actor_id == clerk_id)
+        .limit(1)
+    )
     if earlier is None:
         add({(CLERK, clerk_id, "submitted"): 1})
 
@@ -217,21 +232,33 @@ def count_return(document_id: int) -> None:
     """Before recording a return: it counts against each clerk who had submitted the document,
     unless an earlier return after their first submit counted already."""
     last_return = db.session.scalar(
-        sa.select(sa.func.max(AuditEvent.at)).where(*_document_events(document_id, "return")))
+        sa.select(sa.func.max(AuditEvent.at)).where(*_document_events(document_id, "return"))
+    )
     first_submits = db.session.execute(
         sa.select(AuditEvent.actor_id, sa.func.min(AuditEvent.at))
         .where(*_document_events(document_id, "submit"), AuditEvent.actor_id.is_not(None))
-        .group_by(AuditEvent.actor_id)).all()
-    add({(CLERK, _clerk(clerk_id), "returned"): 1 for clerk_id, first in first_submits
-         if last_return is None or last_return < first})
+        .group_by(AuditEvent.actor_id)
+    ).all()
+    add(
+        {
+            (CLERK, _clerk(clerk_id), "returned"): 1
+            for clerk_id, first in first_submits
+            if last_return is None or last_return < first
+        }
+    )
 
 
 def _document_events(document_id: int, action: str) -> list[sa.ColumnElement[bool]]:
-    return [AuditEvent.table_name == DOCUMENT_EVENTS, AuditEvent.row_key == str(document_id),
-            AuditEvent.action == action, AuditEvent.document_id == document_id]
+    return [
+        AuditEvent.table_name == DOCUMENT_EVENTS,
+        AuditEvent.row_key == str(document_id),
+        AuditEvent.action == action,
+        AuditEvent.document_id == document_id,
+    ]
 
 
 # --- reading and rebuilding -------------------------------------------------------------------
+
 
 def read(conn: sa.Connection) -> tuple[Counter[Key], int | None]:
     """The counts, and when they were last rebuilt (Unix seconds; None: never)."""
@@ -277,10 +304,12 @@ def recount(*, seen: Any = _ANY) -> Counter[Key]:
                     return counts
             counts = computed(conn)
             conn.execute(TALLIES.delete())
-            rows = [{"subject": s, "clerk_id": c, "key": k, "n": n}
-                    for (s, c, k), n in sorted(counts.items()) if n]
-            rows.append({"subject": RECOUNT, "clerk_id": NO_CLERK, "key": "at",
-                         "n": int(_clock())})
+            rows = [
+                {"subject": s, "clerk_id": c, "key": k, "n": n}
+                for (s, c, k), n in sorted(counts.items())
+                if n
+            ]
+            rows.append({"subject": RECOUNT, "clerk_id": NO_CLERK, "key": "at", "n": int(_clock())})
             conn.execute(TALLIES.insert(), rows)
     return counts
 
@@ -299,29 +328,36 @@ def _lock(conn: sa.Connection) -> None:
 def computed(conn: sa.Connection) -> Counter[Key]:
     """Every count, counted from the tables themselves (what the tallies must equal)."""
     counts: Counter[Key] = Counter()
-    for status, n in conn.execute(sa.select(Document.status, sa.func.count())
-                                  .group_by(Document.status)):
+    for status, n in conn.execute(
+        sa.select(Document.status, sa.func.count()).group_by(Document.status)
+    ):
         counts[(DOCUMENTS, NO_CLERK, status)] += n
     clerk = sa.func.coalesce(Assignment.clerk_id, NO_CLERK)
-    for clerk_id, status, n in conn.execute(sa.select(clerk, Assignment.status, sa.func.count())
-                                            .group_by(clerk, Assignment.status)):
+    for clerk_id, status, n in conn.execute(
+        sa.select(clerk, Assignment.status, sa.func.count()).group_by(clerk, Assignment.status)
+    ):
         counts[(ASSIGNMENTS, clerk_id, status)] += n
     for table in entry_tables():
         model = table.model
         clerk = sa.func.coalesce(model.entered_by_id, NO_CLERK)
-        for clerk_id, status, n in conn.execute(sa.select(clerk, model.status, sa.func.count())
-                                                .group_by(clerk, model.status)):
+        for clerk_id, status, n in conn.execute(
+            sa.select(clerk, model.status, sa.func.count()).group_by(clerk, model.status)
+        ):
             if status is not None:
                 counts[(rows_subject(table.name), clerk_id, status)] += n
     for table_name, clerk_id, n in conn.execute(
-            sa.select(DoubleEntryRow.table_name, DoubleEntryRow.clerk_id, sa.func.count())
-            .group_by(DoubleEntryRow.table_name, DoubleEntryRow.clerk_id)):
+        sa.select(DoubleEntryRow.table_name, DoubleEntryRow.clerk_id, sa.func.count()).group_by(
+            DoubleEntryRow.table_name, DoubleEntryRow.clerk_id
+        )
+    ):
         counts[(keyed_subject(table_name), _clerk(clerk_id), "keyed")] += n
     _count_review_outcomes(conn, counts)
     for column in (Comparison.clerk_a_id, Comparison.clerk_b_id):
         for clerk_id, compared, differences in conn.execute(
-                sa.select(column, sa.func.sum(Comparison.fields_compared),
-                          sa.func.sum(Comparison.differences)).group_by(column)):
+            sa.select(
+                column, sa.func.sum(Comparison.fields_compared), sa.func.sum(Comparison.differences)
+            ).group_by(column)
+        ):
             counts[(CLERK, _clerk(clerk_id), "fields_compared")] += int(compared or 0)
             counts[(CLERK, _clerk(clerk_id), "differences")] += int(differences or 0)
     return +counts  # zeros dropped
@@ -332,18 +368,31 @@ def _count_review_outcomes(conn: sa.Connection, counts: Counter[Key]) -> None:
     theirs, from the audit trail."""
     submit, ret = aliased(AuditEvent), aliased(AuditEvent)
     clerk = sa.func.coalesce(submit.actor_id, NO_CLERK)
-    submitted = (sa.select(clerk, sa.func.count(sa.distinct(submit.document_id)))
-                 .where(submit.table_name == DOCUMENT_EVENTS, submit.action == "submit",
-                        submit.document_id.is_not(None))
-                 .group_by(clerk))
+    submitted = (
+        sa.select(clerk, sa.func.count(sa.distinct(submit.document_id)))
+        .where(
+            submit.table_name == DOCUMENT_EVENTS,
+            submit.action == "submit",
+            submit.document_id.is_not(None),
+        )
+        .group_by(clerk)
+    )
     for clerk_id, n in conn.execute(submitted):
         counts[(CLERK, clerk_id, "submitted")] += int(n)
-    returned = (sa.select(clerk, sa.func.count(sa.distinct(ret.document_id)))
-                .select_from(ret)
-                .join(submit, sa.and_(submit.document_id == ret.document_id,
-                                      submit.table_name == DOCUMENT_EVENTS,
-                                      submit.action == "submit", submit.at <= ret.at))
-                .where(ret.table_name == DOCUMENT_EVENTS, ret.action == "return")
-                .group_by(clerk))
+    returned = (
+        sa.select(clerk, sa.func.count(sa.distinct(ret.document_id)))
+        .select_from(ret)
+        .join(
+            submit,
+            sa.and_(
+                submit.document_id == ret.document_id,
+                submit.table_name == DOCUMENT_EVENTS,
+                submit.action == "submit",
+                submit.at <= ret.at,
+            ),
+        )
+        .where(ret.table_name == DOCUMENT_EVENTS, ret.action == "return")
+        .group_by(clerk)
+    )
     for clerk_id, n in conn.execute(returned):
         counts[(CLERK, clerk_id, "returned")] += int(n)

@@ -33,8 +33,9 @@ def tiff_page_count(data: bytes) -> int:
     except Exception as exc:  # Pillow raises many kinds on damaged input; all mean "unreadable"
         raise UploadRefused(_unreadable(None, exc)) from None
     if opened != count:
-        raise UploadRefused(_unreadable(None, ValueError(f"{count} pages listed, {opened} "
-                                                         "readable")))
+        raise UploadRefused(
+            _unreadable(None, ValueError(f"{count} pages listed, {opened} readable"))
+        )
     return count
 
 
@@ -49,9 +50,11 @@ def _directory_count(data: bytes) -> int:
         seen.add(offset)
         count += 1
         if count > TIFF_MAX_PAGES:
-            raise UploadRefused(f"This TIFF has more than {TIFF_MAX_PAGES} pages; at most "
-                                f"{TIFF_MAX_PAGES} are accepted in one file. Split it and "
-                                "upload the parts.")
+            raise UploadRefused(
+                f"This TIFF has more than {TIFF_MAX_PAGES} pages; at most "
+                f"{TIFF_MAX_PAGES} are accepted in one file. Split it and "
+                "upload the parts."
+            )
         entries = _unpack(order + "H", data, offset)
         for entry in range(offset + 2, offset + 2 + 12 * entries, 12):
             _check_value(order, data, entry)
@@ -72,8 +75,10 @@ def _unpack(fmt: str, data: bytes, at: int) -> Any:
     try:
         return struct.unpack_from(fmt, data, at)[0]
     except struct.error:
-        raise UploadRefused("This TIFF file is damaged or incomplete: it ends before its last "
-                            "page. Nothing was stored.") from None
+        raise UploadRefused(
+            "This TIFF file is damaged or incomplete: it ends before its last "
+            "page. Nothing was stored."
+        ) from None
 
 
 def tiff_pages(data: bytes) -> Iterator[bytes]:
@@ -122,5 +127,4 @@ def _unreadable(page: int | None, exc: Exception) -> str:
         reason = "too many pixels for one page"
     else:
         reason = str(exc).split(" <")[0] or type(exc).__name__  # no object reprs
-    return (f"This TIFF file is damaged or incomplete: {where} ({reason}). "
-            "Nothing was stored.")
+    return f"This TIFF file is damaged or incomplete: {where} ({reason}). Nothing was stored."

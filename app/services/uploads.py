@@ -78,7 +78,7 @@ def clean_name(raw: str | None) -> str:
     name = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in name)
     name = re.sub(r"\s+", " ", name).strip().strip(".") or "unnamed"
     if len(name) > NAME_MAX:
-        stem, dot, ext = name.rpartition(".")
+        _stem, dot, ext = name.rpartition(".")
         keep = ext if dot and len(ext) <= 10 else ""
         name = name[: NAME_MAX - len(keep) - 2] + "…" + ("." + keep if keep else "")
     return name
@@ -90,8 +90,9 @@ def check_size(data: bytes, max_bytes: int) -> None:
         raise UploadRefused("The file is empty (0 bytes).")
     # Callers read at most max_bytes + 1, so the true size is unknown: only say it is over.
     if len(data) > max_bytes:
-        raise UploadRefused(f"The file is larger than the upload limit of "
-                            f"{max_bytes // 1_048_576} MB.")
+        raise UploadRefused(
+            f"The file is larger than the upload limit of {max_bytes // 1_048_576} MB."
+        )
 
 
 def check_file(name: str, data: bytes, max_bytes: int) -> str:
@@ -99,8 +100,9 @@ def check_file(name: str, data: bytes, max_bytes: int) -> str:
     check_size(data, max_bytes)
     content_type = sniff(data)
     if content_type is None:
-        raise UploadRefused("This is not a PDF, PNG, JPEG or TIFF file (checked by its "
-                            "content, not its name).")
+        raise UploadRefused(
+            "This is not a PDF, PNG, JPEG or TIFF file (checked by its content, not its name)."
+        )
     return content_type
 
 
@@ -121,12 +123,14 @@ def check_content(size: int, head: bytes, max_bytes: int) -> str:
     if size == 0:
         raise UploadRefused("The file is empty (0 bytes).")
     if size > max_bytes:
-        raise UploadRefused(f"The file is larger than the upload limit of "
-                            f"{max_bytes // 1_048_576} MB.")
+        raise UploadRefused(
+            f"The file is larger than the upload limit of {max_bytes // 1_048_576} MB."
+        )
     content_type = sniff(head)
     if content_type is None:
-        raise UploadRefused("This is not a PDF, PNG, JPEG or TIFF file (checked by its "
-                            "content, not its name).")
+        raise UploadRefused(
+            "This is not a PDF, PNG, JPEG or TIFF file (checked by its content, not its name)."
+        )
     return content_type
 
 
@@ -153,11 +157,13 @@ class _Budget:
         if self.left < 0:
             raise UploadRefused(
                 f"{self.name}: the archive unpacks to more than "
-                f"{self.limit / 1_048_576:,.0f} MB (a zip bomb?); nothing was extracted.")
+                f"{self.limit / 1_048_576:,.0f} MB (a zip bomb?); nothing was extracted."
+            )
 
 
-def _unpack(name: str, source: IO[bytes], max_bytes: int, folder: Path, budget: _Budget,
-            depth: int) -> list[ExtractedFile]:
+def _unpack(
+    name: str, source: IO[bytes], max_bytes: int, folder: Path, budget: _Budget, depth: int
+) -> list[ExtractedFile]:
     archive = _open_archive(name, source)
     entries = [i for i in archive.infolist() if not i.is_dir()]
     if len(entries) > ZIP_MAX_ENTRIES:
@@ -167,8 +173,9 @@ def _unpack(name: str, source: IO[bytes], max_bytes: int, folder: Path, budget: 
     total = sum(i.file_size for i in entries)
     packed = max(1, sum(i.compress_size for i in entries))
     if total / packed > ZIP_MAX_RATIO:
-        raise UploadRefused(f"{name}: compression ratio over {ZIP_MAX_RATIO} (a zip bomb?); "
-                            "nothing was extracted.")
+        raise UploadRefused(
+            f"{name}: compression ratio over {ZIP_MAX_RATIO} (a zip bomb?); nothing was extracted."
+        )
     files: list[ExtractedFile] = []
     for info in entries:
         if info.filename.startswith("__MACOSX/"):
@@ -177,12 +184,15 @@ def _unpack(name: str, source: IO[bytes], max_bytes: int, folder: Path, budget: 
         if not is_zip(extracted.head):
             files.append(extracted)
         elif depth >= ZIP_MAX_DEPTH:
-            raise UploadRefused(f"{name}: the entry {info.filename!r} is a zip archive inside a "
-                                "zip inside a zip; unpack it first. Nothing was extracted.")
+            raise UploadRefused(
+                f"{name}: the entry {info.filename!r} is a zip archive inside a "
+                "zip inside a zip; unpack it first. Nothing was extracted."
+            )
         else:
             with extracted.path.open("rb") as inner:
-                files.extend(_unpack(clean_name(info.filename), inner, max_bytes, folder,
-                                     budget, depth + 1))
+                files.extend(
+                    _unpack(clean_name(info.filename), inner, max_bytes, folder, budget, depth + 1)
+                )
             extracted.path.unlink()
     return files
 
@@ -194,8 +204,14 @@ def _open_archive(name: str, source: IO[bytes]) -> zipfile.ZipFile:
         raise UploadRefused(f"{name}: not a readable zip archive ({exc}).") from None
 
 
-def _extract(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int,
-             folder: Path, budget: _Budget) -> ExtractedFile:
+def _extract(
+    name: str,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    max_bytes: int,
+    folder: Path,
+    budget: _Budget,
+) -> ExtractedFile:
     """Copy one entry to a file in chunks, refusing it as soon as it is over a limit."""
     handle, name_on_disk = tempfile.mkstemp(dir=folder, prefix="entry-")
     path = Path(name_on_disk)
@@ -205,18 +221,27 @@ def _extract(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_byt
             while chunk := member.read(ZIP_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise UploadRefused(f"{name}: the entry {info.filename!r} is larger than "
-                                        "the upload limit; nothing was extracted.")
+                    raise UploadRefused(
+                        f"{name}: the entry {info.filename!r} is larger than "
+                        "the upload limit; nothing was extracted."
+                    )
                 budget.spend(len(chunk))
                 if len(head) < HEAD_BYTES:
-                    head += chunk[:HEAD_BYTES - len(head)]
+                    head += chunk[: HEAD_BYTES - len(head)]
                 digest.update(chunk)
                 target.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-            OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+    ) as exc:
         reason = "is encrypted" if info.flag_bits & 0x1 else f"is damaged ({_reason(exc)})"
-        raise UploadRefused(f"{name}: the entry {info.filename!r} {reason}; nothing was "
-                            "extracted.") from None
+        raise UploadRefused(
+            f"{name}: the entry {info.filename!r} {reason}; nothing was extracted."
+        ) from None
     return ExtractedFile(info.filename, path, size, digest.hexdigest(), head)
 
 
@@ -228,15 +253,23 @@ def _reason(exc: BaseException) -> str:
 def _check_zip_entry(name: str, info: zipfile.ZipInfo, max_bytes: int) -> None:
     path = info.filename.replace("\\", "/")
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path) or ".." in path.split("/"):
-        raise UploadRefused(f"{name}: the entry {info.filename!r} points outside the archive; "
-                            "nothing was extracted.")
+        raise UploadRefused(
+            f"{name}: the entry {info.filename!r} points outside the archive; "
+            "nothing was extracted."
+        )
     if info.file_size > max_bytes:
-        raise UploadRefused(f"{name}: the entry {info.filename!r} is larger than the upload "
-                            "limit; nothing was extracted.")
+        raise UploadRefused(
+            f"{name}: the entry {info.filename!r} is larger than the upload "
+            "limit; nothing was extracted."
+        )
     if info.flag_bits & 0x1:
-        raise UploadRefused(f"{name}: the entry {info.filename!r} is encrypted (password "
-                            "protected); nothing was extracted. Zip the files without a "
-                            "password.")
+        raise UploadRefused(
+            f"{name}: the entry {info.filename!r} is encrypted (password "
+            "protected); nothing was extracted. Zip the files without a "
+            "password."
+        )
     if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
-        raise UploadRefused(f"{name}: the entry {info.filename!r} has a compression ratio over "
-                            f"{ZIP_MAX_RATIO} (a zip bomb?); nothing was extracted.")
+        raise UploadRefused(
+            f"{name}: the entry {info.filename!r} has a compression ratio over "
+            f"{ZIP_MAX_RATIO} (a zip bomb?); nothing was extracted."
+        )

@@ -53,10 +53,17 @@ def shows_latest_rows() -> bool:
     return request.headers.get(PANEL_ROWS_HEADER) == "latest"
 
 
-def render_workspace(document: Document, *, failed: dict[str, Any] | None = None,
-                     status: int = 200, warnings: list[Any] | None = None,
-                     missing: list[Any] | None = None, unsaved: list[Any] | None = None,
-                     panel: str | None = None, query_errors: dict[int, Any] | None = None):
+def render_workspace(
+    document: Document,
+    *,
+    failed: dict[str, Any] | None = None,
+    status: int = 200,
+    warnings: list[Any] | None = None,
+    missing: list[Any] | None = None,
+    unsaved: list[Any] | None = None,
+    panel: str | None = None,
+    query_errors: dict[int, Any] | None = None,
+):
     """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
     field_queries = _clerk_queries(document)
@@ -73,22 +80,37 @@ def render_workspace(document: Document, *, failed: dict[str, Any] | None = None
     editable = _editable(document)
     # A plain visit builds only the chosen table's panel; the others (behind their tabs) come
     # when their tab is first shown (htmx). After a refusal, every panel is there at once.
-    lazy = (editable and not (failed or missing or unsaved)
-            and not (document.double_entry and current_user.role == "clerk"))
-    panels = [_lazy_panel(document, table) if lazy and table.name != active else
-              build_panel(document, table, form=failed.get(table.name),
-                          warnings=warnings if table.name in failed else None,
-                          page=bounded_int(request.args.get("page"), 1, low=1)
-                          if table.name == active else 1,
-                          focus=table.name == active)
-              for table in tables]
-    return render_template("workspace/document.html", document=document, panels=panels,
-                           editable=editable,
-                           assignment=docs.assignment_for(document, current_user),
-                           missing=missing, unsaved=unsaved, active=active,
-                           chosen=chosen if chosen == active else None,
-                           field_queries=field_queries,
-                           query_errors=query_errors or {}), status
+    lazy = (
+        editable
+        and not (failed or missing or unsaved)
+        and not (document.double_entry and current_user.role == "clerk")
+    )
+    panels = [
+        _lazy_panel(document, table)
+        if lazy and table.name != active
+        else build_panel(
+            document,
+            table,
+            form=failed.get(table.name),
+            warnings=warnings if table.name in failed else None,
+            page=bounded_int(request.args.get("page"), 1, low=1) if table.name == active else 1,
+            focus=table.name == active,
+        )
+        for table in tables
+    ]
+    return render_template(
+        "workspace/document.html",
+        document=document,
+        panels=panels,
+        editable=editable,
+        assignment=docs.assignment_for(document, current_user),
+        missing=missing,
+        unsaved=unsaved,
+        active=active,
+        chosen=chosen if chosen == active else None,
+        field_queries=field_queries,
+        query_errors=query_errors or {},
+    ), status
 
 
 def _clerk_queries(document: Document) -> list[Any]:
@@ -96,34 +118,50 @@ def _clerk_queries(document: Document) -> list[Any]:
     statement per page (never per panel or per save)."""
     if current_user.role != "clerk":
         return []
-    return queries.for_document(document.id, clerk_id=current_user.id,
-                                statuses=("open", "answered"))
+    return queries.for_document(
+        document.id, clerk_id=current_user.id, statuses=("open", "answered")
+    )
 
 
 def _lazy_panel(document: Document, table: EntryTable) -> dict[str, Any]:
     """A panel behind a tab not shown yet: its count (on the tab) and where to fetch it from."""
-    return {"table": table, "lazy": True,
-            "count": entries.count_rows(table, current_user, document.id),
-            "panel_url": url_for("workspace.panel", document_id=document.id,
-                                 table_name=table.name, lazy=1)}
+    return {
+        "table": table,
+        "lazy": True,
+        "count": entries.count_rows(table, current_user, document.id),
+        "panel_url": url_for(
+            "workspace.panel", document_id=document.id, table_name=table.name, lazy=1
+        ),
+    }
 
 
-def render_panel(document: Document, table: EntryTable, *, status: int = 200,
-                 message: str | None = None, message_kind: str = "success", **options: Any):
+def render_panel(
+    document: Document,
+    table: EntryTable,
+    *,
+    status: int = 200,
+    message: str | None = None,
+    message_kind: str = "success",
+    **options: Any,
+):
     """One panel as an htmx fragment, plus the message for the panel's live region."""
     read_after_write(db.session())
     # Fetched when its tab was first shown (?lazy=1): the focus stays on the tab.
     panel = build_panel(document, table, focus=not request.args.get("lazy"), **options)
-    body = render_template("workspace/_panel_fragment.html", document=document, panel=panel,
-                           editable=_editable(document), message=message,
-                           message_kind=message_kind)
+    body = render_template(
+        "workspace/_panel_fragment.html",
+        document=document,
+        panel=panel,
+        editable=_editable(document),
+        message=message,
+        message_kind=message_kind,
+    )
     response = make_response(body, status)
     response.headers["Vary"] = "HX-Request"
     return response
 
 
-def render_saved(document: Document, table: EntryTable, row: Any, message: str, *,
-                 count: int):
+def render_saved(document: Document, table: EntryTable, row: Any, message: str, *, count: int):
     """A row saved from a panel that shows the latest rows: a fresh form, and the new row, the
     count (of the document's rows, this one included) and the message out of band
     (workspace/_saved.html). The rows already on the page are not read again, so a save costs
@@ -132,9 +170,16 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     editable = _editable(document)
     edit = url_for("entries.edit", table_name=table.name)
     delete = url_for("entries.delete", table_name=table.name)
-    body = render_template("workspace/_saved.html", document=document, panel=panel,
-                           editable=editable, row=_row_view(table, row, edit, delete),
-                           limit=panel["latest"], message=message, message_kind="success")
+    body = render_template(
+        "workspace/_saved.html",
+        document=document,
+        panel=panel,
+        editable=editable,
+        row=_row_view(table, row, edit, delete),
+        limit=panel["latest"],
+        message=message,
+        message_kind="success",
+    )
     response = make_response(body, 200)
     response.headers["Vary"] = "HX-Request"
     response.headers["HX-Retarget"] = f"#panel-form-{table.name}"
@@ -142,11 +187,21 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     return response
 
 
-def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | None = None,
-                mode: str = "create", row: Any = None, warnings: list[Any] | None = None,
-                conflict: Any = None, error: str | None = None, page: int = 1,
-                focus: bool = False, restore: bool = True,
-                counted: int | None = None) -> dict[str, Any]:
+def build_panel(
+    document: Document,
+    table: EntryTable,
+    *,
+    form: EntryFormBase | None = None,
+    mode: str = "create",
+    row: Any = None,
+    warnings: list[Any] | None = None,
+    conflict: Any = None,
+    error: str | None = None,
+    page: int = 1,
+    focus: bool = False,
+    restore: bool = True,
+    counted: int | None = None,
+) -> dict[str, Any]:
     """Everything a panel shows: its form (blank, restored from a draft, or as posted).
 
     restore=False right after a save: that save deleted the draft, no need to look for it.
@@ -157,8 +212,9 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
     form_token = None
     if form is None and mode == "create":
         if restore:
-            draft = drafts.load_draft(current_user.id,
-                                      drafts.draft_scope(table.name, document.id, None))
+            draft = drafts.load_draft(
+                current_user.id, drafts.draft_scope(table.name, document.id, None)
+            )
         if draft is not None:
             form = blank_form(table)
             fill_from_draft(table, form, draft, None)
@@ -172,19 +228,37 @@ def build_panel(document: Document, table: EntryTable, *, form: EntryFormBase | 
     else:
         rows, count, has_next = _table_rows(document, table, page)
     key = table.key_of(row) if row is not None else None
-    return {"table": table, "form": form, "fields_html": fields_html, "draft": draft,
-            "form_token": form_token,
-            "rows": rows, "count": count,
-            "page": page, "has_next": has_next, "latest": entries.LATEST_ROWS,
-            "mode": mode, "row": row, "key": key,
-            "warnings": warnings, "conflict": conflict, "error": error, "focus": focus,
-            "blind": blind, "action": _action(document, table, mode, key, blind),
-            "draft_url": url_for("entries.save_draft", table_name=table.name,
-                                 document=document.id, **({"key": key} if key else {})),
-            "discard_url": url_for("entries.discard_draft", table_name=table.name,
-                                   document=document.id),
-            "panel_url": url_for("workspace.panel", document_id=document.id,
-                                 table_name=table.name)}
+    return {
+        "table": table,
+        "form": form,
+        "fields_html": fields_html,
+        "draft": draft,
+        "form_token": form_token,
+        "rows": rows,
+        "count": count,
+        "page": page,
+        "has_next": has_next,
+        "latest": entries.LATEST_ROWS,
+        "mode": mode,
+        "row": row,
+        "key": key,
+        "warnings": warnings,
+        "conflict": conflict,
+        "error": error,
+        "focus": focus,
+        "blind": blind,
+        "action": _action(document, table, mode, key, blind),
+        "draft_url": url_for(
+            "entries.save_draft",
+            table_name=table.name,
+            document=document.id,
+            **({"key": key} if key else {}),
+        ),
+        "discard_url": url_for(
+            "entries.discard_draft", table_name=table.name, document=document.id
+        ),
+        "panel_url": url_for("workspace.panel", document_id=document.id, table_name=table.name),
+    }
 
 
 def blank_fields_html(table: EntryTable, focus: bool) -> Markup:
@@ -203,12 +277,12 @@ def blank_fields_html(table: EntryTable, focus: bool) -> Markup:
 def _render_blank_fields(table: EntryTable, focus: bool) -> Markup:
     form = entry_form_class(table)(formdata=None)
     macro = get_template_attribute("entries/_fields.html", "entry_fields")
-    return Markup("\n").join([form.version(), form.draft_kept(),
-                               macro(table, form, "create", focus=focus)])
+    return Markup("\n").join(
+        [form.version(), form.draft_kept(), macro(table, form, "create", focus=focus)]
+    )
 
 
-def _action(document: Document, table: EntryTable, mode: str, key: str | None,
-            blind: bool) -> str:
+def _action(document: Document, table: EntryTable, mode: str, key: str | None, blind: bool) -> str:
     if blind:
         return url_for("workspace.double_create", document_id=document.id, table_name=table.name)
     if mode == "edit":
@@ -222,8 +296,9 @@ def _editable(document: Document) -> bool:
     return current_user.role == "clerk" and docs.can_enter(document, current_user)
 
 
-def _table_rows(document: Document, table: EntryTable,
-                page: int) -> tuple[list[dict[str, Any]], int, bool]:
+def _table_rows(
+    document: Document, table: EntryTable, page: int
+) -> tuple[list[dict[str, Any]], int, bool]:
     """The latest rows of the document (newest first), their total, and whether more exist."""
     latest = entries.latest_rows(table, current_user, document.id, page=page)
     # Two url_for calls per panel, not two per row: building URLs is a real part of its cost.
@@ -238,25 +313,41 @@ def _row_view(table: EntryTable, row: Any, edit: str, delete: str) -> dict[str, 
     """A row as the panel lists it: its key, its values, and its edit and delete links."""
     key = table.key_of(row)
     query = urlencode({"key": key})
-    return {"key": key,
-            "values": [(column, getattr(row, column.key))
-                       for column in table.data_columns if not column.primary_key],
-            "edit_url": f"{edit}?{query}", "delete_url": f"{delete}?{query}"}
+    return {
+        "key": key,
+        "values": [
+            (column, getattr(row, column.key))
+            for column in table.data_columns
+            if not column.primary_key
+        ],
+        "edit_url": f"{edit}?{query}",
+        "delete_url": f"{delete}?{query}",
+    }
 
 
-def _blind_rows(document: Document, table: EntryTable,
-                page: int) -> tuple[list[dict[str, Any]], int, bool]:
+def _blind_rows(
+    document: Document, table: EntryTable, page: int
+) -> tuple[list[dict[str, Any]], int, bool]:
     """The clerk's own rows of a double-entry document (never the other clerk's)."""
     own = list(double_entry.own_rows(document.id, current_user.id, table.name))[::-1]
     size = entries.LATEST_ROWS
     rows = []
-    for row in own[(page - 1) * size:page * size]:
+    for row in own[(page - 1) * size : page * size]:
         data = json.loads(row.data)
         key = f"#{row.position}" if table.key_is_generated else data.get(table.key_column.key)
-        rows.append({"key": key,
-                     "values": [(None, data.get(c.key)) for c in table.data_columns
-                                if not c.primary_key],
-                     "edit_url": url_for("workspace.double_edit", document_id=document.id,
-                                         table_name=table.name, row_id=row.id),
-                     "delete_url": None})
+        rows.append(
+            {
+                "key": key,
+                "values": [
+                    (None, data.get(c.key)) for c in table.data_columns if not c.primary_key
+                ],
+                "edit_url": url_for(
+                    "workspace.double_edit",
+                    document_id=document.id,
+                    table_name=table.name,
+                    row_id=row.id,
+                ),
+                "delete_url": None,
+            }
+        )
     return rows, len(own), len(own) > page * size

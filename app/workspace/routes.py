@@ -33,9 +33,13 @@ def queue():
     rows = progress.rows_per_document(ids, clerk_id=current_user.id)
     for document_id, n in progress.keyed_rows_per_document(ids, current_user.id).items():
         rows[document_id] += n  # rows keyed blind into a double entry count too
-    return render_template("workspace/queue.html", items=items, rows=rows,
-                           unfinished=docs.UNFINISHED,
-                           open_queries=queries.open_per_document(current_user.id, ids))
+    return render_template(
+        "workspace/queue.html",
+        items=items,
+        rows=rows,
+        unfinished=docs.UNFINISHED,
+        open_queries=queries.open_per_document(current_user.id, ids),
+    )
 
 
 @bp.get("/next")
@@ -89,14 +93,17 @@ def answer_query(query_id: int):
         abort(404)
     doc = _visible_document(query.document_id)
     try:
-        queries.answer(query_id, current_user, request.form.get("answer", ""),
-                       request.form.get("value"))
+        queries.answer(
+            query_id, current_user, request.form.get("answer", ""), request.form.get("value")
+        )
     except DomainError as exc:
         db.session.rollback()
-        return render_workspace(doc, query_errors={query_id: exc},
-                                status=status_for(exc))
-    flash(f"Your answer to query #{query_id} was sent to the reviewer"
-          + (" and the value corrected." if query.corrected_to is not None else "."), "success")
+        return render_workspace(doc, query_errors={query_id: exc}, status=status_for(exc))
+    flash(
+        f"Your answer to query #{query_id} was sent to the reviewer"
+        + (" and the value corrected." if query.corrected_to is not None else "."),
+        "success",
+    )
     return redirect(url_for(".document", document_id=doc.id, _anchor="field-queries"), code=303)
 
 
@@ -109,8 +116,14 @@ def panel(document_id: int, table_name: str):
     table = get_entry_table(table_name) or abort(404)
     page = bounded_int(request.args.get("page"), 1, low=1)
     if not is_htmx():
-        return redirect(url_for(".document", document_id=doc.id, panel=table.name,
-                                **({"page": page} if page > 1 else {})))
+        return redirect(
+            url_for(
+                ".document",
+                document_id=doc.id,
+                panel=table.name,
+                **({"page": page} if page > 1 else {}),
+            )
+        )
     return render_panel(doc, table, page=page)
 
 
@@ -145,16 +158,16 @@ def _refused_blind(doc, table, form, status, warnings=None):
     """A refused blind save: the typed values become the draft; the form says why."""
     invalid = invalid_utf8_fields()  # refused, so kept nowhere
     posted = {k: v for k, v in request.form.items() if k not in invalid}
-    if drafts.keep_refused(current_user.id, table.name, doc.id, None, posted,
-                           {c.key for c in table.data_columns}):
+    if drafts.keep_refused(
+        current_user.id, table.name, doc.id, None, posted, {c.key for c in table.data_columns}
+    ):
         form.draft_kept.data = "1"
     if is_htmx():
         return render_panel(doc, table, form=form, warnings=warnings, status=status)
     return render_workspace(doc, failed={table.name: form}, warnings=warnings, status=status)
 
 
-@bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>",
-          methods=["GET", "POST"])
+@bp.route("/documents/<int:document_id>/entry/<table_name>/<int:row_id>", methods=["GET", "POST"])
 @roles_required("clerk")
 @checks_text_at_field
 def double_edit(document_id: int, table_name: str, row_id: int):
@@ -168,8 +181,9 @@ def double_edit(document_id: int, table_name: str, row_id: int):
     if not form.validate():
         return _double_page(doc, table, row, form, status=422)
     try:
-        double_entry.save_row(table, doc, current_user, form_values(table, form, creating=True),
-                              row=row)
+        double_entry.save_row(
+            table, doc, current_user, form_values(table, form, creating=True), row=row
+        )
     except DomainError as exc:
         db.session.rollback()
         attach_error(form, exc)
@@ -188,15 +202,18 @@ def double_delete(document_id: int, table_name: str, row_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".double_edit", document_id=doc.id, table_name=table.name,
-                                row_id=row.id), code=303)
+        return redirect(
+            url_for(".double_edit", document_id=doc.id, table_name=table.name, row_id=row.id),
+            code=303,
+        )
     flash("Row deleted.", "success")
     return redirect(url_for(".document", document_id=doc.id, panel=table.name), code=303)
 
 
 def _double_page(doc, table, row, form, status=200):
-    return render_template("workspace/double_edit.html", document=doc, table=table, row=row,
-                           form=form), status
+    return render_template(
+        "workspace/double_edit.html", document=doc, table=table, row=row, form=form
+    ), status
 
 
 def _blind_document(document_id: int, table_name: str):
@@ -205,8 +222,11 @@ def _blind_document(document_id: int, table_name: str):
     if table is None or not doc.double_entry:
         abort(404)
     if not docs.can_enter(doc, current_user):
-        abort(403, f"Document #{doc.id} is {doc.status.replace('_', ' ')}; its rows can no "
-                   "longer be changed.")
+        abort(
+            403,
+            f"Document #{doc.id} is {doc.status.replace('_', ' ')}; its rows can no "
+            "longer be changed.",
+        )
     return doc, table
 
 

@@ -9,24 +9,29 @@ Revises: 0011
 Create Date: 2026-12-03 09:00:00.000000
 
 """
+
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 # The entry tables that exist at this revision, with their keys.
-TABLES = {'testDB': 'string_column', 'register_person': 'id'}
+TABLES = {"testDB": "string_column", "register_person": "id"}
 
 
 def upgrade():
     for table, key in TABLES.items():
-        op.create_index(f'ix_{table}_document_clerk_created', table,
-                        ['document_id', 'entered_by_id', 'created_at', key], unique=False)
+        op.create_index(
+            f"ix_{table}_document_clerk_created",
+            table,
+            ["document_id", "entered_by_id", "created_at", key],
+            unique=False,
+        )
 
 
 def downgrade():
     for table in TABLES:
-        op.drop_index(f'ix_{table}_document_clerk_created', table_name=table)
+        op.drop_index(f"ix_{table}_document_clerk_created", table_name=table)

@@ -164,7 +164,9 @@ def live_server(migrated_sqlite_file: Path, tmp_path: Path) -> Iterator[LiveServ
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server",
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="live-server",
         daemon=True,
     )
     thread.start()
@@ -242,7 +244,6 @@ def _save_artifacts(item: pytest.Item, pages: list[Any]) -> list[str]:
 # --- users ----------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture
 def live_user(live_server: LiveServer) -> Callable[..., str]:
     """Create a user on the live server's database; returns the username."""
@@ -307,17 +308,25 @@ def axe_check(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         print(f"axe: {len(violations)} violation(s) in state {state!r}")
         if violations:
             ids = ", ".join(v["id"] for v in violations)
-            pytest.fail(f"axe: {len(violations)} violation(s) in {state!r} ({ids}):\n"
-                        f"{format_violations(violations)}", pytrace=False)
+            pytest.fail(
+                f"axe: {len(violations)} violation(s) in {state!r} ({ids}):\n"
+                f"{format_violations(violations)}",
+                pytrace=False,
+            )
 
     return check
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the number of axe violations found in each page state the run checked."""
-    counts = [value for reports in terminalreporter.stats.values() for report in reports
-              if getattr(report, "when", None) == "call"
-              for name, value in getattr(report, "user_properties", ()) if name == "axe"]
+    counts = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "axe"
+    ]
     if counts:
         terminalreporter.section("axe-core violations per page state")
         for state, count in counts:

@@ -47,32 +47,50 @@ class Portal:
 
 
 def _add(name: str, content: bytes, clerks: list[str], *, double: bool = False) -> Document:
-    (result,) = docs.add_files([IncomingFile(name, content)], get_storage(), actor=None,
-                               max_bytes=10_000_000, double_entry=double)
+    (result,) = docs.add_files(
+        [IncomingFile(name, content)],
+        get_storage(),
+        actor=None,
+        max_bytes=10_000_000,
+        double_entry=double,
+    )
     docs.assign([result.document], [find_user(c) for c in clerks], actor=None)
     return result.document
 
 
 def _seed(live_server, live_user) -> Portal:
     """Users of every role, and documents in each state a page shows."""
-    for name, role in (("clerk1", "clerk"), ("clerk2", "clerk"), ("boss", "reviewer"),
-                       ("root", "admin")):
+    for name, role in (
+        ("clerk1", "clerk"),
+        ("clerk2", "clerk"),
+        ("boss", "reviewer"),
+        ("root", "admin"),
+    ):
         live_user(name, role)
     with live_server.app.app_context():
         clerk = find_user("clerk1")
-        open_doc = _add("register-1902.pdf", pdf_document("Register 1902", ["Doe, Jane, 34"]),
-                        ["clerk1"])
+        open_doc = _add(
+            "register-1902.pdf", pdf_document("Register 1902", ["Doe, Jane, 34"]), ["clerk1"]
+        )
         image_doc = _add("scan-17.png", png_image(note="17"), ["clerk1"])
-        submitted = _add("register-1903.pdf", pdf_document("Register 1903", ["Roe, 105"]),
-                         ["clerk1"])
+        submitted = _add(
+            "register-1903.pdf", pdf_document("Register 1903", ["Roe, 105"]), ["clerk1"]
+        )
         _enter_submitted_rows(submitted, clerk)
-        double = _add("register-1904.pdf", pdf_document("Register 1904", ["Poe, 7"]),
-                      ["clerk1", "clerk2"], double=True)
+        double = _add(
+            "register-1904.pdf",
+            pdf_document("Register 1904", ["Poe, 7"]),
+            ["clerk1", "clerk2"],
+            double=True,
+        )
         _enter_double(double)
-        returned = _add("register-1905.pdf", pdf_document("Register 1905", ["Loe, 40"]),
-                        ["clerk1"])
-        entries.create_row(get_entry_table("testDB"), {"string_column": "REG-1905-001"},
-                           actor=clerk, document_id=returned.id)
+        returned = _add("register-1905.pdf", pdf_document("Register 1905", ["Loe, 40"]), ["clerk1"])
+        entries.create_row(
+            get_entry_table("testDB"),
+            {"string_column": "REG-1905-001"},
+            actor=clerk,
+            document_id=returned.id,
+        )
         docs.submit(returned, clerk)
         review.return_document(returned, find_user("boss"), "Row 1 has no number: check it.")
         return Portal(open_doc.id, submitted.id, double.id, image_doc.id, returned.id, clerk.id)
@@ -80,18 +98,41 @@ def _seed(live_server, live_user) -> Portal:
 
 def _enter_submitted_rows(document: Document, clerk) -> None:
     testdb, people = get_entry_table("testDB"), get_entry_table("register_person")
-    entries.create_row(testdb, {"string_column": "REG-1903-001", "integer_column": 12},
-                       actor=clerk, document_id=document.id)
-    entries.create_row(testdb, {"string_column": LONG_KEY, "integer_column": 7},
-                       actor=clerk, document_id=document.id)
-    entries.update_row(testdb, "REG-1903-001", {"string_column": "REG-1903-001",
-                                                "integer_column": 13},
-                       actor=clerk, expected_version=1)
-    person = {"full_name": "Roe, Richard", "sex": "male", "age": 105,
-              "height_m": 1.71, "fee_paid": Decimal("2.50"), "literate": True,
-              "parish": "St. Mary"}
-    entries.create_row(people, person, actor=clerk, document_id=document.id,
-                       warnings=quality.soft_warnings(people, person))  # an open quality flag
+    entries.create_row(
+        testdb,
+        {"string_column": "REG-1903-001", "integer_column": 12},
+        actor=clerk,
+        document_id=document.id,
+    )
+    entries.create_row(
+        testdb,
+        {"string_column": LONG_KEY, "integer_column": 7},
+        actor=clerk,
+        document_id=document.id,
+    )
+    entries.update_row(
+        testdb,
+        "REG-1903-001",
+        {"string_column": "REG-1903-001", "integer_column": 13},
+        actor=clerk,
+        expected_version=1,
+    )
+    person = {
+        "full_name": "Roe, Richard",
+        "sex": "male",
+        "age": 105,
+        "height_m": 1.71,
+        "fee_paid": Decimal("2.50"),
+        "literate": True,
+        "parish": "St. Mary",
+    }
+    entries.create_row(
+        people,
+        person,
+        actor=clerk,
+        document_id=document.id,
+        warnings=quality.soft_warnings(people, person),
+    )  # an open quality flag
     docs.submit(document, clerk)
 
 
@@ -99,8 +140,9 @@ def _enter_double(document: Document) -> None:
     testdb = get_entry_table("testDB")
     for name, number in (("clerk1", 34), ("clerk2", 43)):
         clerk = find_user(name)
-        double_entry.save_row(testdb, document, clerk,
-                              {"string_column": "D-1", "integer_column": number})
+        double_entry.save_row(
+            testdb, document, clerk, {"string_column": "D-1", "integer_column": number}
+        )
         docs.submit(document, clerk)
 
 
@@ -156,8 +198,8 @@ def check_no_horizontal_scroll(page, state: str) -> None:
     """At a 390 px wide viewport the page itself never scrolls sideways."""
     found = page.evaluate(_OVERFLOW)
     assert found["scrollWidth"] <= PHONE["width"], (
-        f"{state}: scrollWidth {found['scrollWidth']} > {PHONE['width']}; widest: "
-        f"{found['wide']}")
+        f"{state}: scrollWidth {found['scrollWidth']} > {PHONE['width']}; widest: {found['wide']}"
+    )
 
 
 def _screenshot(page, state: str) -> None:
@@ -318,8 +360,9 @@ def test_workspace_soft_warning(page, axe_check, portal, live_server):
     age.press("Enter")  # above the expected maximum: asks for a confirmation
     page.wait_for_selector(".soft-warnings")
     check_here(page, "workspace with a soft warning", axe_check)
-    assert rows_where(live_server, RegisterPerson,
-                      RegisterPerson.document_id == portal.open_doc) == 0
+    assert (
+        rows_where(live_server, RegisterPerson, RegisterPerson.document_id == portal.open_doc) == 0
+    )
 
 
 def test_entry_form_soft_warning(page, axe_check, portal, live_server):
@@ -369,9 +412,13 @@ def test_workspace_submit_with_empty_expected_values(page, axe_check, portal):
 def test_upload_results(page, axe_check, portal, live_server):
     log_in(page, "root")
     page.goto("/documents/upload")
-    page.set_input_files("input[type=file]", files=[
-        {"name": "new-scan.png", "mimeType": "image/png", "buffer": png_image(seed=3)},
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a document"}])
+    page.set_input_files(
+        "input[type=file]",
+        files=[
+            {"name": "new-scan.png", "mimeType": "image/png", "buffer": png_image(seed=3)},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a document"},
+        ],
+    )
     page.get_by_role("button", name="Upload").click()
     page.wait_for_selector("#upload-results")
     check_here(page, "document upload with results", axe_check)
@@ -404,8 +451,10 @@ def test_skip_link_is_the_first_stop_and_moves_to_main(page, portal):
     page.goto("/data/")  # a page without autofocus: the first Tab starts at the top
     assert page.locator(".skip-link").bounding_box()["width"] <= 1  # hidden until reached
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => [document.activeElement.textContent.trim(),"
-                            " document.activeElement.getAttribute('href')]")
+    focused = page.evaluate(
+        "() => [document.activeElement.textContent.trim(),"
+        " document.activeElement.getAttribute('href')]"
+    )
     assert focused == ["Skip to main content", "#main"]
     box = page.locator(".skip-link").bounding_box()
     assert box["width"] > 100 and box["height"] > 20 and box["y"] >= 0  # shown on focus
@@ -442,6 +491,7 @@ def _luminance(rgb: tuple[int, int, int]) -> float:
     def channel(c: int) -> float:
         c = c / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -453,7 +503,7 @@ def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
 
 
 def _rgb(css: str) -> tuple[int, int, int]:
-    numbers = css[css.index("(") + 1:css.index(")")].replace(",", " ").split()
+    numbers = css[css.index("(") + 1 : css.index(")")].replace(",", " ").split()
     return tuple(int(float(n)) for n in numbers[:3])  # type: ignore[return-value]
 
 
@@ -478,14 +528,17 @@ def _tab_to(page, selector: str, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached {selector}")
 
 
-@pytest.mark.parametrize(("where", "selector", "path"), [
-    ("dark navbar link", "#main-nav a.nav-link", "/"),
-    ("light button on the navbar", "#main-nav button[type=submit]", "/"),
-    ("link in a table on white", "main td a[href]", "/work/"),
-    ("primary button", "#next-document", "/work/"),
-    ("text input", "[name=string_column]", "/data/testDB/new"),
-    ("button on an alert", "main .alert button", "/work/documents/{open_doc}?missing"),
-])
+@pytest.mark.parametrize(
+    ("where", "selector", "path"),
+    [
+        ("dark navbar link", "#main-nav a.nav-link", "/"),
+        ("light button on the navbar", "#main-nav button[type=submit]", "/"),
+        ("link in a table on white", "main td a[href]", "/work/"),
+        ("primary button", "#next-document", "/work/"),
+        ("text input", "[name=string_column]", "/data/testDB/new"),
+        ("button on an alert", "main .alert button", "/work/documents/{open_doc}?missing"),
+    ],
+)
 def test_focus_ring_is_visible_on_every_background(page, portal, where, selector, path):
     """A 2 px or wider solid ring, off the element, with >= 3:1 against both its neighbours."""
     log_in(page, "clerk1")

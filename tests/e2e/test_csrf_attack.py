@@ -33,7 +33,7 @@ def attacker_site() -> Iterator[dict[str, object]]:
     site: dict[str, object] = {"page": ""}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = str(site["page"]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -45,8 +45,9 @@ def attacker_site() -> Iterator[dict[str, object]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     site["url"] = f"http://localhost:{server.server_port}/prize.html"
     try:
@@ -59,17 +60,20 @@ def attacker_site() -> Iterator[dict[str, object]]:
 
 def _role(live_server, username: str) -> str:
     with live_server.app.app_context():
-        return db.session.execute(sa.text("SELECT role FROM users WHERE username = :u"),
-                                  {"u": username}).scalar_one()
+        return db.session.execute(
+            sa.text("SELECT role FROM users WHERE username = :u"), {"u": username}
+        ).scalar_one()
 
 
 def test_cross_origin_post_is_refused_without_a_send_again_form(
-        live_server, live_user, page, attacker_site, tmp_path: Path):
+    live_server, live_user, page, attacker_site, tmp_path: Path
+):
     live_user("boss", "admin")
     live_user("mallory", "clerk")
     with live_server.app.app_context():
-        mallory_id = db.session.execute(sa.text(
-            "SELECT id FROM users WHERE username = 'mallory'")).scalar_one()
+        mallory_id = db.session.execute(
+            sa.text("SELECT id FROM users WHERE username = 'mallory'")
+        ).scalar_one()
     # The admin logs in the way a person does, ticking "Keep me logged in".
     page.goto("/login")
     page.locator("[name=username]").press_sequentially("boss")
@@ -81,7 +85,8 @@ def test_cross_origin_post_is_refused_without_a_send_again_form(
     assert any(c["name"] == "remember_token" for c in page.context.cookies())
 
     attacker_site["page"] = ATTACK_PAGE.format(
-        target=f"{live_server.url}/admin/users/{mallory_id}/role")
+        target=f"{live_server.url}/admin/users/{mallory_id}/role"
+    )
     with page.expect_navigation(url=f"{live_server.url}/admin/users/{mallory_id}/role"):
         page.goto(str(attacker_site["url"]))
     page.wait_for_load_state()

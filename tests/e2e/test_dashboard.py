@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.helpers import VIEWPORT, log_in
 
-ROWS_TODAY = "document.querySelector('tr[data-clerk=\"kim\"] [data-metric=\"rows_today\"]')"
+ROWS_TODAY = 'document.querySelector(\'tr[data-clerk="kim"] [data-metric="rows_today"]\')'
 
 
 def _rows_today(page) -> str:
@@ -35,8 +35,7 @@ def test_the_dashboard_follows_a_clerk_without_reloading(new_page, live_server, 
     clerk.wait_for_selector(".alert-success")
 
     # Function form: a bare expression would be eval'd in the page, which our CSP forbids.
-    dashboard.wait_for_function(f"() => {ROWS_TODAY}.textContent.trim() === '1'",
-                                timeout=10_000)
+    dashboard.wait_for_function(f"() => {ROWS_TODAY}.textContent.trim() === '1'", timeout=10_000)
     assert dashboard.evaluate("window.__sameDocument") == "yes"
     assert dashboard.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert _refreshes(dashboard) >= 1
@@ -64,8 +63,9 @@ def test_a_refresh_keeps_the_scroll_position(page, live_server, live_user):
 def test_without_javascript_the_page_is_complete(browser, live_server, live_user):
     live_user("kim")
     live_user("rex", "reviewer")
-    context = browser.new_context(java_script_enabled=False, viewport=VIEWPORT,
-                                  base_url=live_server.url)
+    context = browser.new_context(
+        java_script_enabled=False, viewport=VIEWPORT, base_url=live_server.url
+    )
     try:
         page = context.new_page()
         log_in(page, "rex")

@@ -50,10 +50,9 @@ def proxy(mysql_url: str) -> Iterator[TcpProxy]:
 
 
 def _clear(app) -> None:
-    with app.app_context():
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+    with app.app_context(), db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -66,12 +65,19 @@ def live_server(tmp_path: Path, mysql_url: str, proxy: TcpProxy) -> Iterator[Liv
         upgrade()
     _clear(direct)
     proxied_url = make_url(mysql_url).set(host="127.0.0.1", port=proxy.port)
-    app = create_app({"DATABASE_URL": proxied_url.render_as_string(hide_password=False),
-                      "DOCUMENT_STORAGE": storage, "WTF_CSRF_ENABLED": True,
-                      "DATABASE_READ_TIMEOUT": 2, "DATABASE_CONNECT_TIMEOUT": 1})
+    app = create_app(
+        {
+            "DATABASE_URL": proxied_url.render_as_string(hide_password=False),
+            "DOCUMENT_STORAGE": storage,
+            "WTF_CSRF_ENABLED": True,
+            "DATABASE_READ_TIMEOUT": 2,
+            "DATABASE_CONNECT_TIMEOUT": 1,
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=direct)
@@ -89,19 +95,24 @@ def live_server(tmp_path: Path, mysql_url: str, proxy: TcpProxy) -> Iterator[Liv
 
 def _rows(live_server: LiveServer) -> list[tuple[str, int]]:
     with live_server.app.app_context():
-        rows = db.session.execute(sa.text(
-            "SELECT string_column, integer_column FROM testDB")).all()
+        rows = db.session.execute(sa.text("SELECT string_column, integer_column FROM testDB")).all()
         db.session.rollback()
     return [(r[0], r[1]) for r in rows]
 
 
 def test_a_save_while_the_database_is_down_keeps_the_values_and_saves_once_later(
-        page, live_server, live_user, proxy):
+    page, live_server, live_user, proxy
+):
     live_user("clerk1")
     with live_server.app.app_context():
-        result = docs.add_file(IncomingFile("register.pdf", pdf_document(
-            "Register page 1", ["Roe, Richard, aged 41"])), get_storage(), actor=None,
-            max_bytes=10_000_000)
+        result = docs.add_file(
+            IncomingFile(
+                "register.pdf", pdf_document("Register page 1", ["Roe, Richard, aged 41"])
+            ),
+            get_storage(),
+            actor=None,
+            max_bytes=10_000_000,
+        )
         docs.assign([result.document], [find_user("clerk1")], actor=None)
         document_id = result.document.id
     log_in(page, "clerk1")
@@ -127,13 +138,15 @@ def test_a_save_while_the_database_is_down_keeps_the_values_and_saves_once_later
     form.locator("[name=integer_column]").click()
     page.keyboard.press("Enter")
     page.locator("#status-testDB .alert-success").filter(
-        has_text="Saved Test values row OUT-1").wait_for()
+        has_text="Saved Test values row OUT-1"
+    ).wait_for()
     page.screenshot(path=f"{SHOTS}/outage-saved-after.png")
     assert _rows(live_server) == [("OUT-1", 42)]
 
 
-def test_without_javascript_the_503_page_sends_the_values_again(browser, live_server,
-                                                                live_user, proxy):
+def test_without_javascript_the_503_page_sends_the_values_again(
+    browser, live_server, live_user, proxy
+):
     live_user("clerk2")
     context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
     try:

@@ -19,7 +19,11 @@ def _double_document(live_server) -> int:
     with live_server.app.app_context():
         (result,) = docs.add_files(
             [IncomingFile("register.pdf", pdf_document("Register", ["Doe, Jane, 34"]))],
-            get_storage(), actor=None, max_bytes=10_000_000, double_entry=True)
+            get_storage(),
+            actor=None,
+            max_bytes=10_000_000,
+            double_entry=True,
+        )
         docs.assign([result.document], [find_user("clerk1"), find_user("clerk2")], actor=None)
         return result.document.id
 
@@ -63,11 +67,12 @@ def test_double_entry_resolved_while_the_dashboard_updates(new_page, live_server
     _enter_and_submit(new_page(), "clerk2", "11")  # the deliberate difference
 
     dashboard.wait_for_function(
-        "(sel) => document.querySelector(sel)?.textContent.trim() === '1'", arg=submitted)
+        "(sel) => document.querySelector(sel)?.textContent.trim() === '1'", arg=submitted
+    )
     discrepancy = "[data-clerk=clerk1] [data-metric=discrepancy_rate]"
     dashboard.wait_for_function(
-        "(sel) => document.querySelector(sel)?.textContent.trim().startsWith('1/')",
-        arg=discrepancy)
+        "(sel) => document.querySelector(sel)?.textContent.trim().startsWith('1/')", arg=discrepancy
+    )
 
     # Same browser, another tab: a second login would end the first session (ids rotate).
     reviewer = dashboard.context.new_page()
@@ -86,7 +91,8 @@ def test_double_entry_resolved_while_the_dashboard_updates(new_page, live_server
     reviewer.wait_for_selector(".alert-success:has-text('approved')")
 
     dashboard.wait_for_function(
-        "(sel) => document.querySelector(sel)?.textContent.trim() === '1'", arg=approved)
+        "(sel) => document.querySelector(sel)?.textContent.trim() === '1'", arg=approved
+    )
     assert dashboard.evaluate("() => window.__stillTheSamePage") is True  # no reload
     with live_server.app.app_context():
         rows = db.session.scalars(sa.select(TestDB)).all()

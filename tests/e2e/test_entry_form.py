@@ -19,8 +19,9 @@ def test_keyboard_only_entry_saves_and_opens_a_fresh_form(page, live_server, liv
     log_in(page, "clerk1")
     page.goto("/data/testDB/new")
     # Autofocus may land after the load event: wait for it rather than read it at once.
-    page.wait_for_function("document.activeElement && document.activeElement.name === "
-                           "'string_column'")
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.name === 'string_column'"
+    )
     page.keyboard.type("KB-1")
     page.keyboard.press("Tab")
     page.keyboard.type("42")
@@ -30,8 +31,9 @@ def test_keyboard_only_entry_saves_and_opens_a_fresh_form(page, live_server, liv
     page.wait_for_selector(".alert-success")
     assert "Saved Test values row KB-1" in page.inner_text(".alert-success")
     assert page.input_value("[name=string_column]") == ""  # a fresh form for the next row
-    page.wait_for_function("document.activeElement && document.activeElement.name === "
-                           "'string_column'")
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.name === 'string_column'"
+    )
     assert _rows(live_server)["KB-1"].integer_column == 42
 
 
@@ -43,7 +45,8 @@ def test_half_typed_form_is_restored_after_a_reload(page, live_server, live_user
     page.fill("[name=integer_column]", "7")
     page.locator("[name=integer_column]").blur()  # leaving a field saves the draft
     page.wait_for_function(  # a function, not a bare expression: the CSP forbids eval
-        "() => document.getElementById('draft-status').textContent.includes('Draft saved')")
+        "() => document.getElementById('draft-status').textContent.includes('Draft saved')"
+    )
     page.reload()
     assert page.is_visible("#draft-notice")
     assert page.input_value("[name=string_column]") == "HALF-DONE"
@@ -63,7 +66,8 @@ def test_the_page_that_sent_a_draft_deletes_it_when_it_saves(page, live_server, 
     page.fill("[name=integer_column]", "8")
     page.locator("[name=integer_column]").blur()
     page.wait_for_function(
-        "() => document.getElementById('draft-status').textContent.includes('Draft saved')")
+        "() => document.getElementById('draft-status').textContent.includes('Draft saved')"
+    )
     with live_server.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Draft)) == 1
     page.press("[name=integer_column]", "Enter")  # no reload in between

@@ -20,15 +20,17 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 def seed(live_server) -> None:
     with live_server.app.app_context():
-        db.session.add_all([TestDB(string_column=f"K-{n}", integer_column=n, status="approved")
-                            for n in range(3)])
+        db.session.add_all(
+            [TestDB(string_column=f"K-{n}", integer_column=n, status="approved") for n in range(3)]
+        )
         db.session.commit()
 
 
 def freeze_rows(live_server) -> list[tuple]:
     with live_server.app.app_context():
-        rows = db.session.execute(sa.text(
-            "SELECT name, row_count, creator_name, note, sha256 FROM freezes ORDER BY id")).all()
+        rows = db.session.execute(
+            sa.text("SELECT name, row_count, creator_name, note, sha256 FROM freezes ORDER BY id")
+        ).all()
         db.session.remove()
     return [tuple(r) for r in rows]
 
@@ -43,8 +45,7 @@ def create_freeze(page, name: str, note: str) -> None:
     page.keyboard.press("Enter")  # on "Create freeze"
 
 
-def test_reviewer_creates_downloads_and_compares(live_server, live_user, page, axe_check,
-                                                 tmp_path):
+def test_reviewer_creates_downloads_and_compares(live_server, live_user, page, axe_check, tmp_path):
     seed(live_server)
     live_user("rita", "reviewer")
     log_in(page, "rita")
@@ -72,8 +73,9 @@ def test_reviewer_creates_downloads_and_compares(live_server, live_user, page, a
     expect(page.locator("#verification")).to_contain_text("Intact")
 
     with live_server.app.app_context():
-        db.session.execute(sa.update(TestDB).where(TestDB.string_column == "K-1")
-                           .values(integer_column=100))
+        db.session.execute(
+            sa.update(TestDB).where(TestDB.string_column == "K-1").values(integer_column=100)
+        )
         db.session.commit()
     page.get_by_role("link", name="All freezes").click()
     create_freeze(page, "paper-v2", "After the correction")

@@ -21,16 +21,24 @@ SHOTS = "/tmp"
 def _sessions(live_server, username: str) -> list[UserSession]:
     with live_server.app.app_context():
         user_id = find_user(username).id
-        return list(db.session.scalars(sa.select(UserSession).where(
-            UserSession.user_id == user_id).order_by(UserSession.created_at)))
+        return list(
+            db.session.scalars(
+                sa.select(UserSession)
+                .where(UserSession.user_id == user_id)
+                .order_by(UserSession.created_at)
+            )
+        )
 
 
 def _idle(live_server, username: str, minutes: int = 31) -> None:
     """The user's sessions were last used `minutes` ago."""
     with live_server.app.app_context():
         user_id = find_user(username).id
-        db.session.execute(sa.update(UserSession).where(UserSession.user_id == user_id)
-                           .values(last_seen_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.user_id == user_id)
+            .values(last_seen_at=utcnow() - timedelta(minutes=minutes))
+        )
         db.session.commit()
 
 
@@ -42,8 +50,7 @@ def _type_login(page, username: str, password: str = E2E_PASSWORD) -> None:
     page.keyboard.press("Enter")
 
 
-def test_two_devices_stay_logged_in_until_one_logs_out_the_other(new_page, live_server,
-                                                                  live_user):
+def test_two_devices_stay_logged_in_until_one_logs_out_the_other(new_page, live_server, live_user):
     live_user("rev1", "reviewer")
     laptop, tablet = new_page(), new_page()
     log_in(laptop, "rev1")
@@ -100,7 +107,10 @@ def test_a_clerk_whose_session_ends_mid_row_keeps_what_was_typed(page, live_serv
     with live_server.app.app_context():
         (row,) = db.session.scalars(sa.select(TestDB)).all()
         assert (row.string_column, row.integer_column, row.document_id) == (
-            "REG-1902-017", 41, document_id)
+            "REG-1902-017",
+            41,
+            document_id,
+        )
 
 
 def test_the_login_throttle_says_what_happened(page, live_server, live_user):

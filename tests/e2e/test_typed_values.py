@@ -27,9 +27,13 @@ def type_into(page, name: str, text: str) -> None:
 
 def in_viewport(page, selector: str) -> bool:
     box = page.locator(selector).bounding_box()
-    return (box is not None and box["y"] >= 0 and box["x"] >= 0
-            and box["y"] + box["height"] <= VIEWPORT["height"]
-            and box["x"] + box["width"] <= VIEWPORT["width"])
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["x"] >= 0
+        and box["y"] + box["height"] <= VIEWPORT["height"]
+        and box["x"] + box["width"] <= VIEWPORT["width"]
+    )
 
 
 @pytest.fixture
@@ -44,19 +48,38 @@ REFUSED = [
     ("testDB", "string_column", "K-1", "integer_column", "4O", "whole number"),
     ("testDB", "string_column", "K-1", "date_column", "02/30/1911", "YYYY-MM-DD HH:MM"),
     ("testDB", "string_column", "K-1", "date_column", "1911-02", "YYYY-MM-DD HH:MM"),
-    ("register_person", "full_name", "Doe, Jane", "height_m", "1,5",
-     "Use a dot for decimals: 1.5, not 1,5."),
+    (
+        "register_person",
+        "full_name",
+        "Doe, Jane",
+        "height_m",
+        "1,5",
+        "Use a dot for decimals: 1.5, not 1,5.",
+    ),
     ("register_person", "full_name", "Doe, Jane", "fee_paid", "1,5", "Use a dot for decimals"),
-    ("register_person", "full_name", "Doe, Jane", "birth_date", "02/30/1911",
-     "02/30/1911 is not a day of the calendar."),
-    ("register_person", "full_name", "Doe, Jane", "birth_date", "30/02/19",
-     "Use the format DD/MM/YYYY, for example 31/01/1989."),
+    (
+        "register_person",
+        "full_name",
+        "Doe, Jane",
+        "birth_date",
+        "02/30/1911",
+        "02/30/1911 is not a day of the calendar.",
+    ),
+    (
+        "register_person",
+        "full_name",
+        "Doe, Jane",
+        "birth_date",
+        "30/02/19",
+        "Use the format DD/MM/YYYY, for example 31/01/1989.",
+    ),
 ]
 
 
-@pytest.mark.parametrize("table,first,first_text,field,typed,message", REFUSED)
-def test_unreadable_input_is_refused_at_its_field(clerk_page, live_server, table, first,
-                                                  first_text, field, typed, message):
+@pytest.mark.parametrize(("table", "first", "first_text", "field", "typed", "message"), REFUSED)
+def test_unreadable_input_is_refused_at_its_field(
+    clerk_page, live_server, table, first, first_text, field, typed, message
+):
     page = clerk_page
     page.goto(f"/data/{table}/new")
     type_into(page, first, first_text)
@@ -86,8 +109,9 @@ def test_a_date_in_the_written_format_is_stored_exactly(clerk_page, live_server)
     type_into(page, "height_m", "1.5")
     page.locator("[name=height_m]").press("Enter")
     page.wait_for_selector(".alert-success")
-    assert select(live_server, "SELECT full_name, birth_date, height_m FROM register_person") \
-        == [("Doe, Jane", "1902-03-05", 1.5)]
+    assert select(live_server, "SELECT full_name, birth_date, height_m FROM register_person") == [
+        ("Doe, Jane", "1902-03-05", 1.5)
+    ]
     page.goto("/data/register_person")
     assert "05/03/1902" in page.locator(".entry-rows").inner_text()
 
@@ -119,8 +143,7 @@ def test_a_date_and_time_typed_as_on_the_scan_is_stored_exactly(clerk_page, live
 
 def test_a_pasted_141_character_key_is_counted_and_refused(clerk_page, live_server):
     page = clerk_page
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"],
-                                   origin=live_server.url)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page.goto("/data/testDB/new")
     # The limit is in view before anything is typed.
     assert page.locator("#string_column-counter").inner_text() == "0 / 140 characters"
@@ -131,8 +154,10 @@ def test_a_pasted_141_character_key_is_counted_and_refused(clerk_page, live_serv
     assert page.locator("[name=string_column]").input_value() == key  # nothing cut
     counter = page.locator("#string_column-counter")
     assert counter.inner_text() == "141 / 140 characters — 1 too many"
-    assert "string_column-counter" in page.locator("[name=string_column]").get_attribute(
-        "aria-describedby").split()
+    assert (
+        "string_column-counter"
+        in page.locator("[name=string_column]").get_attribute("aria-describedby").split()
+    )
     page.screenshot(path=SCREENSHOTS.format("counter"))
     page.keyboard.press("Enter")
     error = page.locator("#string_column-error")

@@ -30,10 +30,16 @@ def _numbered_pages(count: int, mode: str = "RGB") -> list[Image.Image]:
         page = Image.new("RGB", PAGE_SIZE, "white")
         draw = ImageDraw.Draw(page)
         draw.rectangle((20, 20, PAGE_SIZE[0] - 20, PAGE_SIZE[1] - 20), outline="black", width=6)
-        draw.text((PAGE_SIZE[0] // 2, PAGE_SIZE[1] // 2), str(number), fill="black", font=font,
-                  anchor="mm")
-        draw.text((40, 40), f"TOP OF PAGE {number}", fill="black",
-                  font=ImageFont.load_default(size=28))
+        draw.text(
+            (PAGE_SIZE[0] // 2, PAGE_SIZE[1] // 2),
+            str(number),
+            fill="black",
+            font=font,
+            anchor="mm",
+        )
+        draw.text(
+            (40, 40), f"TOP OF PAGE {number}", fill="black", font=ImageFont.load_default(size=28)
+        )
         pages.append(page.convert(mode))
     return pages
 
@@ -47,16 +53,19 @@ def _multi_page(kind: str, count: int) -> bytes:
 
 def _assigned(live_server, clerk: str, name: str, data: bytes) -> int:
     with live_server.app.app_context():
-        [result] = docs.add_files([IncomingFile(name, data)], get_storage(), actor=None,
-                                  max_bytes=20_000_000)
+        [result] = docs.add_files(
+            [IncomingFile(name, data)], get_storage(), actor=None, max_bytes=20_000_000
+        )
         assert result.ok, result.error
         docs.assign([result.document], [find_user(clerk)], actor=None)
         return result.document.id
 
 
 def _wait_drawn(page, number: int, zoom: str, rotation: int = 0) -> None:
-    page.wait_for_selector(f"#document-viewer[data-rendered-page='{number}']"
-                           f"[data-rendered-zoom='{zoom}'][data-rendered-rotation='{rotation}']")
+    page.wait_for_selector(
+        f"#document-viewer[data-rendered-page='{number}']"
+        f"[data-rendered-zoom='{zoom}'][data-rendered-rotation='{rotation}']"
+    )
 
 
 def _shown(page) -> dict:
@@ -95,8 +104,10 @@ def _assert_page_4_at_150(page) -> None:
 
 
 def _scroll(page) -> dict:
-    return page.evaluate("() => { const s = document.getElementById('viewer-stage');"
-                         " return {top: s.scrollTop, left: s.scrollLeft}; }")
+    return page.evaluate(
+        "() => { const s = document.getElementById('viewer-stage');"
+        " return {top: s.scrollTop, left: s.scrollLeft}; }"
+    )
 
 
 def _open_five_pages(page, live_server, live_user) -> int:
@@ -183,31 +194,40 @@ def test_pdf_keeps_page_and_zoom_across_saves_and_reloads(page, live_server, liv
     assert abs(_scroll(page)["top"] - place["top"]) <= 2
     assert abs(_scroll(page)["left"] - place["left"]) <= 2
     with live_server.app.app_context():
-        rows = db.session.execute(sa.select(TestDB.string_column, TestDB.integer_column,
-                                            TestDB.document_id)
-                                  .order_by(TestDB.string_column)).all()
-    assert [tuple(r) for r in rows] == [("ROW-1", 11, document_id), ("ROW-2", 222, document_id),
-                                        ("ROW-3", 33, document_id)]
+        rows = db.session.execute(
+            sa.select(TestDB.string_column, TestDB.integer_column, TestDB.document_id).order_by(
+                TestDB.string_column
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("ROW-1", 11, document_id),
+        ("ROW-2", 222, document_id),
+        ("ROW-3", 33, document_id),
+    ]
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def test_a_text_pdf_opens_at_the_top_of_its_first_page(page, live_server, live_user):
     live_user("clerk1")
-    document_id = _assigned(live_server, "clerk1", "register.pdf",
-                            pdf_document("Parish register", ["Doe, Jane, 34"]))
+    document_id = _assigned(
+        live_server, "clerk1", "register.pdf", pdf_document("Parish register", ["Doe, Jane, 34"])
+    )
     log_in(page, "clerk1")
     page.goto(f"/work/documents/{document_id}")
     page.wait_for_selector("#document-viewer[data-rendered-page='1']")
     assert _scroll(page) == {"top": 0, "left": 0}
     # The title sits near the top of the page: the first 120 CSS pixels hold dark ink.
-    assert page.evaluate("""() => {
+    assert (
+        page.evaluate("""() => {
         const c = document.getElementById('viewer-canvas');
         const scale = c.width / parseFloat(c.style.width);
         const data = c.getContext('2d').getImageData(0, 0, c.width, 120 * scale).data;
         let dark = 0;
         for (let i = 0; i < data.length; i += 4) if (data[i] < 100) dark++;
         return dark;
-    }""") > 100
+    }""")
+        > 100
+    )
     page.locator("#viewer-original").focus()
     page.keyboard.press("Tab")  # the page area is the next tab stop, and shows its focus ring
     assert page.evaluate("() => document.activeElement.id") == "viewer-stage"
@@ -229,7 +249,9 @@ def _jpeg2000_pdf() -> bytes:
         "/Resources << /XObject << /Im1 5 0 R >> >> >>".encode(),
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /Filter /JPXDecode "
-        f"/Length {len(image)} >>\nstream\n".encode() + image + b"\nendstream",
+        f"/Length {len(image)} >>\nstream\n".encode()
+        + image
+        + b"\nendstream",
     ]
     return pdf_file(objects, version="1.5")
 
@@ -257,9 +279,11 @@ def test_viewer_state_is_per_user_and_document(new_page, live_server, live_user)
     clerk.locator("#viewer-stage").focus()
     clerk.keyboard.press("r")
     _wait_drawn(clerk, 4, "1.5", 90)
-    width, height = clerk.evaluate("() => { const c = document.getElementById('viewer-canvas');"
-                                   " return [parseFloat(c.style.width),"
-                                   " parseFloat(c.style.height)]; }")
+    width, height = clerk.evaluate(
+        "() => { const c = document.getElementById('viewer-canvas');"
+        " return [parseFloat(c.style.width),"
+        " parseFloat(c.style.height)]; }"
+    )
     assert width > height  # a portrait page turned on its side
     keys = clerk.evaluate("() => Object.keys(localStorage)")
     user_id = clerk.locator("#document-viewer").get_attribute("data-user-id")
@@ -309,8 +333,10 @@ def test_toolbar_buttons_turn_zoom_fit_and_rotate(page, live_server, live_user):
     page.get_by_role("button", name="Next page").click()
     page.wait_for_selector("#document-viewer[data-rendered-page='2']")
     page.get_by_role("button", name="Zoom out").click()
-    page.wait_for_function("() => document.getElementById('viewer-zoom').textContent"
-                           f" !== '{round(float(fit_zoom) * 100)} %'")
+    page.wait_for_function(
+        "() => document.getElementById('viewer-zoom').textContent"
+        f" !== '{round(float(fit_zoom) * 100)} %'"
+    )
     page.get_by_role("button", name="Fit width").click()
     _wait_drawn(page, 2, fit_zoom)
     page.get_by_role("button", name="Rotate clockwise").click()
@@ -325,16 +351,20 @@ def test_toolbar_buttons_turn_zoom_fit_and_rotate(page, live_server, live_user):
     page.keyboard.type("9")
     page.keyboard.press("Enter")  # no page 9: said so, and the viewer stays where it was
     assert page.locator("#viewer-message").inner_text() == (
-        "There is no page “9”: type a number from 1 to 5.")
+        "There is no page “9”: type a number from 1 to 5."
+    )
     assert page.input_value("#viewer-page") == "1"
     assert page.locator("#document-viewer").get_attribute("data-rendered-page") == "1"
 
 
-def test_a_pdf_that_cannot_be_opened_says_so_and_links_the_original(page, live_server,
-                                                                    live_user):
+def test_a_pdf_that_cannot_be_opened_says_so_and_links_the_original(page, live_server, live_user):
     live_user("clerk1")
-    document_id = _assigned(live_server, "clerk1", "broken.pdf",
-                            b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    document_id = _assigned(
+        live_server,
+        "clerk1",
+        "broken.pdf",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n",
+    )
     log_in(page, "clerk1")
     page.goto(f"/work/documents/{document_id}")
     message = page.locator("#viewer-message")
@@ -381,14 +411,17 @@ def test_an_image_pans_by_dragging(page, live_server, live_user):
     page.locator("#viewer-stage").focus()
     for _ in range(4):
         page.keyboard.press("+")
-    page.wait_for_function("() => { const s = document.getElementById('viewer-stage');"
-                           " return s.scrollWidth > s.clientWidth + 100; }")
+    page.wait_for_function(
+        "() => { const s = document.getElementById('viewer-stage');"
+        " return s.scrollWidth > s.clientWidth + 100; }"
+    )
     stage = page.locator("#viewer-stage").bounding_box()
     before = page.evaluate("() => document.getElementById('viewer-stage').scrollLeft")
     page.mouse.move(stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
     page.mouse.down()
-    page.mouse.move(stage["x"] + stage["width"] / 2 - 120, stage["y"] + stage["height"] / 2,
-                    steps=5)
+    page.mouse.move(
+        stage["x"] + stage["width"] / 2 - 120, stage["y"] + stage["height"] / 2, steps=5
+    )
     page.mouse.up()
     after = page.evaluate("() => document.getElementById('viewer-stage').scrollLeft")
     assert after - before >= 100

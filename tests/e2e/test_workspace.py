@@ -16,8 +16,10 @@ from tests.helpers import log_in
 
 def _add_documents(live_server, clerk: str, count: int) -> list[int]:
     with live_server.app.app_context():
-        files = [IncomingFile(f"page-{n}.pdf", pdf_document(f"Register page {n}", [f"line {n}"]))
-                 for n in range(1, count + 1)]
+        files = [
+            IncomingFile(f"page-{n}.pdf", pdf_document(f"Register page {n}", [f"line {n}"]))
+            for n in range(1, count + 1)
+        ]
         results = docs.add_files(files, get_storage(), actor=None, max_bytes=10_000_000)
         stored = [r.document for r in results]
         docs.assign(stored, [find_user(clerk)], actor=None)
@@ -49,8 +51,9 @@ def test_clerk_enters_two_rows_submits_and_lands_on_the_next(page, live_server, 
         page.keyboard.press("Enter")
         page.wait_for_selector(f".alert-success:has-text('{key}')")
         # after a save the same panel's first field has the focus again: keep typing
-        page.wait_for_function("() => document.activeElement.closest('section')?.id"
-                               " === 'panel-testDB'")
+        page.wait_for_function(
+            "() => document.activeElement.closest('section')?.id === 'panel-testDB'"
+        )
     assert page.locator("#panel-testDB .workspace-rows tr").count() == 2
 
     page.click("text=Submit document")
@@ -59,5 +62,7 @@ def test_clerk_enters_two_rows_submits_and_lands_on_the_next(page, live_server, 
     with live_server.app.app_context():
         rows = db.session.scalars(sa.select(TestDB).order_by(TestDB.string_column)).all()
         assert [(r.string_column, r.integer_column, r.document_id) for r in rows] == [
-            ("ROW-A", 11, first), ("ROW-B", 22, first)]
+            ("ROW-A", 11, first),
+            ("ROW-B", 22, first),
+        ]
         assert db.session.get(Document, first).status == "submitted"

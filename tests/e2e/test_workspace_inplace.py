@@ -22,9 +22,12 @@ SHOTS = "/tmp"
 
 def _document(live_server, clerk: str, title: str = "Register page 1") -> int:
     with live_server.app.app_context():
-        result = docs.add_file(IncomingFile("register.pdf", pdf_document(
-            title, ["Roe, Richard, aged 41"])), get_storage(), actor=None,
-            max_bytes=10_000_000)
+        result = docs.add_file(
+            IncomingFile("register.pdf", pdf_document(title, ["Roe, Richard, aged 41"])),
+            get_storage(),
+            actor=None,
+            max_bytes=10_000_000,
+        )
         docs.assign([result.document], [find_user(clerk)], actor=None)
         return result.document.id
 
@@ -36,8 +39,9 @@ def _open(page, live_server, live_user) -> int:
     page.goto(f"/work/documents/{document_id}?panel=testDB")
     page.wait_for_function("() => document.activeElement?.name === 'string_column'")
     # Both gone if the page reloads or the viewer is swapped.
-    page.evaluate("() => { window.__marker = 1;"
-                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.evaluate(
+        "() => { window.__marker = 1; document.getElementById('document-viewer').__kept = 1; }"
+    )
     return document_id
 
 
@@ -59,8 +63,7 @@ def test_three_rows_saved_with_enter_keep_the_page_and_the_focus(page, live_serv
     errors = []  # a CSP refusal (inline script, eval) shows up as a console error
 
     def console(message) -> None:
-        if message.type == "error" and not message.location.get("url", "").endswith(
-                "/favicon.ico"):
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             errors.append((message.text, message.location.get("url")))
 
     page.on("console", console)
@@ -73,8 +76,10 @@ def test_three_rows_saved_with_enter_keep_the_page_and_the_focus(page, live_serv
         message = page.locator("#status-testDB .alert-success")
         message.filter(has_text=f"Saved Test values row {key}").wait_for()
         assert message.is_visible()
-        page.wait_for_function("() => document.activeElement?.name === 'string_column'"
-                               " && document.activeElement.value === ''")
+        page.wait_for_function(
+            "() => document.activeElement?.name === 'string_column'"
+            " && document.activeElement.value === ''"
+        )
         _not_reloaded(page)
         saved = [(r.string_column, r.integer_column, r.document_id) for r in _rows(live_server)]
         assert saved[-1] == (key, number * 11, document_id) and len(saved) == number
@@ -100,8 +105,9 @@ def test_a_row_is_edited_and_deleted_beside_the_document(page, live_server, live
     page.keyboard.press("Control+A")
     page.keyboard.type("55")
     page.keyboard.press("Enter")
-    page.locator("#status-testDB .alert-success",
-                 has_text="Saved changes to Test values row ED-1").wait_for()
+    page.locator(
+        "#status-testDB .alert-success", has_text="Saved changes to Test values row ED-1"
+    ).wait_for()
     page.wait_for_function("() => document.activeElement?.name === 'string_column'")
     _not_reloaded(page)
     assert [(r.string_column, r.integer_column) for r in _rows(live_server)] == [("ED-1", 55)]
@@ -115,8 +121,9 @@ def test_a_row_is_edited_and_deleted_beside_the_document(page, live_server, live
     page.screenshot(path=f"{SHOTS}/inplace-delete.png")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # "Delete the row"
-    page.locator("#status-testDB .alert-success", has_text="Deleted Test values row ED-1"
-                 ).wait_for()
+    page.locator(
+        "#status-testDB .alert-success", has_text="Deleted Test values row ED-1"
+    ).wait_for()
     _not_reloaded(page)
     assert _rows(live_server) == []
 
@@ -153,8 +160,9 @@ def test_a_soft_warning_is_confirmed_by_a_second_enter(page, live_server, live_u
     log_in(page, "clerk1")
     page.goto(f"/work/documents/{document_id}?panel=register_person")
     page.wait_for_function("() => document.activeElement?.name === 'full_name'")
-    page.evaluate("() => { window.__marker = 1;"
-                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.evaluate(
+        "() => { window.__marker = 1; document.getElementById('document-viewer').__kept = 1; }"
+    )
     page.keyboard.type("Old, Very")
     page.keyboard.press("Tab")
     page.keyboard.press("ArrowDown")  # sex: Female
@@ -174,7 +182,8 @@ def test_a_soft_warning_is_confirmed_by_a_second_enter(page, live_server, live_u
     page.locator("#status-register_person .alert-success", has_text="Old, Very").wait_for()
     _not_reloaded(page)
     assert [(r.full_name, r.age) for r in _rows(live_server, RegisterPerson)] == [
-        ("Old, Very", 120)]
+        ("Old, Very", 120)
+    ]
 
 
 def test_a_half_typed_row_stops_submit_and_is_not_lost(page, live_server, live_user):
@@ -183,7 +192,8 @@ def test_a_half_typed_row_stops_submit_and_is_not_lost(page, live_server, live_u
     page.click("#submit-document")  # at once: no draft was sent by the timers yet
     page.locator("#unsaved-before-submit").wait_for()
     assert "Your Test values form has unsaved input: save or discard it first" in (
-        page.inner_text("#unsaved-before-submit"))
+        page.inner_text("#unsaved-before-submit")
+    )
     assert page.locator("#panel-testDB [name=string_column]").input_value() == "HALF-"
     page.screenshot(path=f"{SHOTS}/inplace-submit-refused.png")
     with live_server.app.app_context():
@@ -235,12 +245,10 @@ def test_the_last_keys_before_the_tab_closes_are_sent_by_beacon(page, live_serve
         assert draft.document_id == document_id and '"BEACON-7"' in draft.data
 
 
-def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_server,
-                                                                 live_user):
+def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_server, live_user):
     live_user("clerk1")
     document_id = _document(live_server, "clerk1")
-    context = browser.new_context(viewport={"width": 1366, "height": 900},
-                                  base_url=live_server.url)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
     try:
         page = context.new_page()
         log_in(page, "clerk1", E2E_PASSWORD)
@@ -282,8 +290,9 @@ def test_the_table_is_picked_by_tab_and_remembered_per_document(browser, live_se
         context.close()
 
 
-def test_a_restored_draft_puts_the_caret_at_its_end_and_can_be_discarded(page, live_server,
-                                                                          live_user):
+def test_a_restored_draft_puts_the_caret_at_its_end_and_can_be_discarded(
+    page, live_server, live_user
+):
     document_id = _open(page, live_server, live_user)
     page.keyboard.type("DRAFT-9")
     page.keyboard.press("Tab")  # leaving the field sends the draft
@@ -294,8 +303,9 @@ def test_a_restored_draft_puts_the_caret_at_its_end_and_can_be_discarded(page, l
     assert page.evaluate("() => document.activeElement.selectionStart") == len("DRAFT-9")
     page.keyboard.type("1")  # typing goes on at the end
     assert page.locator("#panel-testDB [name=string_column]").input_value() == "DRAFT-91"
-    page.evaluate("() => { window.__marker = 1;"
-                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.evaluate(
+        "() => { window.__marker = 1; document.getElementById('document-viewer').__kept = 1; }"
+    )
     page.get_by_role("button", name="Discard draft").click()
     page.locator("#status-testDB", has_text="Draft discarded.").wait_for()
     _not_reloaded(page)
@@ -310,13 +320,18 @@ def test_older_rows_are_paged_in_the_panel(page, live_server, live_user):
         clerk = find_user("clerk1")
         from app.entry_tables.registry import get_entry_table
         from app.services import entries
+
         for n in range(12):
-            entries.create_row(get_entry_table("testDB"), {"string_column": f"OLD-{n:02}",
-                                                           "integer_column": n},
-                               actor=clerk, document_id=document_id)
+            entries.create_row(
+                get_entry_table("testDB"),
+                {"string_column": f"OLD-{n:02}", "integer_column": n},
+                actor=clerk,
+                document_id=document_id,
+            )
     page.goto(f"/work/documents/{document_id}?panel=testDB")
-    page.evaluate("() => { window.__marker = 1;"
-                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.evaluate(
+        "() => { window.__marker = 1; document.getElementById('document-viewer').__kept = 1; }"
+    )
     assert page.locator("#panel-testDB .workspace-rows tr").count() == 10
     assert "12 rows on this document" in page.inner_text("#panel-testDB .rows-count")
     page.click("#panel-testDB .rows-older")
@@ -326,8 +341,9 @@ def test_older_rows_are_paged_in_the_panel(page, live_server, live_user):
     _not_reloaded(page)
 
 
-def test_a_save_beside_the_latest_rows_adds_its_row_without_the_others(page, live_server,
-                                                                       live_user):
+def test_a_save_beside_the_latest_rows_adds_its_row_without_the_others(
+    page, live_server, live_user
+):
     """The save's answer is the fresh form and the new row (not the whole list again): the row
     goes on top, the list keeps its latest 10, the count and the "Older rows" link follow."""
     document_id = _open(page, live_server, live_user)
@@ -335,14 +351,19 @@ def test_a_save_beside_the_latest_rows_adds_its_row_without_the_others(page, liv
         clerk = find_user("clerk1")
         from app.entry_tables.registry import get_entry_table
         from app.services import entries
+
         for n in range(10):
-            entries.create_row(get_entry_table("testDB"), {"string_column": f"OLD-{n:02}",
-                                                           "integer_column": n},
-                               actor=clerk, document_id=document_id)
+            entries.create_row(
+                get_entry_table("testDB"),
+                {"string_column": f"OLD-{n:02}", "integer_column": n},
+                actor=clerk,
+                document_id=document_id,
+            )
     page.goto(f"/work/documents/{document_id}?panel=testDB")
     page.wait_for_function("() => document.activeElement?.name === 'string_column'")
-    page.evaluate("() => { window.__marker = 1;"
-                  " document.getElementById('document-viewer').__kept = 1; }")
+    page.evaluate(
+        "() => { window.__marker = 1; document.getElementById('document-viewer').__kept = 1; }"
+    )
     assert page.locator("#panel-testDB .rows-older").count() == 0
     page.keyboard.type("NEW-1")
     page.keyboard.press("Tab")
@@ -358,7 +379,8 @@ def test_a_save_beside_the_latest_rows_adds_its_row_without_the_others(page, liv
     cells = page.locator("#panel-testDB .workspace-rows tr td:first-child").all_inner_texts()
     assert cells == ["NEW-1"] + [f"OLD-{n:02}" for n in range(9, 0, -1)]
     assert "11 rows on this document; the latest 10 shown" in page.inner_text(
-        "#panel-testDB .rows-count")
+        "#panel-testDB .rows-count"
+    )
     assert page.locator("#panel-testDB .rows-older").is_visible()
     assert page.inner_text("#count-testDB") == "11"
     assert _focused(page) == "string_column"
