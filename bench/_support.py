@@ -69,7 +69,9 @@ def database_url(backend: str, args: argparse.Namespace, scratch: Path) -> str:
 
 
 def server_unreachable(url: str) -> str | None:
-    """Why the database at url cannot be used, or None when it answers."""
+    """Why the database at url cannot be used, or None when it answers. A missing database is
+    created first (scripts/setup-test-databases.sh's user may create `portal_test_*`)."""
+    create_missing_database(url)
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -79,6 +81,25 @@ def server_unreachable(url: str) -> str | None:
     finally:
         engine.dispose()
     return None
+
+
+def create_missing_database(url: str) -> None:
+    """CREATE DATABASE IF NOT EXISTS for a MariaDB/MySQL URL (utf8mb4, as the app expects);
+    any failure is left for the connection check to report."""
+    target = sa.make_url(url)
+    if not target.get_backend_name().startswith("mysql") or not target.database:
+        return
+    server = sa.create_engine(target.set(database=""), poolclass=sa.pool.NullPool)
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(
+                f"CREATE DATABASE IF NOT EXISTS `{target.database}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+    except sa.exc.SQLAlchemyError:
+        pass
+    finally:
+        server.dispose()
 
 
 @contextlib.contextmanager
