@@ -14,10 +14,9 @@ from app.entry_tables.registry import entry_tables
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Document, Draft, RegisterPerson, TestDB, User
 from app.services import documents as docs
-from app.services import drafts
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.helpers import count_statements, login
+from tests.helpers import login
 
 
 def add(app, name: str, content: bytes, *, to: list[str] = ()) -> int:
@@ -721,68 +720,3 @@ def test_each_table_is_a_tab_with_a_heading_and_one_is_shown(app, ann):
     assert re.search(r'id="panel-testDB" class="workspace-panel tab-pane show active"', page)
     assert re.search(r'id="panel-register_person" class="workspace-panel tab-pane"\s', page)
     assert 'role="status" aria-live="polite"' in page
-
-
-# --- what the page reads ---------------------------------------------------------------------
-
-
-def page_statements(app, client, url: str) -> list[str]:
-    """The statements of one GET of the page, the login check's own left out."""
-    return [s for s in count_statements(app, client, url) if "user_sessions" not in s]
-
-
-def test_the_page_reads_the_document_one_row_of_counts_and_the_rows_it_shows(app, ann):
-    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    for n in range(3):
-        assert save_row(ann, document_id, f"S-{n}").status_code == 303
-    # the document with its assignments; every tab's count, the drafts and the queries; the
-    # latest rows of the table shown
-    shown = page_statements(app, ann, f"/work/documents/{document_id}?panel=testDB")
-    assert len(shown) == 3, shown
-    # a table without rows on the document: its rows are not read
-    empty = page_statements(app, ann, f"/work/documents/{document_id}?panel=register_person")
-    assert len(empty) == 2, empty
-
-
-def test_the_tabs_count_the_rows_each_person_sees(app, ann, users):
-    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    for n in range(3):
-        assert save_row(ann, document_id, f"A-{n}").status_code == 303
-    with app.app_context():  # rows another clerk entered before the document came to ann
-        bob = db.session.scalar(sa.select(User).where(User.username == "bob"))
-        for n in range(2):
-            db.session.add(
-                TestDB(string_column=f"B-{n}", document_id=document_id, entered_by_id=bob.id)
-            )
-        db.session.commit()
-    counts = {
-        who: re.findall(
-            r'id="count-(\w+)">(\d+)<',
-            client.get(f"/work/documents/{document_id}?panel=register_person").get_data(
-                as_text=True
-            ),
-        )
-        for who, client in (("ann", ann), ("reviewer", login(app, "reviewer")))
-    }
-    assert counts == {
-        "ann": [("register_person", "0"), ("testDB", "3")],
-        "reviewer": [("register_person", "0"), ("testDB", "5")],  # staff see every clerk's
-    }
-
-
-def test_the_page_restores_a_draft_only_where_one_is_kept(app, ann):
-    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    with app.app_context():
-        user_id = db.session.scalar(sa.select(User.id).where(User.username == "ann"))
-        drafts.save_draft(
-            user_id, "testDB", document_id, None, {"string_column": "HALF-1"}, {"string_column"}
-        )
-    page = ann.get(f"/work/documents/{document_id}?panel=testDB").get_data(as_text=True)
-    panel = re.search(r'id="panel-testDB".*?</section>', page, re.S).group(0)
-    assert "Your unsaved draft from" in panel and 'value="HALF-1"' in panel
-    other = ann.get(f"/work/documents/{document_id}?panel=register_person").get_data(as_text=True)
-    assert "Your unsaved draft from" not in other
-    fragment = ann.get(f"/work/documents/{document_id}/panel/testDB", headers=HX)
-    assert 'value="HALF-1"' in fragment.get_data(as_text=True)
-    blank = ann.get(f"/work/documents/{document_id}/panel/register_person", headers=HX)
-    assert "Your unsaved draft from" not in blank.get_data(as_text=True)
