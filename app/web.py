@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter, Map
@@ -72,6 +72,8 @@ def fixed_url(endpoint: str, **values: str) -> str:
     """url_for for the URLs that are the same on every request (static files, pages without
     parameters), worked out once per process and mount point: a layout asks for a dozen on
     every page. Never for a value that changes per request or per user."""
+    if not has_request_context():  # no mount point to key on (a page rendered outside one)
+        return url_for(endpoint, **values)
     cache: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("fixed_urls", {})
     key = (request.script_root, endpoint, *values.items())
     url = cache.get(key)

@@ -90,3 +90,14 @@ def test_the_page_restores_a_draft_only_where_one_is_kept(app, ann):
     assert 'value="HALF-1"' in fragment.get_data(as_text=True)
     blank = ann.get(f"/work/documents/{document_id}/panel/register_person", headers=HX)
     assert "Your unsaved draft from" not in blank.get_data(as_text=True)
+
+
+def test_fixed_urls_follow_the_mount_point(app, ann):
+    document_id = add_document(app, ["ann"])
+    url = f"/work/documents/{document_id}"
+    # the same process serves the app at / and, through a proxy, under a prefix
+    for prefix in ("", "/portal", ""):
+        page = ann.get(url, base_url=f"http://localhost{prefix}").get_data(as_text=True)
+        assert f'href="{prefix}/static/portal.css"' in page
+        assert f'src="{prefix}/static/js/workspace.js"' in page
+        assert f'href="{prefix}/work/">My documents</a>' in page
