@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter, Map
@@ -68,9 +68,24 @@ class PortalJSONProvider(DefaultJSONProvider):
             raise ValueError("The JSON is nested too deeply.") from None
 
 
+def fixed_url(endpoint: str, **values: str) -> str:
+    """url_for for the URLs that are the same on every request (static files, pages without
+    parameters), worked out once per process and mount point: a layout asks for a dozen on
+    every page. Never for a value that changes per request or per user."""
+    if not has_request_context():  # no mount point to key on (a page rendered outside one)
+        return url_for(endpoint, **values)
+    cache: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("fixed_urls", {})
+    key = (request.script_root, endpoint, *values.items())
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = url_for(endpoint, **values)
+    return url
+
+
 def register(app: Flask) -> None:
     app.json = PortalJSONProvider(app)
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(display.show, "show")
     app.add_template_filter(display.label, "label")
     app.add_template_filter(display.row_label, "row_label")
+    app.add_template_global(fixed_url, "fixed_url")

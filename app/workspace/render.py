@@ -7,6 +7,7 @@ outside every panel, so it keeps its page, zoom and scroll while the clerk works
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +34,7 @@ from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.document import Document
 from app.services import documents as docs
-from app.services import double_entry, drafts, entries, queries
+from app.services import double_entry, drafts, entries, queries, workspace
 from app.web import bounded_int
 
 
@@ -66,11 +67,14 @@ def render_workspace(
 ):
     """The document beside one panel per entry table (tabs when there are several)."""
     failed = failed or {}
-    field_queries = _clerk_queries(document)
+    user = _user()
+    tables = entry_tables()
+    # The counts on the tabs, the drafts and the queries: one statement for the whole page.
+    facts = workspace.document_facts(tables, user, document.id, with_queries=user.role == "clerk")
+    field_queries = _clerk_queries(document, facts, user)
     # with nothing chosen, the table of the first open query is shown, its rows at hand
     asked = next((q.table_name for q in field_queries if q.status == "open"), None)
     chosen = next(iter(failed), None) or panel or request.args.get("panel") or asked
-    tables = entry_tables()
     names = {t.name for t in tables}
     # Else the table this browser last picked for this document (workspace.js keeps it in a
     # cookie scoped to the document's path), else the first.
@@ -83,10 +87,10 @@ def render_workspace(
     lazy = (
         editable
         and not (failed or missing or unsaved)
-        and not (document.double_entry and current_user.role == "clerk")
+        and not (document.double_entry and user.role == "clerk")
     )
     panels = [
-        _lazy_panel(document, table)
+        _lazy_panel(document, table, facts.counts[table.name])
         if lazy and table.name != active
         else build_panel(
             document,
@@ -95,6 +99,8 @@ def render_workspace(
             warnings=warnings if table.name in failed else None,
             page=bounded_int(request.args.get("page"), 1, low=1) if table.name == active else 1,
             focus=table.name == active,
+            restore=table.name in facts.drafts,
+            count=facts.counts[table.name],
         )
         for table in tables
     ]
@@ -103,7 +109,7 @@ def render_workspace(
         document=document,
         panels=panels,
         editable=editable,
-        assignment=docs.assignment_for(document, current_user),
+        assignment=docs.assignment_for(document, user),
         missing=missing,
         unsaved=unsaved,
         active=active,
@@ -113,22 +119,26 @@ def render_workspace(
     ), status
 
 
-def _clerk_queries(document: Document) -> list[Any]:
-    """The reviewer's open and answered queries on this clerk's rows of the document: one
-    statement per page (never per panel or per save)."""
-    if current_user.role != "clerk":
+def _clerk_queries(document: Document, facts: workspace.DocumentFacts, user: Any) -> list[Any]:
+    """The reviewer's open and answered queries on this clerk's rows of the document: read
+    only when the page's facts counted some (never per panel or per save)."""
+    if user.role != "clerk" or not facts.queries:
         return []
-    return queries.for_document(
-        document.id, clerk_id=current_user.id, statuses=("open", "answered")
-    )
+    return queries.for_document(document.id, clerk_id=user.id, statuses=("open", "answered"))
 
 
-def _lazy_panel(document: Document, table: EntryTable) -> dict[str, Any]:
+def _user() -> Any:
+    """The logged-in user itself: every use of the current_user proxy looks the user up again,
+    which on a page that asks a dozen times is a measurable part of its cost."""
+    return current_user._get_current_object()
+
+
+def _lazy_panel(document: Document, table: EntryTable, count: int) -> dict[str, Any]:
     """A panel behind a tab not shown yet: its count (on the tab) and where to fetch it from."""
     return {
         "table": table,
         "lazy": True,
-        "count": entries.count_rows(table, current_user, document.id),
+        "count": count,
         "panel_url": url_for(
             "workspace.panel", document_id=document.id, table_name=table.name, lazy=1
         ),
@@ -146,6 +156,10 @@ def render_panel(
 ):
     """One panel as an htmx fragment, plus the message for the panel's live region."""
     read_after_write(db.session())
+    # The rows' count and whether a draft exists: one statement, as on the page.
+    facts = workspace.document_facts([table], _user(), document.id, with_queries=False)
+    options.setdefault("count", facts.counts[table.name])
+    options["restore"] = options.get("restore", True) and table.name in facts.drafts
     # Fetched when its tab was first shown (?lazy=1): the focus stays on the tab.
     panel = build_panel(document, table, focus=not request.args.get("lazy"), **options)
     body = render_template(
@@ -201,20 +215,22 @@ def build_panel(
     focus: bool = False,
     restore: bool = True,
     counted: int | None = None,
+    count: int | None = None,
 ) -> dict[str, Any]:
     """Everything a panel shows: its form (blank, restored from a draft, or as posted).
 
-    restore=False right after a save: that save deleted the draft, no need to look for it.
-    counted: the count of the rows, known already; no rows (the page has them)."""
-    blind = document.double_entry and current_user.role == "clerk"
+    restore=False right after a save: that save deleted the draft, no need to look for it
+    (nor when the page's facts found none).
+    counted: the count of the rows, known already; no rows (the page has them).
+    count: the count of the rows, known already; the rows are read unless there are none."""
+    user = _user()
+    blind = document.double_entry and user.role == "clerk"
     draft = None
     fields_html = None
     form_token = None
     if form is None and mode == "create":
         if restore:
-            draft = drafts.load_draft(
-                current_user.id, drafts.draft_scope(table.name, document.id, None)
-            )
+            draft = drafts.load_draft(user.id, drafts.draft_scope(table.name, document.id, None))
         if draft is not None:
             form = blank_form(table)
             fill_from_draft(table, form, draft, None)
@@ -226,7 +242,7 @@ def build_panel(
     elif blind:
         rows, count, has_next = _blind_rows(document, table, page)
     else:
-        rows, count, has_next = _table_rows(document, table, page)
+        rows, count, has_next = _table_rows(document, table, page, count, user)
     key = table.key_of(row) if row is not None else None
     return {
         "table": table,
@@ -293,41 +309,59 @@ def _action(document: Document, table: EntryTable, mode: str, key: str | None, b
 
 
 def _editable(document: Document) -> bool:
-    return current_user.role == "clerk" and docs.can_enter(document, current_user)
+    user = _user()
+    return user.role == "clerk" and docs.can_enter(document, user)
 
 
 def _table_rows(
-    document: Document, table: EntryTable, page: int
-) -> tuple[list[dict[str, Any]], int, bool]:
-    """The latest rows of the document (newest first), their total, and whether more exist."""
-    latest = entries.latest_rows(table, current_user, document.id, page=page)
+    document: Document, table: EntryTable, page: int, count: int | None, user: Any
+) -> tuple[list[RowView], int, bool]:
+    """The latest rows of the document (newest first), their total, and whether more exist.
+
+    count: the total, counted already; with none on this page, no rows are read."""
+    if count is None:
+        count = entries.count_rows(table, user, document.id)
+    if count <= (page - 1) * entries.LATEST_ROWS:
+        return [], count, False
+    latest, has_next = workspace.latest_rows(table, user, document.id, page=page)
     # Two url_for calls per panel, not two per row: building URLs is a real part of its cost.
     edit = url_for("entries.edit", table_name=table.name)
     delete = url_for("entries.delete", table_name=table.name)
-    rows = [_row_view(table, row, edit, delete) for row in latest.rows]
-    count = entries.count_rows(table, current_user, document.id)
-    return rows, count, latest.has_next
+    rows = [_row_view(table, row, edit, delete) for row in latest]
+    return rows, count, has_next
 
 
-def _row_view(table: EntryTable, row: Any, edit: str, delete: str) -> dict[str, Any]:
-    """A row as the panel lists it: its key, its values, and its edit and delete links."""
+@dataclass(frozen=True, slots=True)
+class RowView:
+    """A row as the panel lists it: its key, its values (with their columns, for display; None
+    for a blind entry's text), and its edit and delete links. An object rather than a dict: a
+    template reads its attributes directly, where a dict's are looked up twice."""
+
+    key: Any
+    values: list[tuple[Any, Any]]
+    edit_url: str
+    delete_url: str | None
+
+
+def _row_view(table: EntryTable, row: Any, edit: str, delete: str) -> RowView:
+    """A row of an entry table as the panel lists it."""
     key = table.key_of(row)
     query = urlencode({"key": key})
-    return {
-        "key": key,
-        "values": [
+    return RowView(
+        key=key,
+        values=[
             (column, getattr(row, column.key))
             for column in table.data_columns
             if not column.primary_key
         ],
-        "edit_url": f"{edit}?{query}",
-        "delete_url": f"{delete}?{query}",
-    }
+        edit_url=f"{edit}?{query}",
+        delete_url=f"{delete}?{query}",
+    )
 
 
 def _blind_rows(
     document: Document, table: EntryTable, page: int
-) -> tuple[list[dict[str, Any]], int, bool]:
+) -> tuple[list[RowView], int, bool]:
     """The clerk's own rows of a double-entry document (never the other clerk's)."""
     own = list(double_entry.own_rows(document.id, current_user.id, table.name))[::-1]
     size = entries.LATEST_ROWS
@@ -336,18 +370,16 @@ def _blind_rows(
         data = json.loads(row.data)
         key = f"#{row.position}" if table.key_is_generated else data.get(table.key_column.key)
         rows.append(
-            {
-                "key": key,
-                "values": [
-                    (None, data.get(c.key)) for c in table.data_columns if not c.primary_key
-                ],
-                "edit_url": url_for(
+            RowView(
+                key=key,
+                values=[(None, data.get(c.key)) for c in table.data_columns if not c.primary_key],
+                edit_url=url_for(
                     "workspace.double_edit",
                     document_id=document.id,
                     table_name=table.name,
                     row_id=row.id,
                 ),
-                "delete_url": None,
-            }
+                delete_url=None,
+            )
         )
     return rows, len(own), len(own) > page * size

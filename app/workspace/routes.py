@@ -6,7 +6,6 @@ import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from app.entry_tables.forms import entry_form_class, form_values
@@ -18,7 +17,7 @@ from app.kept_input import keeps_input
 from app.models.document import Document
 from app.security import login_required, roles_required
 from app.services import documents as docs
-from app.services import double_entry, drafts, progress, quality, queries
+from app.services import double_entry, drafts, progress, quality, queries, workspace
 from app.services.errors import DomainError
 from app.web import attach_error, bounded_int
 from app.workspace import bp
@@ -238,8 +237,7 @@ def _own_row(row_id: int, doc: Document):
 
 
 def _visible_document(document_id: int) -> Document:
-    # With its assignments in the same query: every page here checks and shows them.
-    doc = db.session.get(Document, document_id, options=[joinedload(Document.assignments)])
+    doc = workspace.document_with_assignments(document_id)
     if doc is None or not docs.can_view(doc, current_user):
         abort(404)
     return doc
