@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.routing import IntegerConverter, Map
 
 from app.entry_tables import display
@@ -82,6 +83,24 @@ def fixed_url(endpoint: str, **values: str) -> str:
     return url
 
 
+def bootstrap_assets(kind: str) -> Markup:
+    """Bootstrap-Flask's `<link>` (kind "css") or `<script>` tags ("js"), built once per process
+    and mount point like fixed_url (the macros call url_for and build SRI attributes each time)."""
+    if not has_request_context():
+        return _bootstrap_tags(kind)
+    cache: dict[tuple[str, str], Markup] = current_app.extensions.setdefault("bootstrap_tags", {})
+    key = (request.script_root, kind)
+    tags = cache.get(key)
+    if tags is None:
+        tags = cache[key] = _bootstrap_tags(kind)
+    return tags
+
+
+def _bootstrap_tags(kind: str) -> Markup:
+    bootstrap = current_app.extensions["bootstrap"]
+    return Markup(bootstrap.load_css() if kind == "css" else bootstrap.load_js())
+
+
 def register(app: Flask) -> None:
     app.json = PortalJSONProvider(app)
     app.add_template_filter(format_datetime, "datetime")
@@ -89,3 +108,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(display.label, "label")
     app.add_template_filter(display.row_label, "row_label")
     app.add_template_global(fixed_url, "fixed_url")
+    app.add_template_global(bootstrap_assets, "bootstrap_assets")
