@@ -36,6 +36,8 @@ class QueueItem:
 
 
 class QueueComparison(NamedTuple):
+    """What the queue shows of a double entry's comparison."""
+
     differences: int
     resolved_at: datetime | None
 
@@ -62,7 +64,7 @@ def _count_per_document(model: Any, *where: sa.ColumnElement[bool]) -> sa.Scalar
     )
 
 
-def queue_page() -> sa.Select[Any]:
+def queue_page() -> sa.Select[*tuple[Any, ...]]:
     """The queue's documents, oldest first, each with its figures read beside it: entry rows
     over every table, open and answered queries, the comparison (when double-entered).
 
