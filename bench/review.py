@@ -5,19 +5,28 @@ time and SQL statements at 100 documents / 1,000 entry rows against 100,000 docu
 The data is bench.dashboard's (documents with assignments, one in ten double-entered, rows
 70/30 over testDB and register_person, the audit trail, flags), plus a field query on one
 document in twenty (open, answered or closed) and a flag on one submitted document in five, so
-that the reviewed document carries a query and a flag at both sizes. Each page is requested
-through the Flask test client (login check, queries, template) N times after warm-up, its
-statements counted. Measured per request (medians): wall time; the process's CPU time (SQLite
-runs in the process, so this is all its work); the statements' execute time. The page's cost
-is the CPU time, plus for MariaDB the statements' time on the server: wall time on a shared
-machine moves with whatever else runs (the load average is printed). Target: the large size's
-cost within 1.5x of the small's, with the same number of statements.
+that the reviewed document carries a query and a flag at both sizes. At the small size some
+approved documents are submitted again, so that the queue lists a full page there as at the
+large size (else 6 documents against 50: the ratio would measure the page's length, not the
+data's size).
+
+Each size has its own database; both are loaded first, then each page is requested through the
+Flask test client (login check, queries, template) at one size and the other in turn, N times
+after warm-up, its statements counted: the two sizes are measured under the same load (other
+processes, and the database server's own work after a million-row load), not minutes apart.
+Measured per request (medians): wall time; the process's CPU time (SQLite runs in the process,
+so this is all its work); the statements' execute time. The page's cost is the CPU time, plus
+for MariaDB the statements' time on the server: wall time on a shared machine moves with
+whatever else runs (the load average is printed). Target: the large size's cost within 1.5x of
+the small's, with the same number of statements.
 
     python -m bench review [--backend sqlite|mysql|all] [--mysql-url URL] [--quick]
                            [--requests N] [--explain]
 
 SQLite by default; --backend mysql (or all) also runs on --mysql-url (default
-$BENCH_REVIEW_MYSQL_URL or the portal_test_bench_review database), which it empties.
+$BENCH_REVIEW_MYSQL_URL or the portal_test_bench_review database) for the large size and on
+the same name with the small size's document count appended (`..._100`) for the small; it
+empties both.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +46,6 @@ import sqlalchemy as sa
 from bench._support import (
     DEFAULT_MYSQL_URL,
     add_common_arguments,
-    database_url,
     portal_app,
     prepare_database,
     print_table,
@@ -51,8 +60,8 @@ from bench.dashboard import (
     SMALL,
     WARMUP_REQUESTS,
     Page,
+    Size,
     StatementLog,
-    document_status,
     empty,
     fill,
     logged_in,
@@ -64,7 +73,40 @@ SERVER_SQL = False  # set per backend: does the statements' time run outside thi
 QUERY_STATUSES = ("open", "answered", "closed")
 
 
-def add_queries_and_flags(engine: sa.Engine, documents: int) -> None:
+def fill_the_queues_first_page(engine: sa.Engine) -> None:
+    """Send approved documents (single-entry, the oldest first) back to submitted, with their
+    rows, until the review queue has more than one page, as the large size's has.
+
+    At the small size only 6 of the 100 documents are submitted: the queue listed 6 documents
+    there against a full page of 50 at the large size, so its ratio measured the page's length
+    (8 times the rows to count, fetch and render), not the data's size. With the same page at
+    both sizes, the ratio shows what the target is about."""
+    from app.extensions import db
+    from app.services.review import QUEUE_PAGE_SIZE
+
+    documents = db.metadata.tables["documents"]
+    with engine.begin() as conn:
+        submitted = conn.scalar(sa.select(sa.func.count()).where(documents.c.status == "submitted"))
+        missing = QUEUE_PAGE_SIZE + 1 - (submitted or 0)
+        if missing <= 0:
+            return
+        ids = list(
+            conn.scalars(
+                sa.select(documents.c.id)
+                .where(documents.c.status == "approved", documents.c.double_entry.is_(False))
+                .order_by(documents.c.id)
+                .limit(missing)
+            )
+        )
+        conn.execute(documents.update().where(documents.c.id.in_(ids)).values(status="submitted"))
+        for name in ("testDB", "register_person"):
+            table = db.metadata.tables[name]
+            conn.execute(
+                table.update().where(table.c.document_id.in_(ids)).values(status="submitted")
+            )
+
+
+def add_queries_and_flags(engine: sa.Engine) -> None:
     """A query on one document in twenty, a flag on one submitted document in five."""
     from app.extensions import db
 
@@ -73,8 +115,8 @@ def add_queries_and_flags(engine: sa.Engine, documents: int) -> None:
     query_rows, flag_rows = [], []
     with engine.connect() as conn:
         users = dict(conn.execute(sa.text("SELECT username, id FROM users")).all())
-        for i in range(1, documents + 1):
-            status = document_status(i)
+        statuses = conn.execute(sa.text("SELECT id, status FROM documents ORDER BY id")).all()
+        for i, status in statuses:
             if status in {"new", "assigned"}:
                 continue
             clerk = users[CLERKS[i % len(CLERKS)]]
@@ -144,84 +186,124 @@ def reviewed_document(engine: sa.Engine) -> int:
     return ids[len(ids) // 2][0]
 
 
-def time_page(
-    page: Page,
-    client: Any,
-    log: StatementLog,
-    run: str,
-    requests: int,
-    cpu: dict[tuple[str, str], float],
-) -> None:
-    """Median wall ms, CPU ms and SQL execute ms of `requests` GETs, after warm-up."""
-    walls, cpus, sql = [], [], []
-    for attempt in range(WARMUP_REQUESTS + requests):
-        log.entries.clear()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        response = client.get(page.path)
-        wall, used = time.perf_counter() - started, time.process_time() - cpu_started
-        if response.status_code != 200 or page.marker not in response.get_data(as_text=True):
-            raise RuntimeError(f"GET {page.path} answered {response.status_code}")
-        if attempt >= WARMUP_REQUESTS:
-            walls.append(wall)
-            cpus.append(used)
-            sql.append(sum(d for *_, d in log.entries))
-    page.ms[run] = statistics.median(walls) * 1000
-    page.sql_ms[run] = statistics.median(sql) * 1000
-    cpu[(page.label, run)] = statistics.median(cpus) * 1000
-    # the fastest request too: on a loaded machine the median carries the waits for a CPU
-    cpu[(page.label, f"{run} fastest")] = (
-        min(c + (q if SERVER_SQL else 0.0) for c, q in zip(cpus, sql, strict=True)) * 1000
+PAGES = (("review queue", "</table>"), ("review page", "Queries"))  # label, text answered
+
+
+@dataclass
+class Site:
+    """One size's data in its own database, the portal on it, a reviewer logged in."""
+
+    label: str
+    engine: sa.Engine
+    client: Any
+    log: StatementLog
+    paths: dict[str, str]  # page label -> path
+
+
+@dataclass
+class Samples:
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
+
+
+def size_url(backend: str, args: argparse.Namespace, scratch: Path, size: Size) -> str:
+    """Each size in its own database: the largest in the one named, the smaller ones beside it."""
+    if backend == "sqlite":
+        return f"sqlite:///{scratch / f'bench-{size.documents}.db'}"
+    if size == args.sizes[-1]:
+        return str(args.mysql_url)
+    url = sa.engine.make_url(args.mysql_url)
+    return url.set(database=f"{url.database}_{size.documents}").render_as_string(
+        hide_password=False
     )
-    page.queries[run] = len(log.entries)
-    page.slowest[run] = sorted(
-        ((d * 1000, s, p) for s, p, d in log.entries), reverse=True, key=lambda item: item[0]
-    )[:3]
 
 
-def bench_backend(
-    backend: str, args: argparse.Namespace, scratch: Path
-) -> tuple[list[Page], list[str], dict[tuple[str, str], float]]:
+def load_site(backend: str, args: argparse.Namespace, scratch: Path, size: Size) -> Site:
+    """Migrate and fill one size's database; the portal on it with the reviewer logged in."""
     from app.extensions import db
 
-    global SERVER_SQL
-    SERVER_SQL = backend != "sqlite"
-    url = database_url(backend, args, scratch)
+    url = size_url(backend, args, scratch, size)
     users = prepare_database(
         url, scratch, {REVIEWER: "reviewer", ADMIN: "admin"} | dict.fromkeys(CLERKS, "clerk")
     )
     app = portal_app(url, scratch)
     with app.app_context():
         engine = db.engine
-    log, runs = StatementLog(engine), []
-    pages: dict[str, Page] = {}
+    empty_all(engine)
+    started = time.perf_counter()
+    fill(engine, size, users, datetime.now(UTC))
+    fill_the_queues_first_page(engine)
+    add_queries_and_flags(engine)
+    print(f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    paths = {
+        "review queue": "/review/",
+        "review page": f"/review/documents/{reviewed_document(engine)}",
+    }
+    return Site(size.label, engine, logged_in(app, REVIEWER), StatementLog(engine), paths)
+
+
+def time_pages(
+    sites: list[Site], pages: dict[str, Page], requests: int, cpu: dict[tuple[str, str], float]
+) -> None:
+    """Each page at each size in turn, request by request, after warm-up: the sizes are timed
+    under the same load (the machine's, and the database server's own background work after
+    the large load), not one after the other. Medians of wall ms, CPU ms and SQL execute ms."""
+    samples = {(label, site.label): Samples() for label in pages for site in sites}
+    for attempt in range(WARMUP_REQUESTS + requests):
+        for label, page in pages.items():
+            for site in sites:
+                site.log.entries.clear()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                response = site.client.get(site.paths[label])
+                wall, used = time.perf_counter() - started, time.process_time() - cpu_started
+                if response.status_code != 200 or page.marker not in response.get_data(
+                    as_text=True
+                ):
+                    raise RuntimeError(f"GET {site.paths[label]} answered {response.status_code}")
+                if attempt >= WARMUP_REQUESTS:
+                    taken = samples[(label, site.label)]
+                    taken.walls.append(wall)
+                    taken.cpus.append(used)
+                    taken.sql.append(sum(d for *_, d in site.log.entries))
+                page.queries[site.label] = len(site.log.entries)
+                page.slowest[site.label] = sorted(
+                    ((d * 1000, s, p) for s, p, d in site.log.entries),
+                    reverse=True,
+                    key=lambda item: item[0],
+                )[:3]
+    for (label, run), taken in samples.items():
+        page = pages[label]
+        page.ms[run] = statistics.median(taken.walls) * 1000
+        page.sql_ms[run] = statistics.median(taken.sql) * 1000
+        cpu[(label, run)] = statistics.median(taken.cpus) * 1000
+        # the fastest request too: on a loaded machine the median carries the waits for a CPU
+        cpu[(label, f"{run} fastest")] = (
+            min(c + (q if SERVER_SQL else 0.0) for c, q in zip(taken.cpus, taken.sql, strict=True))
+            * 1000
+        )
+
+
+def bench_backend(
+    backend: str, args: argparse.Namespace, scratch: Path
+) -> tuple[list[Page], list[str], dict[tuple[str, str], float]]:
+    global SERVER_SQL
+    SERVER_SQL = backend != "sqlite"
+    sites: list[Site] = []
+    pages = {label: Page(label, "", marker) for label, marker in PAGES}
     cpu: dict[tuple[str, str], float] = {}
     try:
-        client = logged_in(app, REVIEWER)
-        for size in args.sizes:
-            empty_all(engine)
-            started = time.perf_counter()
-            fill(engine, size, users, datetime.now(UTC))
-            add_queries_and_flags(engine, size.documents)
-            print(
-                f"  {backend}: {size.label} loaded in {time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
-            runs.append(size.label)  # (the running counts are not read by these pages)
-            document_id = reviewed_document(engine)
-            # the same page objects at both sizes (the document differs: its path is updated)
-            timed = [
-                ("review queue", "/review/", "</table>"),
-                ("review page", f"/review/documents/{document_id}", "Queries"),
-            ]
-            for label, path, marker in timed:
-                page = pages.setdefault(label, Page(label, path, marker))
-                page.path = path
-                time_page(page, client, log, size.label, args.requests, cpu)
-        show_slowest(engine, list(pages.values()), runs[1:], args.explain)
+        sites.extend(load_site(backend, args, scratch, size) for size in args.sizes)
+        # (the running counts are not read by these pages: no recount)
+        time_pages(sites, pages, args.requests, cpu)
+        show_slowest(
+            sites[-1].engine, list(pages.values()), [s.label for s in sites[1:]], args.explain
+        )
     finally:
-        empty_all(engine)
-        engine.dispose()
-    return list(pages.values()), runs, cpu
+        for site in sites:
+            empty_all(site.engine)
+            site.engine.dispose()
+    return list(pages.values()), [s.label for s in sites], cpu
 
 
 def report(
@@ -293,14 +375,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         mysql_url=os.environ.get("BENCH_REVIEW_MYSQL_URL") or f"{DEFAULT_MYSQL_URL}_review",
     )
     parser.add_argument(
-        "--requests", type=int, help="timed requests per page and size (default 20; --quick 5)"
+        "--requests", type=int, help="timed requests per page and size (default 200; --quick 20)"
     )
     parser.add_argument(
         "--explain", action="store_true", help="print the query plans of the slowest statements"
     )
     args = parser.parse_args(argv)
     args.sizes = [SMALL, QUICK_LARGE if args.quick else LARGE]
-    args.requests = args.requests or (5 if args.quick else 20)
+    args.requests = args.requests or (20 if args.quick else 200)
     return args
 
 
@@ -324,7 +406,8 @@ def ensure_mysql_database(url: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.backend in {"mysql", "all"}:
-        ensure_mysql_database(args.mysql_url)
+        for size in args.sizes:
+            ensure_mysql_database(size_url("mysql", args, Path(), size))
     print(
         f"Review page and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
         f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "

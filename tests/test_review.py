@@ -16,6 +16,7 @@ from app.models import (
     Discrepancy,
     Document,
     DoubleEntryRow,
+    FieldQuery,
     QualityFlag,
     RegisterPerson,
     TestDB,
@@ -163,6 +164,61 @@ def test_review_queue_lists_submitted_documents(app, people):
     other = add_document(app, ["clerk"])
     page = login(app, "reviewer").get("/review/").get_data(as_text=True)
     assert f"<td>{doc_id}</td>" in page and f"<td>{other}</td>" not in page
+
+
+def queue_cells(page: str, doc_id: int) -> list[str]:
+    """The text of each cell of a document's row in the review queue, after its id."""
+    row = re.search(rf"<tr>\s*<td>{doc_id}</td>(.*?)</tr>", page, re.S)
+    assert row, page
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
+def test_review_queue_shows_each_documents_figures(app, people):
+    """Rows over every entry table, blind rows of a double entry, the clerks by name, the
+    comparison, and the open / answered (not closed) queries: each document's own."""
+    single = add_document(app, ["clerk"])
+    clerk = login(app, "clerk")
+    for key in ("K1", "K2", "K3"):
+        assert save_row(clerk, single, string_column=key, integer_column="1").status_code == 303
+    person = {"full_name": "Doe, Jane", "sex": "female"}
+    assert save_row(clerk, single, table="register_person", **person).status_code == 303
+    assert clerk.post(f"/work/documents/{single}/submit").status_code == 303
+    differing, a, b = double_entered(app)
+    agreeing, c, d = double_entered(app, difference=False)
+    for doc_id, client in ((differing, a), (differing, b), (agreeing, c), (agreeing, d)):
+        assert client.post(f"/work/documents/{doc_id}/submit").status_code == 303
+    reviewer = login(app, "reviewer")
+    asked = []
+    for key in ("K1", "K2", "K3"):
+        form = {"table": "testDB", "key": key, "field": "integer_column", "question": "17?"}
+        assert reviewer.post(f"/review/documents/{single}/queries", data=form).status_code == 303
+        with app.app_context():
+            asked.append(db.session.scalar(sa.select(sa.func.max(FieldQuery.id))))
+    for query_id in asked[1:]:
+        answer = {"answer": "Checked", "value": ""}
+        assert clerk.post(f"/work/queries/{query_id}/answer", data=answer).status_code == 303
+    assert reviewer.post(f"/review/queries/{asked[2]}/close").status_code == 303
+    assert reviewer.post(f"/review/documents/{agreeing}/compare", data={}).status_code == 303
+    page = reviewer.get("/review/").get_data(as_text=True)
+    assert queue_cells(page, single)[1:] == ["clerk", "4", "", "1 answered 1 open", "Review"]
+    assert queue_cells(page, differing)[1:] == [
+        "clerk, clerk2",
+        "2 (keyed blind: 2 / 2)",
+        "1 difference(s)",
+        "",
+        "Review",
+    ]
+    # reconciled: the rows are in the entry tables now (each clerk's blind rows still shown)
+    assert queue_cells(page, agreeing)[1:] == [
+        "clerk, clerk2",
+        "2 (keyed blind: 2 / 2)",
+        "resolved",
+        "",
+        "Review",
+    ]
+    assert f'href="/review/documents/{differing}/compare"' in page
+    assert f'href="/review/documents/{agreeing}"' in page
 
 
 # --- quality rules -----------------------------------------------------------------------------
