@@ -168,8 +168,7 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     the same with 5 rows on the document or 5,000."""
     panel = build_panel(document, table, focus=True, restore=False, counted=count)
     editable = _editable(document)
-    edit = url_for("entries.edit", table_name=table.name)
-    delete = url_for("entries.delete", table_name=table.name)
+    edit, delete = _row_urls(table)
     body = render_template(
         "workspace/_saved.html",
         document=document,
@@ -185,6 +184,19 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     response.headers["HX-Retarget"] = f"#panel-form-{table.name}"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
+
+
+def _row_urls(table: EntryTable) -> tuple[str, str]:
+    """The edit and delete URLs of the table's rows (the key goes in the query string): the
+    same for every row and request, so built once per table and process."""
+    cache = current_app.extensions.setdefault("entry_row_urls", {})
+    key = (table.name, request.script_root)
+    if key not in cache:
+        cache[key] = (
+            url_for("entries.edit", table_name=table.name),
+            url_for("entries.delete", table_name=table.name),
+        )
+    return cache[key]
 
 
 def build_panel(
