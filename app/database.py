@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,7 +234,20 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         read_only = connection.get_execution_options().get("read_only", None)
         if read_only is None:
             read_only = _safe_request()
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        # On the driver's connection itself: two of these start every save, and the way
+        # through SQLAlchemy's statement machinery costs more than BEGIN does.
+        try:
+            connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:  # as SQLAlchemy would raise it ("database is locked"...)
+            raise sa.exc.DBAPIError.instance(
+                statement,
+                None,
+                exc,
+                sqlite3.Error,
+                hide_parameters=True,
+                dialect=connection.dialect,
+            ) from exc
 
 
 def read_after_write(session: Any) -> None:

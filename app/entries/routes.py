@@ -104,7 +104,7 @@ def create(table_name: str):
         row = entries.create_row(
             table,
             values,
-            actor=current_user,
+            actor=_user(),
             form_token=form.form_token.data or None,
             document_id=document.id if document else None,
             checked_document=document,
@@ -175,7 +175,13 @@ def _document_or_404():
 def _document_and_count_or_404(table):
     """_document_or_404, and the count of its rows of table (entries.count_rows) that the
     current user sees, read by the same statement."""
-    return entries.document_for_entry(_document_id_or_404(), current_user, table)
+    return entries.document_for_entry(_document_id_or_404(), _user(), table)
+
+
+def _user():
+    """The logged-in user itself: a service reads its attributes many times, each through
+    the current_user proxy otherwise."""
+    return current_user._get_current_object()
 
 
 def _document_id_or_404():
