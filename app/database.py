@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from config import PROJECT_ROOT, ConfigError
 
@@ -34,6 +37,7 @@ _DRIVER_ALIASES = {
     "postgresql": "postgresql+psycopg",
 }
 URL_EXAMPLE = "mysql+pymysql://USER:PASSWORD@HOST:3306/DBNAME"
+M = TypeVar("M")
 
 
 def parse_database_url(raw: str | None, instance_path: str, password: str | None = None) -> URL:
@@ -230,7 +234,20 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         read_only = connection.get_execution_options().get("read_only", None)
         if read_only is None:
             read_only = _safe_request()
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        # On the driver's connection itself: two of these start every save, and the way
+        # through SQLAlchemy's statement machinery costs more than BEGIN does.
+        try:
+            connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:  # as SQLAlchemy would raise it ("database is locked"...)
+            raise sa.exc.DBAPIError.instance(
+                statement,
+                None,
+                exc,
+                sqlite3.Error,
+                hide_parameters=True,
+                dialect=connection.dialect,
+            ) from exc
 
 
 def read_after_write(session: Any) -> None:
@@ -239,6 +256,25 @@ def read_after_write(session: Any) -> None:
     hold up the other clerks' saves. Does nothing while a transaction is open."""
     if not session.in_transaction():
         session.connection(execution_options={"read_only": True})
+
+
+def as_loaded(session: Session, model: type[M], values: Mapping[str, Any]) -> M:
+    """An object of model holding these column values, just read by a plain SELECT, placed in
+    the session as if a query had loaded it (the object already there, if any, wins).
+
+    For the few objects every request reads (its user, the document a save names): the ORM's
+    loading machinery costs more than the SELECT itself. Attributes left out of values
+    (relationships, columns not selected) load when first read, as after a query."""
+    mapper: Any = sa.inspect(model)
+    ident = tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
+    existing = session.identity_map.get(identity_key(model, ident))
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    instance = mapper.class_manager.new_instance()  # no __init__: nothing here is new
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)  # its values are what the database holds
+    session.add(instance)
+    return instance  # type: ignore[no-any-return]
 
 
 def _safe_request() -> bool:

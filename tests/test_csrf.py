@@ -265,3 +265,51 @@ def test_a_cross_site_entry_post_keeps_no_draft(csrf_app):
     )
     assert response.status_code == 400
     assert _draft_rows(csrf_app) == []
+
+
+def test_saves_in_place_go_on_with_the_fresh_tokens_each_answer_carries(csrf_app):
+    """The blank form a save answers with is kept between saves of a panel with new tokens put
+    in: each answer's CSRF token is accepted by the next save, its one-time token is new, and
+    a save with the previous answer's one-time token is not stored twice."""
+    import sqlalchemy as sa
+
+    from app.documents.samples import png_image
+    from app.extensions import db
+    from app.models import TestDB, User
+    from app.services import documents as docs
+    from app.services.uploads import IncomingFile
+    from app.storage import get_storage
+
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    with csrf_app.app_context():
+        added = docs.add_file(
+            IncomingFile("scan.png", png_image()), get_storage(), actor=None, max_bytes=1 << 20
+        )
+        clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
+        docs.assign([added.document], [clerk], actor=None)
+        document_id = added.document.id
+    page = client.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    headers = SAME_ORIGIN | {"HX-Request": "true", "X-Panel-Rows": "latest"}
+    seen = set()
+    for n in range(3):
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        token = re.search(r'name="form_token" type="hidden" value="([^"]+)"', page).group(1)
+        assert "slot" not in csrf + token and (csrf, token) not in seen
+        seen.add((csrf, token))
+        answer = client.post(
+            f"/data/testDB/new?document={document_id}",
+            data={"string_column": f"K-{n}", "csrf_token": csrf, "form_token": token},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+        page = answer.get_data(as_text=True)
+        assert f"{n + 1} row{'s' if n else ''} on this document" in page
+    again = client.post(
+        f"/data/testDB/new?document={document_id}",
+        data={"string_column": "K-2", "csrf_token": csrf, "form_token": token},
+        headers=headers,
+    )
+    assert again.status_code == 200 and "already saved" in again.get_data(as_text=True)
+    with csrf_app.app_context():
+        keys = db.session.scalars(sa.select(TestDB.string_column).order_by(TestDB.string_column))
+        assert list(keys) == ["K-0", "K-1", "K-2"]

@@ -119,6 +119,26 @@ def test_sqlite_concurrent_saves_do_not_lock(app):
         assert count_rows() == threads * rows
 
 
+@on_sqlite
+def test_sqlite_a_write_lock_held_past_the_busy_timeout_is_a_locked_database(app, monkeypatch):
+    """BEGIN IMMEDIATE is sent on the driver's connection; when it cannot get the lock, the
+    error still comes as SQLAlchemy's OperationalError (which the outage handling reads)."""
+    from app import database
+    from app.services import outage
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    with app.app_context():
+        db.engine.dispose()  # new connections, with the short busy_timeout
+        with db.engine.connect() as holder:
+            holder.execute(sa.select(1))  # BEGIN IMMEDIATE: this connection has the lock
+            with pytest.raises(sa.exc.OperationalError) as refused, db.engine.connect() as other:
+                other.execute(sa.select(1))
+            assert outage.is_unavailable(refused.value) and outage.is_busy(refused.value)
+            with db.engine.connect() as reader:  # a read-only BEGIN is not held up
+                assert reader.execution_options(read_only=True).execute(sa.select(1)).scalar()
+        db.engine.dispose()
+
+
 # --- MySQL / MariaDB ----------------------------------------------------------------------------
 
 

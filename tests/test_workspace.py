@@ -394,6 +394,7 @@ def test_a_malformed_document_parameter_is_a_404(app, ann, value):
 # --- in-place saves (htmx): the panel comes back, the page around it stays ------------------
 
 HX = {"HX-Request": "true"}
+LATEST = HX | {"X-Panel-Rows": "latest"}
 
 
 def form_token(body: str) -> str:
@@ -476,6 +477,55 @@ def test_a_save_beside_the_latest_rows_answers_with_the_form_and_the_new_row_onl
     whole = save_row(ann, document_id, "NEW-2", "8", form_token=form_token(form), headers=HX)
     assert whole.get_data(as_text=True).lstrip().startswith('<div id="panel-body-testDB"')
     assert "HX-Retarget" not in whole.headers
+
+
+def test_a_save_beside_the_latest_rows_reads_the_database_twice(app, ann):
+    """The save every row costs: one SELECT for the session and its user, one for the document,
+    its assignments and the count of its rows; then the row, its audit event and the tally."""
+    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
+    token = form_token(ann.get(f"/work/documents/{document_id}").get_data(as_text=True))
+    answer = save_row(ann, document_id, "A-1", "1", form_token=token, headers=LATEST)
+    token = form_token(answer.get_data(as_text=True))  # the document is in progress now
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        answer = save_row(ann, document_id, "A-2", "2", form_token=token, headers=LATEST)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert answer.status_code == 200
+    assert "2 rows on this document" in answer.get_data(as_text=True)
+    work = [s for s in statements if not s.startswith(("BEGIN", "SET", "SAVEPOINT", "RELEASE"))]
+    assert [s.split()[0] for s in work] == ["SELECT", "SELECT", "INSERT", "INSERT", "INSERT"]
+    assert "USER_SESSIONS" in work[0] and "ASSIGNMENTS" in work[1] and "COUNT(" in work[1]
+
+
+def test_a_save_counts_only_the_clerks_own_rows_and_checks_the_document_each_time(app, ann):
+    """The count read with the document is this clerk's rows of this document; a document
+    submitted between two saves refuses the second (nothing is remembered across requests)."""
+    mine = add(app, "mine.pdf", pdf(1), to=["ann"])
+    other = add(app, "other.pdf", pdf(2), to=["bob"])
+    bob = login(app, "bob")
+    for key in ("B-1", "B-2"):
+        token = form_token(bob.get(f"/work/documents/{other}").get_data(as_text=True))
+        assert save_row(bob, other, key, form_token=token, headers=LATEST).status_code == 200
+    token = form_token(ann.get(f"/work/documents/{mine}").get_data(as_text=True))
+    answer = save_row(ann, mine, "M-1", form_token=token, headers=LATEST)
+    assert "1 row on this document" in answer.get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Assignment).where(Assignment.document_id == mine).values(status="submitted")
+        )
+        db.session.commit()
+    token = form_token(answer.get_data(as_text=True))
+    refused = save_row(ann, mine, "M-2", form_token=token, headers=LATEST)
+    assert refused.status_code == 403
+    assert sorted(r.string_column for r in saved_rows(app)) == ["B-1", "B-2", "M-1"]
 
 
 def test_the_blank_form_after_a_refused_save_then_a_save_is_blank_again(app, ann):

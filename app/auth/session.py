@@ -14,9 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_login import LoginManager, login_user
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
+from app.database import as_loaded
 from app.extensions import db
 from app.models.types import utcnow
 from app.models.user import User, UserSession
@@ -24,9 +23,15 @@ from app.services import sessions
 
 USERS = User.__table__
 SESSIONS = UserSession.__table__
+# What a request reads of its user; the other columns (the password hash...) load when read.
+USER_ATTRIBUTES = [
+    (prop.key, prop.columns[0])
+    for prop in sa.inspect(User).column_attrs
+    if prop.key in {"id", "username", "role", "active"}
+]
 BY_SESSION = (
     sa.select(
-        USERS,
+        *(column for _key, column in USER_ATTRIBUTES),
         SESSIONS.c.created_at.label("s_created_at"),
         SESSIONS.c.last_seen_at.label("s_last_seen_at"),
         SESSIONS.c.remember.label("s_remember"),
@@ -36,7 +41,6 @@ BY_SESSION = (
     .select_from(SESSIONS.join(USERS, USERS.c.id == SESSIONS.c.user_id))
     .where(SESSIONS.c.id == sa.bindparam("sid"))
 )
-USER_ATTRIBUTES = [(prop.key, prop.columns[0]) for prop in sa.inspect(User).column_attrs]
 
 
 def load_user(token: str) -> User | None:
@@ -91,14 +95,8 @@ def _write(statement: Any) -> None:
 
 def _as_loaded(row: Any) -> User:
     """The user of a users row, persistent in this request's session as if queried."""
-    session = db.session()
-    existing = session.identity_map.get(identity_key(User, row.id))
-    if existing is not None:
-        return existing  # type: ignore[no-any-return]
-    user = User(**{key: row._mapping[column] for key, column in USER_ATTRIBUTES})
-    make_transient_to_detached(user)  # its values are what the database holds
-    session.add(user)
-    return user
+    values = row._mapping
+    return as_loaded(db.session(), User, {key: values[column] for key, column in USER_ATTRIBUTES})
 
 
 def start_session(user: User, *, remember: bool = False, now: datetime | None = None) -> None:

@@ -79,7 +79,14 @@ def list_rows(table_name: str):
 @keeps_input
 def create(table_name: str):
     table = table_or_404(table_name)
-    document = _document_or_404()
+    # A save from a panel that lists the latest rows is answered with the new row and the
+    # count: counted with the document's check, in the save's own transaction (the same
+    # statement, not a transaction of its own after the commit).
+    short = request.method == "POST" and is_htmx() and shows_latest_rows()
+    if short:
+        document, rows_before = _document_and_count_or_404(table)
+    else:
+        document, rows_before = _document_or_404(), None
     if request.method == "GET":
         if document is not None:
             return redirect(url_for("workspace.document", document_id=document.id))
@@ -93,16 +100,11 @@ def create(table_name: str):
     warnings = quality.soft_warnings(table, values)
     if warnings and not form.confirm_warnings.data:
         return _invalid_create(table, form, document, 200, warnings=warnings)
-    # A save from a panel that lists the latest rows is answered with the new row and the
-    # count: counted here, in the save's own transaction (one statement, not a transaction
-    # of its own after the commit).
-    short = document is not None and is_htmx() and shows_latest_rows()
-    rows_before = entries.count_rows(table, current_user, document.id) if short else None
     try:
         row = entries.create_row(
             table,
             values,
-            actor=current_user,
+            actor=_user(),
             form_token=form.form_token.data or None,
             document_id=document.id if document else None,
             checked_document=document,
@@ -166,13 +168,30 @@ def _saved_before(table, key, document):
 
 def _document_or_404():
     """The document named by ?document=, if the current user may enter rows for it."""
+    document_id = _document_id_or_404()
+    return entries.check_document_entry(document_id, current_user)  # errors: app/errors
+
+
+def _document_and_count_or_404(table):
+    """_document_or_404, and the count of its rows of table (entries.count_rows) that the
+    current user sees, read by the same statement."""
+    return entries.document_for_entry(_document_id_or_404(), _user(), table)
+
+
+def _user():
+    """The logged-in user itself: a service reads its attributes many times, each through
+    the current_user proxy otherwise."""
+    return current_user._get_current_object()
+
+
+def _document_id_or_404():
     raw = request.args.get("document")
     if raw is None:
         return None
     document_id = bounded_int(raw)
     if document_id is None:
         abort(404)
-    return entries.check_document_entry(document_id, current_user)  # errors: app/errors
+    return document_id
 
 
 def _invalid_create(table, form, document, status, warnings=None):

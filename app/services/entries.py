@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
+from app.database import as_loaded
 from app.entry_tables.registry import EntryTable
 from app.extensions import db
-from app.models.document import Document
+from app.models.document import Assignment, Document
 from app.models.user import User
 from app.request_log import current_request_id
 from app.services import audit, documents, outage, quality, tallies
@@ -30,6 +33,13 @@ from app.web import MAX_KEY, bounded_int
 
 log = logging.getLogger(__name__)
 READ_ONLY_FOR_CLERKS = {"approved"}
+# A save's check of its document reads these with plain SELECTs (see _load_for_entry).
+DOCUMENTS = Document.__table__
+ASSIGNMENTS = Assignment.__table__
+DOCUMENT_ATTRIBUTES = [(p.key, p.columns[0]) for p in sa.inspect(Document).column_attrs]
+ASSIGNMENT_ATTRIBUTES = [
+    (p.key, p.columns[0].label(f"a_{p.key}")) for p in sa.inspect(Assignment).column_attrs
+]
 APPROVED_MESSAGE = (
     "This row has been approved, so it is not changed by the plain edit or "
     "delete: use the reviewer's correction, which asks for a reason."
@@ -110,10 +120,21 @@ def row_history(table: EntryTable, raw_key: str | None, actor: User) -> list[Any
 
 def check_document_entry(document_id: int | None, actor: User) -> Document | None:
     """The document rows are entered against, if this actor may enter rows for it now."""
+    return document_for_entry(document_id, actor)[0]
+
+
+def document_for_entry(
+    document_id: int | None, actor: User, table: EntryTable | None = None
+) -> tuple[Document | None, int | None]:
+    """check_document_entry, and with a table the count_rows of that table on the document
+    (as this save starts): one SELECT for both, which every save from the workspace makes."""
     if document_id is None:
-        return None
-    # One query: the access checks below read the document's assignments.
-    document = db.session.get(Document, document_id, options=[joinedload(Document.assignments)])
+        return None, None
+    session = db.session()
+    document: Document | None = session.identity_map.get(identity_key(Document, document_id))
+    count = None
+    if document is None:
+        document, count = _load_for_entry(document_id, actor, table)
     if document is None or not documents.can_view(document, actor):
         raise NotFound("No such document.")
     if actor.role == "clerk" and not documents.can_enter(document, actor):
@@ -122,7 +143,52 @@ def check_document_entry(document_id: int | None, actor: User) -> Document | Non
             f"{document.status.replace('_', ' ')}; its rows can no longer "
             "be changed."
         )
-    return document
+    if table is not None and count is None:
+        count = count_rows(table, actor, document.id)
+    return document, count
+
+
+def _load_for_entry(
+    document_id: int, actor: User, table: EntryTable | None
+) -> tuple[Document | None, int | None]:
+    """The document with its assignments (and the count): a plain SELECT, one row per
+    assignment, turned into the objects a query with joinedload would have made."""
+    statement = _entry_statement(table.table if table else None, sees_all_rows(actor))
+    params = {"document": document_id, "actor": actor.id}
+    rows = db.session.connection().execute(statement, params).all()
+    if not rows:
+        return None, None
+    session = db.session()
+    first = rows[0]._mapping
+    document = as_loaded(session, Document, {key: first[c] for key, c in DOCUMENT_ATTRIBUTES})
+    assignments = []
+    for row in rows:
+        values = row._mapping
+        if values["a_id"] is not None:
+            assignment = as_loaded(
+                session, Assignment, {key: values[c] for key, c in ASSIGNMENT_ATTRIBUTES}
+            )
+            set_committed_value(assignment, "document", document)
+            assignments.append(assignment)
+    set_committed_value(document, "assignments", assignments)
+    return document, (first["counted_rows"] if table is not None else None)
+
+
+@lru_cache(maxsize=64)
+def _entry_statement(table: sa.Table | None, sees_all: bool) -> sa.Select[Any]:
+    """SELECT the document, its assignments, and the count_rows of table (built once)."""
+    columns: list[Any] = [DOCUMENTS, *(c for _key, c in ASSIGNMENT_ATTRIBUTES)]
+    if table is not None:
+        count = sa.select(sa.func.count()).select_from(table)
+        count = count.where(table.c.document_id == DOCUMENTS.c.id)
+        if not sees_all:
+            count = count.where(table.c.entered_by_id == sa.bindparam("actor"))
+        columns.append(count.scalar_subquery().label("counted_rows"))
+    return (
+        sa.select(*columns)
+        .select_from(DOCUMENTS.outerjoin(ASSIGNMENTS, ASSIGNMENTS.c.document_id == DOCUMENTS.c.id))
+        .where(DOCUMENTS.c.id == sa.bindparam("document"))
+    )
 
 
 def create_row(
@@ -290,9 +356,15 @@ def _insert(table: EntryTable, row: Any) -> None:
             setattr(row, column.key, value)
         if value is not None:
             values[column.key] = value
-    result = db.session.connection().execute(table.table.insert(), values)
+    result = db.session.connection().execute(_insert_statement(table.table), values)
     if table.key_is_generated and getattr(row, table.key_column.key) is None:
         setattr(row, table.key_column.key, (result.inserted_primary_key or [None])[0])
+
+
+@lru_cache(maxsize=64)
+def _insert_statement(table: sa.Table) -> sa.Insert:
+    """The table's INSERT, built once: SQLAlchemy caches its compiled forms by this object."""
+    return table.insert()
 
 
 def _refuse_if_read_only(row: Any, actor: User, *, correcting: bool = False) -> None:
@@ -501,8 +573,15 @@ def latest_rows(
 
 def count_rows(table: EntryTable, actor: User, document_id: int) -> int:
     """How many rows of the document this actor sees (one indexed COUNT)."""
-    model = table.model
-    query = sa.select(sa.func.count()).select_from(model).where(model.document_id == document_id)
-    if not sees_all_rows(actor):
-        query = query.where(model.entered_by_id == actor.id)
-    return db.session.scalar(query) or 0
+    statement = _count_statement(table.table, sees_all_rows(actor))
+    params = {"document": document_id, "actor": actor.id}
+    return db.session.connection().execute(statement, params).scalar() or 0
+
+
+@lru_cache(maxsize=64)
+def _count_statement(table: sa.Table, sees_all: bool) -> sa.Select[Any]:
+    query = sa.select(sa.func.count()).select_from(table)
+    query = query.where(table.c.document_id == sa.bindparam("document"))
+    if not sees_all:
+        query = query.where(table.c.entered_by_id == sa.bindparam("actor"))
+    return query

@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app.database import read_after_write
@@ -180,17 +181,19 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     count (of the document's rows, this one included) and the message out of band
     (workspace/_saved.html). The rows already on the page are not read again, so a save costs
     the same with 5 rows on the document or 5,000."""
-    panel = build_panel(document, table, focus=True, restore=False, counted=count)
     editable = _editable(document)
-    edit = url_for("entries.edit", table_name=table.name)
-    delete = url_for("entries.delete", table_name=table.name)
+    form, panel_url = _saved_form(document, table, editable)
+    edit, delete = _row_urls(table)
     body = render_template(
         "workspace/_saved.html",
         document=document,
-        panel=panel,
+        table=table,
+        form=form,
+        panel_url=panel_url,
+        count=count,
         editable=editable,
         row=_row_view(table, row, edit, delete),
-        limit=panel["latest"],
+        limit=entries.LATEST_ROWS,
         message=message,
         message_kind="success",
     )
@@ -199,6 +202,68 @@ def render_saved(document: Document, table: EntryTable, row: Any, message: str, 
     response.headers["HX-Retarget"] = f"#panel-form-{table.name}"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
+
+
+# Stand-ins for the two tokens in the kept markup of a blank form (see _saved_form).
+CSRF_SLOT = "csrf-token-slot-6b1d0f"
+FORM_TOKEN_SLOT = "form-token-slot-6b1d0f"
+SAVED_FORMS_KEPT = 512
+
+
+def _saved_form(document: Document, table: EntryTable, editable: bool) -> tuple[Markup, str]:
+    """The blank form a save answers with (workspace/_panel_form.html) with fresh tokens, and
+    the panel's URL. The form's markup differs from one save of the panel to the next only by
+    its CSRF and one-time tokens, so it is rendered once per panel (of the latest few hundred)
+    and process, and the tokens are put in."""
+    key = (table.name, document.id, editable, request.script_root)
+    cache = current_app.extensions.setdefault("saved_panel_forms", {})
+    kept = None if current_app.debug else cache.get(key)  # the dev server reloads templates
+    if kept is None:
+        kept = _render_form(document, table, editable, CSRF_SLOT, FORM_TOKEN_SLOT)
+        if CSRF_SLOT not in kept[0] or FORM_TOKEN_SLOT not in kept[0]:
+            # Not a blank form with both tokens where the slots were: render it as it is.
+            return _render_form(document, table, editable, None, None)
+        if len(cache) >= SAVED_FORMS_KEPT:
+            cache.clear()
+        cache[key] = kept
+    markup, panel_url = kept
+    # Both tokens are URL-safe base64 text: nothing in them needs escaping.
+    markup = markup.replace(CSRF_SLOT, generate_csrf()).replace(FORM_TOKEN_SLOT, new_form_token())
+    return Markup(markup), panel_url
+
+
+def _render_form(
+    document: Document, table: EntryTable, editable: bool, csrf: str | None, token: str | None
+) -> tuple[Markup, str]:
+    """The panel's blank form and URL; csrf and token: what to write for its two tokens
+    (None: real ones)."""
+    panel = build_panel(document, table, focus=True, restore=False, counted=0)
+    if token is not None:
+        panel["form_token"] = token
+    markup = render_template(
+        "workspace/_panel_form.html",
+        document=document,
+        panel=panel,
+        editable=editable,
+        table=table,
+        name=table.name,
+        target=f"#panel-body-{table.name}",
+        **({"csrf_token": lambda: csrf} if csrf is not None else {}),
+    )
+    return Markup(markup), panel["panel_url"]
+
+
+def _row_urls(table: EntryTable) -> tuple[str, str]:
+    """The edit and delete URLs of the table's rows (the key goes in the query string): the
+    same for every row and request, so built once per table and process."""
+    cache = current_app.extensions.setdefault("entry_row_urls", {})
+    key = (table.name, request.script_root)
+    if key not in cache:
+        cache[key] = (
+            url_for("entries.edit", table_name=table.name),
+            url_for("entries.delete", table_name=table.name),
+        )
+    return cache[key]
 
 
 def build_panel(
