@@ -9,9 +9,9 @@ value a row, and the freeze takes about half the time of `flask export` of the s
 The lines are byte for byte what `exports.csv_chunks(..., raw=True)` writes (RFC 4180 as the csv
 module writes it: a field is quoted when it holds a comma, a double quote, CR or LF, quotes
 doubled; NULL as an empty field; CRLF line ends), for the column kinds whose text the database
-writes exactly as Python does: text, whole numbers, yes/no, dates, and the datetimes the export
-already has the database write. A table with any other column (floats, decimals, times) and
-every other backend keep the Python writer.
+writes exactly as Python does: text of a bounded length, whole numbers, yes/no, dates, and the
+datetimes the export already has the database write. A table with any other column (floats,
+decimals, times, unbounded text) and every other backend keep the Python writer.
 """
 
 from __future__ import annotations
@@ -51,7 +51,14 @@ def _server_chunks(
     yield header_line(spec)
     result = conn.execution_options(yield_per=exports.PARTITION_ROWS).execute(query)
     for rows in result.partitions():
-        yield "".join([row[0] for row in rows])
+        try:
+            chunk = "".join([row[0] for row in rows])
+        except TypeError:  # CONCAT gives NULL for a line longer than max_allowed_packet
+            raise exports.ExportError(
+                f"A row of {spec.table.name} is longer than the database's max_allowed_packet "
+                "allows in one value; raise max_allowed_packet and freeze again."
+            ) from None
+        yield chunk
         step(len(rows))
 
 
@@ -101,7 +108,8 @@ def _field(spec: exports.ExportSpec, column: exports.ExportColumn) -> sa.ColumnE
     own = spec.table.table.c.get(column.name)
     if column.kind == "text" and own is not None and exports.kind_of(own) == "datetime":
         return expression  # the export's ISO text, written by the database: digits, -, :, T, +
-    if column.kind == "text" and isinstance(column_type, sa.String):
+    if column.kind == "text" and isinstance(column_type, sa.String) and column_type.length:
+        # Bounded text only: a line longer than max_allowed_packet comes back NULL.
         return _quoted(expression)
     if column.kind == "int" and isinstance(column_type, sa.Integer):
         return sa.cast(expression, sa.CHAR)
