@@ -53,7 +53,10 @@ def _server_chunks(
     for rows in result.partitions():
         try:
             chunk = "".join([row[0] for row in rows])
-        except TypeError:  # CONCAT gives NULL for a line longer than max_allowed_packet
+        except TypeError:
+            if all(row[0] is not None for row in rows):
+                raise
+            # CONCAT gives NULL for a line longer than max_allowed_packet
             raise exports.ExportError(
                 f"A row of {spec.table.name} is longer than the database's max_allowed_packet "
                 "allows in one value; raise max_allowed_packet and freeze again."
