@@ -4,16 +4,22 @@
     python -m bench freeze --quick --backend sqlite
     python -m bench.freeze --rows 200000
 
-`flask freeze create NAME` (one snapshot transaction, rows streamed from the export's server-side
-cursor into a ZIP on disk, sha256 of every file, the archive copied into the document storage,
-the freezes row written) beside `flask export testDB --status approved --with-provenance
---output FILE` (the same rows and columns, to CSV), each in its own process, so the peak
+`flask freeze create NAME` (one snapshot transaction, its rows counted for the progress, then
+streamed from a server-side cursor into a ZIP on disk, sha256 of every file, the archive copied
+into the document storage, the freezes row written) beside `flask export testDB --status
+approved --with-provenance --output FILE` (the same rows and columns, to CSV, the same text as
+the freeze's but for the export's formula guard), each in its own process, so the peak
 resident memory (ru_maxrss via os.wait4, through the export benchmark's launcher) and the wall
 time belong to that run alone. A plain `flask export testDB` runs first (warming the database's
 cache; timed for information), then freeze and export take turns for --rounds rounds and the
 best time of each counts (the machine's other load varies by tens of percent between runs).
 Goals: the freeze's peak under 150 MB, and no slower than the export. On MariaDB an existing
 database holding exactly the seeded rows is reused (seeding a million rows takes minutes).
+
+What differs between the two besides the archive: on MySQL / MariaDB the freeze asks the database
+for each row's finished CSV line (app/services/freeze_csv.py) where the export has PyMySQL parse
+every value and the csv module format it, so there the freeze takes about half the export's time
+and the database server does more of the work; on SQLite both format in Python.
 
 The MariaDB database (default portal_test_bench_freeze, $BENCH_FREEZE_MYSQL_URL) is emptied
 and refilled, its freezes too; nothing else is touched.

@@ -7,8 +7,9 @@ stored: no spreadsheet-formula neutralising), `codebook.csv`, `codebook.md`, `co
 every other file). The database keeps one `freezes` row per archive, written once, when the
 archive is stored; a `freeze_jobs` row carries the progress meanwhile, so any process can show it.
 
-Rows are streamed from the export's server-side cursor (`exports.read_partitions`) into the ZIP
-on disk, so memory stays flat however many rows there are.
+Rows are streamed from a server-side cursor into the ZIP on disk, so memory stays flat however
+many rows there are: as CSV lines the database writes on MySQL / MariaDB, else through the
+export's own writer (`app.services.freeze_csv`; the text is the same either way).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -44,7 +45,7 @@ from app.models.freeze import FREEZE_ROWS, Freeze, FreezeJob
 from app.models.types import utcnow
 from app.models.user import User
 from app.services import codebook as codebook_service
-from app.services import exports
+from app.services import exports, freeze_csv
 from app.services.errors import Invalid, NotFound
 from app.storage import DocumentStorage, StorageError
 
@@ -292,9 +293,7 @@ def write_archive(
 
         for table, spec in zip(tables, specs, strict=True):
             member, before = f"tables/{table.name}.csv", done
-            digest = write_member(
-                archive, member, raw_csv_chunks(exports.read_partitions(conn, spec), spec, step)
-            )
+            digest = write_member(archive, member, freeze_csv.csv_chunks(conn, spec, step))
             count = done - before
             files[member] = digest
             table_entries.append(_table_entry(table, spec, member, count, digest))
@@ -381,22 +380,6 @@ def _table_entry(
         "columns": columns,
         "sha256": digest,
     }
-
-
-def raw_csv_chunks(
-    partitions: Iterator[Sequence[Sequence[Any]]],
-    spec: exports.ExportSpec,
-    step: Callable[[int], None],
-) -> Iterator[str]:
-    """CSV of the rows exactly as stored (the export's own writer, raw: no formula guard);
-    calls step(rows) once each partition has been written."""
-
-    def stepped() -> Iterator[Sequence[Sequence[Any]]]:
-        for rows in partitions:
-            yield rows
-            step(len(rows))
-
-    return exports.csv_chunks(stepped(), spec, raw=True)
 
 
 def write_member(archive: zipfile.ZipFile, member: str, chunks: Iterator[str]) -> str:
