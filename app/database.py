@@ -233,7 +233,7 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         # An explicit read_only=False (a rebuild of the dashboard's counts during a GET) wins.
         read_only = connection.get_execution_options().get("read_only", None)
         if read_only is None:
-            read_only = _safe_request()
+            read_only = safe_request()
         statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         # On the driver's connection itself: two of these start every save, and the way
         # through SQLAlchemy's statement machinery costs more than BEGIN does.
@@ -277,7 +277,7 @@ def as_loaded(session: Session, model: type[M], values: Mapping[str, Any]) -> M:
     return instance  # type: ignore[no-any-return]
 
 
-def _safe_request() -> bool:
+def safe_request() -> bool:
     """GET and HEAD never change state, so their transactions need not wait for writers."""
     return has_request_context() and request.method in {"GET", "HEAD", "OPTIONS"}
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_login import LoginManager, login_user
 
-from app.database import as_loaded
+from app.database import as_loaded, safe_request
 from app.extensions import db
 from app.models.types import utcnow
 from app.models.user import User, UserSession
@@ -78,7 +78,9 @@ def load_user(token: str) -> User | None:
 
 def _find(sid: str) -> Any:
     session = db.session()
-    if db.engine.dialect.name != "sqlite" or session.in_transaction():
+    if db.engine.dialect.name != "sqlite" or session.in_transaction() or safe_request():
+        # A GET's transaction on SQLite is a plain BEGIN (a snapshot, no lock): one connection
+        # serves the login check and the page.
         return session.connection().execute(BY_SESSION, {"sid": sid}).first()
     # SQLite: a POST's transaction begins with BEGIN IMMEDIATE, which takes the database's one
     # write lock. Read on a connection of its own instead (a plain BEGIN), so a save holds the
