@@ -16,10 +16,11 @@ best time of each counts (the machine's other load varies by tens of percent bet
 Goals: the freeze's peak under 150 MB, and no slower than the export. On MariaDB an existing
 database holding exactly the seeded rows is reused (seeding a million rows takes minutes).
 
-What differs between the two besides the archive: on MySQL / MariaDB the freeze asks the database
-for each row's finished CSV line (app/services/freeze_csv.py) where the export has PyMySQL parse
-every value and the csv module format it, so there the freeze takes about half the export's time
-and the database server does more of the work; on SQLite both format in Python.
+What differs between the two besides the archive: the freeze asks the database for each row's
+finished CSV line (app/services/freeze_csv.py) where the export has the driver hand every value
+to Python and the csv module format it. On MySQL / MariaDB the freeze then takes about half the
+export's time and the database server does more of the work; on SQLite (in the same process)
+about 0.85x.
 
 The MariaDB database (default portal_test_bench_freeze, $BENCH_FREEZE_MYSQL_URL) is emptied
 and refilled, its freezes too; nothing else is touched.

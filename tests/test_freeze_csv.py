@@ -102,8 +102,9 @@ def test_the_frozen_csv_is_the_raw_export(app, awkward, runner, table):
 
 
 def test_the_database_writes_the_lines_where_it_can_exactly(app):
-    """MySQL / MariaDB write testDB's lines; a float column (register_person's height), whose
-    text the database writes otherwise than Python, and other backends keep the csv module."""
+    """MySQL / MariaDB and SQLite write testDB's lines; a float column (register_person's
+    height), whose text the database writes otherwise than Python, and PostgreSQL keep the csv
+    module."""
     with app.app_context():
         backend = db.engine.dialect.name
         specs = {
@@ -116,7 +117,7 @@ def test_the_database_writes_the_lines_where_it_can_exactly(app):
             name: freeze_csv.server_lines_query(spec, backend) is not None
             for name, spec in specs.items()
         }
-    assert made == {"testDB": backend in {"mysql", "mariadb"}, "register_person": False}
+    assert made == {"testDB": backend in {"mysql", "mariadb", "sqlite"}, "register_person": False}
 
 
 def test_the_progress_counts_every_row_once(app, awkward):
@@ -166,4 +167,4 @@ def test_the_database_writes_yes_no_dates_and_numbers_as_python_does(app, awkwar
         assert freeze_csv.server_lines_query(with_notes, backend) is None
     assert ours == python
     assert ",true," in ours and ",false," in ours and "1650-03-01" in ours
-    assert on_server == (backend in {"mysql", "mariadb"})
+    assert on_server == (backend in {"mysql", "mariadb", "sqlite"})

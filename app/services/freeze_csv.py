@@ -1,5 +1,5 @@
 """A frozen table's CSV, the export's own text (raw), with its lines made by the database on
-MySQL / MariaDB.
+MySQL / MariaDB and SQLite.
 
 PyMySQL parses every value of every row in pure Python: at a million rows that and the csv
 module's formatting were most of a freeze's time, on one core. Asked for one ready CSV line per
@@ -11,7 +11,7 @@ module writes it: a field is quoted when it holds a comma, a double quote, CR or
 doubled; NULL as an empty field; CRLF line ends), for the column kinds whose text the database
 writes exactly as Python does: text of a bounded length, whole numbers, yes/no, dates, and the
 datetimes the export already has the database write. A table with any other column (floats,
-decimals, times, unbounded text) and every other backend keep the Python writer.
+decimals, times, unbounded text) and PostgreSQL keep the Python writer.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from sqlalchemy.sql.expression import FunctionElement
 from app.services import exports
 
 SERVER_BACKENDS = {"mysql", "mariadb"}
+# SQLite runs in the portal's own process, but it builds a line in C far faster than the driver
+# hands eight values to Python and the csv module joins them (a million rows: about 0.8x the
+# export's time instead of 1.02x). Its text has no length limit to run into.
+LINE_BACKENDS = SERVER_BACKENDS | {"sqlite"}
 QUOTED = '[,"\r\n]'  # what makes the csv module quote a field (excel dialect, QUOTE_MINIMAL)
 
 
@@ -87,20 +91,28 @@ def header_line(spec: exports.ExportSpec) -> str:
 def server_lines_query(spec: exports.ExportSpec, backend: str) -> sa.Select[Any] | None:
     """spec's query with one column, each row's CSV line; None when the database cannot write
     it exactly (another backend, or a column kind whose text differs from Python's)."""
-    if backend not in SERVER_BACKENDS or len(spec.columns) < 2:  # csv quotes a lone empty field
+    if backend not in LINE_BACKENDS or len(spec.columns) < 2:  # csv quotes a lone empty field
         return None
     fields = []
     for column in spec.columns:
-        field = _field(spec, column)
+        field = _field(spec, column, backend)
         if field is None:
             return None
         fields.append(sa.func.coalesce(field, ""))
-    line = sa.func.concat(sa.func.concat_ws(",", *fields), "\r\n")
+    if backend == "sqlite":  # no concat_ws before SQLite 3.44: the || operator
+        line: sa.ColumnElement[Any] = sa.literal_column("''")
+        for index, field in enumerate(fields):
+            line = line.op("||")(field if index == 0 else sa.literal(",").op("||")(field))
+        line = line.op("||")(sa.literal("\r\n"))
+    else:
+        line = sa.func.concat(sa.func.concat_ws(",", *fields), "\r\n")
     # The rows, joins, filter and order of the export's own query, one column instead of many.
     return spec.query().with_only_columns(line, maintain_column_froms=True)
 
 
-def _field(spec: exports.ExportSpec, column: exports.ExportColumn) -> sa.ColumnElement[Any] | None:
+def _field(
+    spec: exports.ExportSpec, column: exports.ExportColumn, backend: str
+) -> sa.ColumnElement[Any] | None:
     """The column's CSV field as SQL text (NULL stays NULL), or None when not exact."""
     expression = column.expression
     if isinstance(expression, sa.Label):
@@ -113,7 +125,7 @@ def _field(spec: exports.ExportSpec, column: exports.ExportColumn) -> sa.ColumnE
         return expression  # the export's ISO text, written by the database: digits, -, :, T, +
     if column.kind == "text" and isinstance(column_type, sa.String) and column_type.length:
         # Bounded text only: a line longer than max_allowed_packet comes back NULL.
-        return _quoted(expression)
+        return _quoted_sqlite(expression) if backend == "sqlite" else _quoted(expression)
     if column.kind == "int" and isinstance(column_type, sa.Integer):
         return sa.cast(expression, sa.CHAR)
     if column.kind == "bool" and isinstance(column_type, sa.Boolean):
@@ -128,6 +140,15 @@ def _quoted(expression: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     text = binary_text(expression)
     return sa.case(
         (text.regexp_match(QUOTED), sa.func.concat('"', sa.func.replace(text, '"', '""'), '"')),
+        else_=text,
+    )
+
+
+def _quoted_sqlite(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """_quoted on SQLite: instr() compares bytes exactly; no REGEXP (a Python call a row)."""
+    holds = sa.or_(*(sa.func.instr(text, sa.func.char(ord(c))) > 0 for c in ',"\r\n'))
+    return sa.case(
+        (holds, sa.literal('"').op("||")(sa.func.replace(text, '"', '""')).op("||")('"')),
         else_=text,
     )
 
