@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from bench._support import (
     DEFAULT_MYSQL_URL,
     add_common_arguments,
+    create_missing_database,
     portal_app,
     prepare_database,
     print_table,
@@ -386,28 +387,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def ensure_mysql_database(url: str) -> None:
-    """Create the bench's own MariaDB database when missing (the test user may create
-    portal_test_* databases); a server that does not answer is left to run_on_backends."""
-    target = sa.engine.make_url(url)
-    engine = sa.create_engine(target.set(database=""))
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(
-                f"CREATE DATABASE IF NOT EXISTS `{target.database}` "
-                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-    except sa.exc.SQLAlchemyError:
-        pass
-    finally:
-        engine.dispose()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.backend in {"mysql", "all"}:
         for size in args.sizes:
-            ensure_mysql_database(size_url("mysql", args, Path(), size))
+            create_missing_database(size_url("mysql", args, Path(), size))
     print(
         f"Review page and review queue at {args.sizes[0].label} and {args.sizes[1].label}: "
         f"median of {args.requests} requests (after {WARMUP_REQUESTS} warm-up) through the "
