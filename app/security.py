@@ -104,11 +104,23 @@ def enforce_access() -> Any:
             return answer
         if request.is_json or request.accept_mimetypes.best == "application/json":
             return jsonify(error="Unauthorized", message=kept_input.ended_message()), 401
+        if _subresource():
+            # The document's file, an image, a worker: no page to show a message on, and a
+            # session cookie written now could land after (and erase) the one of an entry
+            # form's POST that kept what was typed.
+            return "Log in to see this.", 401, {"Content-Type": "text/plain; charset=utf-8"}
         flash(kept_input.ended_message(), "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if current_user.role not in rule:
         raise Forbidden("Your role does not give access to this page.")
     return None
+
+
+def _subresource() -> bool:
+    """A request the browser makes for part of a page (Fetch Metadata), not a navigation and
+    not htmx's (which follows a redirect to the login page)."""
+    mode = request.headers.get("Sec-Fetch-Mode")
+    return mode is not None and mode != "navigate" and "HX-Request" not in request.headers
 
 
 def set_security_headers(response: Any) -> Any:

@@ -233,3 +233,20 @@ def test_password_hash_is_scrypt(app, users):
         user = db.session.scalar(sa.select(User).where(User.username == "clerk"))
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
+
+
+def test_a_page_part_fetched_without_a_session_is_refused_without_a_new_cookie(
+    app, client, auth, users
+):
+    """An image or the document's file the browser fetches for a page (Sec-Fetch-Mode other
+    than navigate) after the session ended: 401, and the session cookie is left alone, so it
+    cannot overwrite the cookie of an entry form's POST that kept what was typed."""
+    auth.login("clerk")
+    with app.app_context():
+        accounts.set_active(accounts.find_user("clerk"), False)
+    part = client.get("/work/", headers={"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"})
+    assert part.status_code == 401
+    assert "Set-Cookie" not in part.headers
+    page = client.get("/work/", headers={"Sec-Fetch-Mode": "navigate"})
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert "Set-Cookie" in page.headers  # the message for the login page is flashed
