@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask.json.provider import DefaultJSONProvider
@@ -69,36 +70,37 @@ class PortalJSONProvider(DefaultJSONProvider):
             raise ValueError("The JSON is nested too deeply.") from None
 
 
+T = TypeVar("T")
+
+
+def once_per_mount(key: tuple[Any, ...], make: Callable[[], T]) -> T:
+    """make()'s value, worked out once per process and mount point (request.script_root) for
+    key: for what every page asks for and no request or user changes."""
+    if not has_request_context():  # no mount point to key on (a page rendered outside one)
+        return make()
+    cache: dict[tuple[Any, ...], Any] = current_app.extensions.setdefault("once_per_mount", {})
+    full_key = (request.script_root, *key)
+    if full_key not in cache:
+        cache[full_key] = make()
+    return cache[full_key]  # type: ignore[no-any-return]
+
+
 def fixed_url(endpoint: str, **values: str) -> str:
     """url_for for the URLs that are the same on every request (static files, pages without
-    parameters), worked out once per process and mount point: a layout asks for a dozen on
-    every page. Never for a value that changes per request or per user."""
-    if not has_request_context():  # no mount point to key on (a page rendered outside one)
-        return url_for(endpoint, **values)
-    cache: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("fixed_urls", {})
-    key = (request.script_root, endpoint, *values.items())
-    url = cache.get(key)
-    if url is None:
-        url = cache[key] = url_for(endpoint, **values)
-    return url
+    parameters): a layout asks for a dozen on every page. Never for a value that changes per
+    request or per user."""
+    return once_per_mount(("url", endpoint, *values.items()), lambda: url_for(endpoint, **values))
 
 
 def bootstrap_assets(kind: str) -> Markup:
-    """Bootstrap-Flask's `<link>` (kind "css") or `<script>` tags ("js"), built once per process
-    and mount point like fixed_url (the macros call url_for and build SRI attributes each time)."""
-    if not has_request_context():
-        return _bootstrap_tags(kind)
-    cache: dict[tuple[str, str], Markup] = current_app.extensions.setdefault("bootstrap_tags", {})
-    key = (request.script_root, kind)
-    tags = cache.get(key)
-    if tags is None:
-        tags = cache[key] = _bootstrap_tags(kind)
-    return tags
+    """Bootstrap-Flask's `<link>` (kind "css") or `<script>` tags ("js"): its macros call
+    url_for and build SRI attributes each time."""
 
+    def tags() -> Markup:
+        bootstrap = current_app.extensions["bootstrap"]
+        return Markup(bootstrap.load_css() if kind == "css" else bootstrap.load_js())
 
-def _bootstrap_tags(kind: str) -> Markup:
-    bootstrap = current_app.extensions["bootstrap"]
-    return Markup(bootstrap.load_css() if kind == "css" else bootstrap.load_js())
+    return once_per_mount(("bootstrap", kind), tags)
 
 
 def register(app: Flask) -> None:
