@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.auth.session import reads_document
 from app.entries import bp
 from app.entries.views import (
     draft_fields,
@@ -16,7 +17,7 @@ from app.entries.views import (
 )
 from app.entry_tables import display
 from app.entry_tables.forms import blank_form, entry_form_class, form_values, restore_draft
-from app.entry_tables.registry import entry_tables
+from app.entry_tables.registry import EntryTable, entry_tables, get_entry_table
 from app.errors import status_for
 from app.extensions import db
 from app.form_input import checks_text_at_field, invalid_utf8_fields
@@ -73,7 +74,18 @@ def list_rows(table_name: str):
     )
 
 
+def _saved_document() -> tuple[int, EntryTable | None] | None:
+    """The document a save names (?document=), and on a POST its table, whose rows the answer
+    counts: read with the login check (reads_document)."""
+    document_id = bounded_int(request.args.get("document"))
+    if document_id is None:
+        return None
+    table = get_entry_table((request.view_args or {}).get("table_name", ""))
+    return document_id, (table if request.method == "POST" else None)
+
+
 @bp.route("/<table_name>/new", methods=["GET", "POST"])
+@reads_document(_saved_document)
 @login_required
 @checks_text_at_field
 @keeps_input

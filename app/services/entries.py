@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +42,9 @@ DOCUMENT_ATTRIBUTES = [(p.key, p.columns[0]) for p in sa.inspect(Document).colum
 ASSIGNMENT_ATTRIBUTES = [
     (p.key, p.columns[0].label(f"a_{p.key}")) for p in sa.inspect(Assignment).column_attrs
 ]
+# The same document columns beside the user's (with_document), labelled apart.
+LOGIN_DOCUMENT_ATTRIBUTES = [(key, c.label(f"d_{key}")) for key, c in DOCUMENT_ATTRIBUTES]
+SEES_ALL_ROLES = frozenset({"admin", "reviewer"})
 APPROVED_MESSAGE = (
     "This row has been approved, so it is not changed by the plain edit or "
     "delete: use the reviewer's correction, which asks for a reason."
@@ -69,7 +74,7 @@ class AlreadySaved(Conflict):
 
 
 def sees_all_rows(actor: User) -> bool:
-    return actor.role in {"admin", "reviewer"}
+    return actor.role in SEES_ALL_ROLES
 
 
 def parse_key(table: EntryTable, raw: str | None) -> Any:
@@ -118,6 +123,44 @@ def row_history(table: EntryTable, raw_key: str | None, actor: User) -> list[Any
     return own
 
 
+def with_document(
+    from_: Any, user_id: Any, user_role: Any, table: EntryTable | None
+) -> tuple[list[Any], Any]:
+    """The columns and FROM that add, to a SELECT of the logged-in user's one row (from_,
+    with columns user_id and user_role), the document bound as :document with one row per
+    assignment, and with a table the count_rows of that table for that user: the login check
+    and a page's or a save's read of its document in one statement (see adopt_document)."""
+    columns: list[Any] = [c for _key, c in LOGIN_DOCUMENT_ATTRIBUTES]
+    columns += [c for _key, c in ASSIGNMENT_ATTRIBUTES]
+    if table is not None:
+        count = sa.select(sa.func.count()).select_from(table.table)
+        count = count.where(
+            table.table.c.document_id == DOCUMENTS.c.id,
+            # = OR =, not IN: an IN list is expanded into the SQL on every execution
+            sa.or_(
+                *(user_role == role for role in sorted(SEES_ALL_ROLES)),
+                table.table.c.entered_by_id == user_id,
+            ),
+        )
+        columns.append(count.scalar_subquery().label("counted_rows"))
+    joined = from_.outerjoin(DOCUMENTS, DOCUMENTS.c.id == sa.bindparam("document")).outerjoin(
+        ASSIGNMENTS, ASSIGNMENTS.c.document_id == DOCUMENTS.c.id
+    )
+    return columns, joined
+
+
+def adopt_document(rows: Sequence[Any], table: EntryTable | None, actor: User) -> None:
+    """The document of with_document's rows, placed in the session as if queried (with its
+    assignments); with a table, its count kept for document_for_entry."""
+    if not rows or rows[0]._mapping["d_id"] is None:
+        return
+    first = rows[0]._mapping
+    document = _document_from_rows(rows, LOGIN_DOCUMENT_ATTRIBUTES)
+    if table is not None:
+        counts = g.setdefault("entry_counts", {})
+        counts[(document.id, table.name, actor.id)] = first["counted_rows"] or 0
+
+
 def check_document_entry(document_id: int | None, actor: User) -> Document | None:
     """The document rows are entered against, if this actor may enter rows for it now."""
     return document_for_entry(document_id, actor)[0]
@@ -135,6 +178,8 @@ def document_for_entry(
     count = None
     if document is None:
         document, count = _load_for_entry(document_id, actor, table)
+    elif table is not None:  # read with the login check (with_document)?
+        count = g.get("entry_counts", {}).get((document_id, table.name, actor.id))
     if document is None or not documents.can_view(document, actor):
         raise NotFound("No such document.")
     if actor.role == "clerk" and not documents.can_enter(document, actor):
@@ -148,19 +193,36 @@ def document_for_entry(
     return document, count
 
 
+def load_document(document_id: int) -> Document | None:
+    """The document with its assignments (as a query with joinedload would load them) by the
+    plain SELECT a save makes, unless this request has it already (with_document)."""
+    document = db.session().identity_map.get(identity_key(Document, document_id))
+    if document is not None:
+        return document
+    return _load_for_entry(document_id, None, None)[0]
+
+
 def _load_for_entry(
-    document_id: int, actor: User, table: EntryTable | None
+    document_id: int, actor: User | None, table: EntryTable | None
 ) -> tuple[Document | None, int | None]:
-    """The document with its assignments (and the count): a plain SELECT, one row per
-    assignment, turned into the objects a query with joinedload would have made."""
-    statement = _entry_statement(table.table if table else None, sees_all_rows(actor))
-    params = {"document": document_id, "actor": actor.id}
+    """The document with its assignments (and, with a table, the count): a plain SELECT, one
+    row per assignment, turned into the objects a query with joinedload would have made."""
+    sees_all = actor is None or sees_all_rows(actor)
+    statement = _entry_statement(table.table if table else None, sees_all)
+    params = {"document": document_id, "actor": actor.id if actor else None}
     rows = db.session.connection().execute(statement, params).all()
     if not rows:
         return None, None
+    document = _document_from_rows(rows, DOCUMENT_ATTRIBUTES)
+    return document, (rows[0]._mapping["counted_rows"] if table is not None else None)
+
+
+def _document_from_rows(rows: Sequence[Any], attributes: list[tuple[str, Any]]) -> Document:
+    """The document of rows holding its columns (attributes) and one assignment each (or
+    none: NULLs), in the session as if loaded with its assignments."""
     session = db.session()
     first = rows[0]._mapping
-    document = as_loaded(session, Document, {key: first[c] for key, c in DOCUMENT_ATTRIBUTES})
+    document = as_loaded(session, Document, {key: first[c] for key, c in attributes})
     assignments = []
     for row in rows:
         values = row._mapping
@@ -171,7 +233,7 @@ def _load_for_entry(
             set_committed_value(assignment, "document", document)
             assignments.append(assignment)
     set_committed_value(document, "assignments", assignments)
-    return document, (first["counted_rows"] if table is not None else None)
+    return document
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from app.entry_tables.registry import EntryTable
 from app.extensions import db
@@ -22,14 +21,14 @@ from app.models.entry import Draft
 from app.models.queries import FieldQuery
 from app.models.user import User
 from app.services.drafts import draft_scope
-from app.services.entries import LATEST_ROWS, sees_all_rows
+from app.services.entries import LATEST_ROWS, load_document, sees_all_rows
 from app.services.queries import UNSETTLED
 
 
 def document_with_assignments(document_id: int) -> Document | None:
-    """The document with its assignments (every workspace page checks and shows them)."""
-    statement = _document_statement()
-    return db.session.scalars(statement, {"document_id": document_id}).unique().first()
+    """The document with its assignments (every workspace page checks and shows them), if the
+    login check has not read it already (reads_document)."""
+    return load_document(document_id)
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,6 @@ def latest_rows(
 # --- the statements, built once per process --------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _document_statement() -> sa.Select[Document]:
-    return (
-        sa.select(Document)
-        .options(joinedload(Document.assignments))
-        .where(Document.id == sa.bindparam("document_id"))
-    )
-
-
 @lru_cache(maxsize=32)
 def _facts_statement(
     tables: tuple[EntryTable, ...], sees_all: bool, with_queries: bool
@@ -120,7 +110,8 @@ def _facts_statement(
             .where(
                 asked.document_id == document_id,
                 asked.clerk_id == user_id,
-                asked.status.in_(UNSETTLED),
+                # = OR =, not IN: an IN list is expanded into the SQL on every execution
+                sa.or_(*(asked.status == status for status in UNSETTLED)),
             )
             .scalar_subquery()
         ]

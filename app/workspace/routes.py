@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from app.auth.session import reads_document
 from app.entry_tables.forms import entry_form_class, form_values
 from app.entry_tables.registry import get_entry_table
 from app.errors import status_for
@@ -52,6 +53,7 @@ def next_document():
 
 
 @bp.get("/documents/<int:document_id>")
+@reads_document(lambda: (request.view_args["document_id"], None))  # type: ignore[index]
 @login_required
 def document(document_id: int):
     doc = _visible_document(document_id)
