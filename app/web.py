@@ -92,6 +92,25 @@ def fixed_url(endpoint: str, **values: str) -> str:
     return once_per_mount(("url", endpoint, *values.items()), lambda: url_for(endpoint, **values))
 
 
+CACHED_URLS_KEPT = 4096
+
+
+def cached_url(endpoint: str, **values: Any) -> str:
+    """url_for for a URL made of nothing but its arguments (a document's panel, file or
+    submit URL): built once per process, mount point and arguments, of the latest few
+    thousand. The workspace builds a dozen of them on every page."""
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    cache: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("cached_urls", {})
+    key = (request.script_root, endpoint, *values.items())
+    url = cache.get(key)
+    if url is None:
+        if len(cache) >= CACHED_URLS_KEPT:
+            cache.clear()
+        url = cache[key] = url_for(endpoint, **values)
+    return url
+
+
 def bootstrap_assets(kind: str) -> Markup:
     """Bootstrap-Flask's `<link>` (kind "css") or `<script>` tags ("js"): its macros call
     url_for and build SRI attributes each time."""
@@ -110,4 +129,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(display.label, "label")
     app.add_template_filter(display.row_label, "row_label")
     app.add_template_global(fixed_url, "fixed_url")
+    app.add_template_global(cached_url, "cached_url")
     app.add_template_global(bootstrap_assets, "bootstrap_assets")

@@ -16,7 +16,7 @@ from app.models import Assignment, AuditEvent, Document, Draft, RegisterPerson, 
 from app.services import documents as docs
 from app.services.uploads import IncomingFile
 from app.storage import get_storage
-from tests.helpers import count_statements, login
+from tests.helpers import login
 
 
 def add(app, name: str, content: bytes, *, to: list[str] = ()) -> int:
@@ -508,22 +508,6 @@ def test_a_save_beside_the_latest_rows_reads_the_database_once(app, ann):
     assert "USER_SESSIONS" in work[0]
     assert "ASSIGNMENTS" in work[reads - 1] and "COUNT(" in work[reads - 1]
     assert "AUDIT_EVENTS" in work[reads + 1] and "TALLIES" in work[reads + 2]
-
-
-def test_the_document_page_reads_the_login_and_the_document_in_one_statement(app, ann):
-    """The page's statements: the session, its user, the document and its assignments in one;
-    every table's count, the drafts and the queries in one; the rows shown (if any)."""
-    document_id = add(app, "page.pdf", pdf(1), to=["ann"])
-    url = f"/work/documents/{document_id}?panel=testDB"
-    empty = count_statements(app, ann, url)
-    assert len(empty) == 2, empty
-    assert "user_sessions" in empty[0] and "assignments" in empty[0]
-    token = form_token(ann.get(url).get_data(as_text=True))
-    assert save_row(ann, document_id, "P-1", form_token=token).status_code == 303
-    with_rows = count_statements(app, ann, url)
-    assert len(with_rows) == 3, with_rows
-    page = ann.get(url).get_data(as_text=True)
-    assert "P-1" in page and "page.pdf" in page
 
 
 def test_a_page_or_a_save_of_a_document_not_assigned_is_still_refused(app, ann):

@@ -30,22 +30,21 @@ def save(client, document_id: int, key: str):
     assert response.status_code == 303, response.get_data(as_text=True)[:300]
 
 
-def page_statements(app, client, url: str) -> list[str]:
-    """The statements of one GET of the page, the login check's own left out."""
-    return [s for s in count_statements(app, client, url) if "user_sessions" not in s]
-
-
-def test_the_page_reads_the_document_one_row_of_counts_and_the_rows_it_shows(app, ann):
+def test_the_page_reads_the_login_and_document_one_row_of_counts_and_the_rows_it_shows(app, ann):
     document_id = add_document(app, ["ann"])
     for n in range(3):
         save(ann, document_id, f"S-{n}")
-    # the document with its assignments; every tab's count, the drafts and the queries; the
-    # latest rows of the table shown
-    shown = page_statements(app, ann, f"/work/documents/{document_id}?panel=testDB")
+    # the session, its user, the document and its assignments (one statement); every tab's
+    # count, the drafts and the queries; the latest rows of the table shown
+    url = f"/work/documents/{document_id}"
+    shown = count_statements(app, ann, f"{url}?panel=testDB")
     assert len(shown) == 3, shown
+    assert "user_sessions" in shown[0] and "assignments" in shown[0]
     # a table without rows on the document: its rows are not read
-    empty = page_statements(app, ann, f"/work/documents/{document_id}?panel=register_person")
+    empty = count_statements(app, ann, f"{url}?panel=register_person")
     assert len(empty) == 2, empty
+    page = ann.get(f"{url}?panel=testDB").get_data(as_text=True)
+    assert all(f"S-{n}" in page for n in range(3))
 
 
 def test_the_tabs_count_the_rows_each_person_sees(app, ann):

@@ -36,7 +36,7 @@ from app.extensions import db
 from app.models.document import Document
 from app.services import documents as docs
 from app.services import double_entry, drafts, entries, queries, workspace
-from app.web import bounded_int
+from app.web import bounded_int, cached_url
 
 
 def is_htmx() -> bool:
@@ -140,7 +140,7 @@ def _lazy_panel(document: Document, table: EntryTable, count: int) -> dict[str, 
         "table": table,
         "lazy": True,
         "count": count,
-        "panel_url": url_for(
+        "panel_url": cached_url(
             "workspace.panel", document_id=document.id, table_name=table.name, lazy=1
         ),
     }
@@ -255,15 +255,11 @@ def _render_form(
 
 def _row_urls(table: EntryTable) -> tuple[str, str]:
     """The edit and delete URLs of the table's rows (the key goes in the query string): the
-    same for every row and request, so built once per table and process."""
-    cache = current_app.extensions.setdefault("entry_row_urls", {})
-    key = (table.name, request.script_root)
-    if key not in cache:
-        cache[key] = (
-            url_for("entries.edit", table_name=table.name),
-            url_for("entries.delete", table_name=table.name),
-        )
-    return cache[key]
+    same for every row and request."""
+    return (
+        cached_url("entries.edit", table_name=table.name),
+        cached_url("entries.delete", table_name=table.name),
+    )
 
 
 def build_panel(
@@ -329,16 +325,16 @@ def build_panel(
         "focus": focus,
         "blind": blind,
         "action": _action(document, table, mode, key, blind),
-        "draft_url": url_for(
+        "draft_url": cached_url(
             "entries.save_draft",
             table_name=table.name,
             document=document.id,
             **({"key": key} if key else {}),
         ),
-        "discard_url": url_for(
+        "discard_url": cached_url(
             "entries.discard_draft", table_name=table.name, document=document.id
         ),
-        "panel_url": url_for("workspace.panel", document_id=document.id, table_name=table.name),
+        "panel_url": cached_url("workspace.panel", document_id=document.id, table_name=table.name),
     }
 
 
@@ -365,12 +361,12 @@ def _render_blank_fields(table: EntryTable, focus: bool) -> Markup:
 
 def _action(document: Document, table: EntryTable, mode: str, key: str | None, blind: bool) -> str:
     if blind:
-        return url_for("workspace.double_create", document_id=document.id, table_name=table.name)
+        return cached_url("workspace.double_create", document_id=document.id, table_name=table.name)
     if mode == "edit":
         return url_for("entries.edit", table_name=table.name, key=key)
     if mode == "delete":
         return url_for("entries.delete", table_name=table.name, key=key)
-    return url_for("entries.create", table_name=table.name, document=document.id)
+    return cached_url("entries.create", table_name=table.name, document=document.id)
 
 
 def _editable(document: Document) -> bool:
@@ -389,9 +385,7 @@ def _table_rows(
     if count <= (page - 1) * entries.LATEST_ROWS:
         return [], count, False
     latest, has_next = workspace.latest_rows(table, user, document.id, page=page)
-    # Two url_for calls per panel, not two per row: building URLs is a real part of its cost.
-    edit = url_for("entries.edit", table_name=table.name)
-    delete = url_for("entries.delete", table_name=table.name)
+    edit, delete = _row_urls(table)  # per panel, not per row
     rows = [_row_view(table, row, edit, delete) for row in latest]
     return rows, count, has_next
 
