@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -210,6 +210,50 @@ def is_same_origin() -> bool:
     )
 
 
+# CSRF tokens signed in this process, by their session's raw token (the latest few thousand).
+SIGNED_CSRF_KEPT = 4096
+
+
+def csrf_token() -> str:
+    """generate_csrf, reusing the token this process signed for the session before, if any.
+
+    With no time limit (WTF_CSRF_TIME_LIMIT = None) a signed token stays valid for as long as
+    its session keeps the raw token, so every form of a session may carry the same one: no
+    serializing and signing on every page. Templates' csrf_token() is this function."""
+    field = _csrf_field()
+    if field is not None and field not in g:
+        raw = session.get(field)
+        signed = current_app.extensions.get("signed_csrf", {}).get(raw) if raw else None
+        if signed is not None:
+            setattr(g, field, signed)
+    return str(generate_csrf())
+
+
+def keep_signed_csrf_token(response: Any) -> Any:
+    """after_request: remember the token generate_csrf signed during this request."""
+    field = _csrf_field()
+    if field is not None and field in g and session.get(field):
+        kept: dict[str, str] = current_app.extensions.setdefault("signed_csrf", {})
+        if len(kept) >= SIGNED_CSRF_KEPT:
+            kept.clear()
+        kept[session[field]] = g.get(field)
+    return response
+
+
+def _csrf_field() -> str | None:
+    """The session key (and g attribute) of the CSRF token, when tokens never expire and the
+    request carries a session (static files never touch it)."""
+    config = current_app.config
+    if config.get("WTF_CSRF_TIME_LIMIT") is not None or not config.get("WTF_CSRF_ENABLED", True):
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return None
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return None
+    return str(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+
+
 def register(app: Flask) -> None:
     # Module scripts (the viewer's PDF.js) are refused unless served as JavaScript, and nosniff
     # forbids guessing: do not depend on the host's /etc/mime.types knowing ".mjs".
@@ -226,4 +270,8 @@ def register(app: Flask) -> None:
         )
     app.before_request(enforce_access)
     app.after_request(set_security_headers)
+    app.after_request(keep_signed_csrf_token)
+    # After Flask-WTF's own (csrf.init_app): a later context processor's value wins.
+    app.add_template_global(csrf_token, "csrf_token")
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     app.register_error_handler(CSRFError, handle_csrf_error)

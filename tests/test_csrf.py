@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask import Flask
@@ -313,3 +314,21 @@ def test_saves_in_place_go_on_with_the_fresh_tokens_each_answer_carries(csrf_app
     with csrf_app.app_context():
         keys = db.session.scalars(sa.select(TestDB.string_column).order_by(TestDB.string_column))
         assert list(keys) == ["K-0", "K-1", "K-2"]
+
+
+def test_a_session_signs_its_csrf_token_once_and_every_later_page_carries_it(csrf_app):
+    """Tokens never expire here (WTF_CSRF_TIME_LIMIT = None): the token signed for a session
+    is kept by the process and put in that session's later pages by csrf_token() (no signing
+    per page; a FlaskForm signs its own); it is accepted, another session gets its own, and a
+    logout starts over."""
+    client = _logged_in(csrf_app, "clerk", "clerk")
+    first = _token(client, "/work/")
+    time.sleep(1.1)  # a token signed anew would carry a later timestamp
+    assert _token(client, "/work/") == first
+    other = _logged_in(csrf_app, "clerk2", "clerk")
+    assert _token(other, "/work/") != first
+    assert client.post("/logout", data={"csrf_token": first}).status_code == 303
+    assert _token(client, "/login") != first
+    # a token signed for one session is refused in another
+    stolen = other.post("/logout", data={"csrf_token": first})
+    assert stolen.status_code == 400

@@ -20,7 +20,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app.database import read_after_write
@@ -34,6 +33,7 @@ from app.entry_tables.forms import (
 from app.entry_tables.registry import EntryTable, entry_tables
 from app.extensions import db
 from app.models.document import Document
+from app.security import csrf_token
 from app.services import documents as docs
 from app.services import double_entry, drafts, entries, queries, workspace
 from app.web import bounded_int, cached_url
@@ -228,7 +228,7 @@ def _saved_form(document: Document, table: EntryTable, editable: bool) -> tuple[
         cache[key] = kept
     markup, panel_url = kept
     # Both tokens are URL-safe base64 text: nothing in them needs escaping.
-    markup = markup.replace(CSRF_SLOT, generate_csrf()).replace(FORM_TOKEN_SLOT, new_form_token())
+    markup = markup.replace(CSRF_SLOT, csrf_token()).replace(FORM_TOKEN_SLOT, new_form_token())
     return Markup(markup), panel_url
 
 
