@@ -99,10 +99,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    from app import form_input, navigation, security, web
+    from app import cookie_sessions, form_input, navigation, security, web
     from app.auth.session import configure_login
 
     configure_login(login_manager)
+    cookie_sessions.register(app)
     security.register(app)
     form_input.register(app)
     navigation.register(app)
