@@ -20,9 +20,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError, generate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms import ValidationError
 
 from app import kept_input
 from app.models.user import ROLES
@@ -230,13 +231,21 @@ def csrf_token() -> str:
 
 
 def keep_signed_csrf_token(response: Any) -> Any:
-    """after_request: remember the token generate_csrf signed during this request."""
+    """after_request: remember the token generate_csrf signed during this request, once it is
+    checked against the session as it ends (once per session and process)."""
     field = _csrf_field()
-    if field is not None and field in g and session.get(field):
-        kept: dict[str, str] = current_app.extensions.setdefault("signed_csrf", {})
+    if field is None or field not in g:
+        return response
+    raw = session.get(field)
+    kept: dict[str, str] = current_app.extensions.setdefault("signed_csrf", {})
+    if raw and raw not in kept:
+        try:
+            validate_csrf(g.get(field))
+        except ValidationError:  # the session's token changed after it was signed
+            return response
         if len(kept) >= SIGNED_CSRF_KEPT:
             kept.clear()
-        kept[session[field]] = g.get(field)
+        kept[raw] = g.get(field)
     return response
 
 
