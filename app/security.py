@@ -221,11 +221,11 @@ def csrf_token() -> str:
     With no time limit (WTF_CSRF_TIME_LIMIT = None) a signed token stays valid for as long as
     its session keeps the raw token, so every form of a session may carry the same one: no
     serializing and signing on every page. Templates' csrf_token() is this function."""
-    field = _csrf_field()
-    if field is not None and field not in g:
-        raw = session.get(field)
+    if current_app.config["WTF_CSRF_FIELD_NAME"] not in g:  # the first call of the request
+        field = _csrf_field()
+        raw = session.get(field) if field is not None else None
         signed = current_app.extensions.get("signed_csrf", {}).get(raw) if raw else None
-        if signed is not None:
+        if field is not None and signed is not None:
             setattr(g, field, signed)
     return str(generate_csrf())
 
