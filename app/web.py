@@ -85,20 +85,14 @@ def once_per_mount(key: tuple[Any, ...], make: Callable[[], T]) -> T:
     return cache[full_key]  # type: ignore[no-any-return]
 
 
-def fixed_url(endpoint: str, **values: str) -> str:
-    """url_for for the URLs that are the same on every request (static files, pages without
-    parameters): a layout asks for a dozen on every page. Never for a value that changes per
-    request or per user."""
-    return once_per_mount(("url", endpoint, *values.items()), lambda: url_for(endpoint, **values))
-
-
 CACHED_URLS_KEPT = 4096
 
 
 def cached_url(endpoint: str, **values: Any) -> str:
-    """url_for for a URL made of nothing but its arguments (a document's panel, file or
-    submit URL): built once per process, mount point and arguments, of the latest few
-    thousand. The workspace builds a dozen of them on every page."""
+    """url_for for a URL made of nothing but its arguments (static files, pages without
+    parameters, a document's panel, file or submit URL): built once per process, mount point
+    and arguments, of the latest few thousand. A page asks for a dozen or two. Never for a URL
+    that depends on anything else (the user, the time, _external's host)."""
     if not has_request_context():
         return url_for(endpoint, **values)
     cache: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("cached_urls", {})
@@ -128,6 +122,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(display.show, "show")
     app.add_template_filter(display.label, "label")
     app.add_template_filter(display.row_label, "row_label")
-    app.add_template_global(fixed_url, "fixed_url")
     app.add_template_global(cached_url, "cached_url")
     app.add_template_global(bootstrap_assets, "bootstrap_assets")

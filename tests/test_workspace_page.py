@@ -91,7 +91,7 @@ def test_the_page_restores_a_draft_only_where_one_is_kept(app, ann):
     assert "Your unsaved draft from" not in blank.get_data(as_text=True)
 
 
-def test_fixed_and_cached_urls_follow_the_mount_point(app, ann):
+def test_cached_urls_follow_the_mount_point(app, ann):
     document_id = add_document(app, ["ann"])
     url = f"/work/documents/{document_id}"
     # the same process serves the app at / and, through a proxy, under a prefix
@@ -100,7 +100,7 @@ def test_fixed_and_cached_urls_follow_the_mount_point(app, ann):
         assert f'href="{prefix}/static/portal.css"' in page
         assert f'src="{prefix}/static/js/workspace.js"' in page
         assert f'href="{prefix}/work/">My documents</a>' in page
-        # and so do the document's own URLs (cached_url, per mount point and arguments)
+        # the document's own URLs too (per mount point and arguments)
         assert f'action="{prefix}/work/documents/{document_id}/submit"' in page
         assert f'data-src="{prefix}/documents/{document_id}/file"' in page
         assert f'/new?document={document_id}"' in page and f'action="{prefix}/data/' in page
